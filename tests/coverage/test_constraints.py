@@ -1,0 +1,82 @@
+"""Vectorized G |= h against a direct per-graph check, and the errors for unusable hypotheses."""
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+import torch
+
+from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.coverage.constraints import ConstraintSet, HypothesisError, transitive_closure
+
+VARS = ["A", "B", "C", "D", "E", "F"]
+
+
+def _random_dag(rng: random.Random, d: int, p: float) -> torch.Tensor:
+    order = list(range(d))
+    rng.shuffle(order)
+    adj = torch.zeros(d, d, dtype=torch.bool)
+    for a, b in itertools.combinations(range(d), 2):
+        if rng.random() < p:
+            adj[order[a], order[b]] = True
+    return adj
+
+
+def _reach(adj: torch.Tensor, i: int, j: int) -> bool:
+    stack, seen = [i], set()
+    while stack:
+        u = stack.pop()
+        for v in adj[u].nonzero().flatten().tolist():
+            if v == j:
+                return True
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return False
+
+
+def _holds(adj: torch.Tensor, c: Constraint) -> bool:
+    i, j = VARS.index(c.cause), VARS.index(c.effect)
+    present = _reach(adj, i, j) if c.path else bool(adj[i, j])
+    return not present if c.forbidden else present
+
+
+def test_satisfies_matches_direct_check() -> None:
+    rng = random.Random(0)
+    hyps = []
+    while len(hyps) < 40:
+        cs = []
+        for _ in range(rng.randint(1, 3)):
+            a, b = rng.sample(VARS, 2)
+            cs.append(Constraint(a, b, path=rng.random() < 0.4, forbidden=rng.random() < 0.3, sign=rng.choice([-1, 0, 1])))
+        try:
+            ConstraintSet([Hypothesis(tuple(cs))], VARS)
+        except HypothesisError:
+            continue
+        hyps.append(Hypothesis(tuple(cs)))
+    graphs = torch.stack([_random_dag(rng, 6, rng.choice([0.2, 0.5, 0.8])) for _ in range(300)])
+    got = ConstraintSet(hyps, VARS).satisfies(graphs)
+    want = torch.tensor([[all(_holds(g, c) for c in h.constraints) for h in hyps] for g in graphs])
+    assert got.shape == (300, 40)
+    assert torch.equal(got, want)
+    assert 0 < int(got.sum()) < got.numel()  # both outcomes occur: the test can fail
+
+
+def test_transitive_closure_of_chain() -> None:
+    adj = torch.zeros(1, 5, 5, dtype=torch.bool)
+    for i in range(4):
+        adj[0, i, i + 1] = True
+    reach = transitive_closure(adj)[0]
+    assert torch.equal(reach, torch.ones(5, 5, dtype=torch.bool).triu(1))
+
+
+def test_errors_name_the_problem() -> None:
+    with pytest.raises(HypothesisError, match="'Zap', which is not a variable"):
+        ConstraintSet([Hypothesis((Constraint("A", "Zap"),))], VARS)
+    with pytest.raises(HypothesisError, match="cyclic"):
+        ConstraintSet([Hypothesis((Constraint("A", "B"), Constraint("B", "C", path=True), Constraint("C", "A")))], VARS)
+    with pytest.raises(HypothesisError, match="both requires and forbids"):
+        ConstraintSet([Hypothesis((Constraint("A", "B"), Constraint("A", "C", path=True, forbidden=True), Constraint("B", "C")))], VARS)
+    with pytest.raises(HypothesisError, match="itself"):
+        ConstraintSet([Hypothesis((Constraint("A", "A"),))], VARS)
