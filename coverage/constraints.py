@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.gfn.graphs import transitive_closure as _reflexive_closure
 
 __all__ = ["ConstraintSet", "HypothesisError", "transitive_closure"]
 
@@ -28,22 +29,13 @@ class HypothesisError(ValueError):
 
 
 def transitive_closure(adj: torch.Tensor) -> torch.Tensor:
-    """Reachability by paths of length >= 1.
+    """Reachability by paths of length >= 1: (B, d, d) bool -> (B, d, d) bool (out[b, i, j]: i ~> j).
 
-    Args:
-        adj: (B, d, d) bool, adj[b, i, j] = edge i -> j.
-    Returns:
-        (B, d, d) bool, out[b, i, j] = a directed path i ~> j exists.
-
-    Repeated squaring (ceil(log2 d) batched matmuls) rather than d Warshall steps: on CPU the few large
-    matmuls win for the batch sizes we use (thousands of graphs).
+    gfn's closure is reflexive; a constraint "A ~> B" with A != B needs the strict one, which is the same
+    on DAGs once the diagonal is dropped.
     """
-    reach = adj.to(torch.float32)
-    d = adj.shape[-1]
-    steps = max(1, (d - 1).bit_length())
-    for _ in range(steps):
-        reach = ((reach + reach @ reach) > 0).to(torch.float32)
-    return reach > 0
+    reach = _reflexive_closure(adj)
+    return reach & ~torch.eye(adj.shape[-1], dtype=torch.bool)
 
 
 @dataclass(frozen=True)
@@ -101,11 +93,12 @@ class ConstraintSet:
         req_e, req_p = mats["req_edge"][row] > 0, mats["req_path"][row] > 0
         forb_e, forb_p = mats["forb_edge"][row] > 0, mats["forb_path"][row] > 0
         required = req_e | req_p
-        closure = transitive_closure(required[None])[0]
         name = self.hypotheses[row].render()
-        if bool(closure.diagonal().any()):
-            v = self.variables[int(closure.diagonal().nonzero()[0])]
+        cyclic = required & _reflexive_closure(required[None])[0].T  # edge i -> j with a path j ~> i
+        if bool(cyclic.any()):
+            v = self.variables[int(cyclic.nonzero()[0, 0])]
             raise HypothesisError(f"hypothesis {row} ({name!r}) is cyclic: its required edges lead from {v!r} back to itself")
+        closure = transitive_closure(required[None])[0]
         if bool((req_e & forb_e).any() | (closure & forb_p).any() | (req_e & forb_p).any()):
             raise HypothesisError(f"hypothesis {row} ({name!r}) both requires and forbids the same edge or path")
 

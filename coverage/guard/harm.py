@@ -27,6 +27,9 @@ from dataclasses import dataclass
 
 import torch
 
+from theorycov.gfn.errors import CyclicGraphError
+from theorycov.gfn.graphs import check_acyclic, parent_codes
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["HarmModel", "HarmModelConfig", "HarmModelError", "NodePosterior"]
@@ -141,13 +144,12 @@ class HarmModel:
         """
         if adj.ndim != 3 or adj.shape[1:] != (self.d, self.d):
             raise HarmModelError(f"graphs must be (N, {self.d}, {self.d}), got {tuple(adj.shape)}")
-        adj = adj.to(torch.bool)
-        cyclic = torch.linalg.matrix_power(adj.to(torch.float64), self.d).sum((1, 2)) > 0  # (N,) walks of length d
-        if bool(cyclic.any()):
-            raise HarmModelError(f"graph {int(cyclic.nonzero()[0])} of the batch has a directed cycle: the harm model needs DAGs")
+        try:
+            adj = check_acyclic(adj, "graph")
+        except CyclicGraphError as err:
+            raise HarmModelError(f"the harm model needs DAGs: {err}") from err
         n_graphs, d, s = adj.shape[0], self.d, self.config.n_draws
-        weights = 1 << torch.arange(d, dtype=torch.int64)
-        masks = (adj.to(torch.int64) * weights[:, None]).sum(1)  # (N, d) parent bitmask of each node
+        masks = parent_codes(adj)  # (N, d) parent bitmask of each node
         gen = torch.Generator().manual_seed(self.config.seed)
         b_draw = torch.zeros(n_graphs, s, d, d, dtype=torch.float64)
         c_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
