@@ -1,0 +1,164 @@
+"""Batched DAG environment (Deleu et al. 2022 §3.1): states are DAGs, actions add one edge or stop.
+
+Every state is a valid terminal graph. A batch of B graphs is held as tensors; one :meth:`DAGEnv.step`
+advances all of them with no Python loop over graphs or edges:
+
+  * ``closure`` (B, d, d), reflexive transitive closure, updated in O(B d^2) per step: adding i -> j
+    connects every ancestor of i (column i) to every descendant of j (row j);
+  * the edge mask: i -> j is allowed when it is absent and j does not reach i (no cycle, no self-loop),
+    and, optionally, j has fewer than ``max_parents`` parents; the stop action is always allowed;
+  * ``features`` (B, d, d), the change of the decomposable log-reward for each candidate edge, kept up
+    to date by recomputing only column j after i -> j (only node j's parent set changed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from .errors import InvalidActionError, ShapeError
+from .graphs import as_adjacency, check_acyclic, transitive_closure
+from .reward import Reward
+
+__all__ = ["GraphState", "DAGEnv"]
+
+
+@dataclass(frozen=True)
+class GraphState:
+    """A batch of B graphs on d nodes.
+
+    adj: (B, d, d) bool; closure: (B, d, d) bool reflexive transitive closure;
+    features: (B, d, d) float32 per-candidate log-reward change, or None when the policy does not use it;
+    done: (B,) bool, True once the stop action was taken.
+    """
+
+    adj: torch.Tensor
+    closure: torch.Tensor
+    features: torch.Tensor | None
+    done: torch.Tensor
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.adj.shape[0])
+
+    def index(self, idx: torch.Tensor) -> GraphState:
+        """Sub-batch by index or bool mask."""
+        f = None if self.features is None else self.features[idx]
+        return GraphState(self.adj[idx], self.closure[idx], f, self.done[idx])
+
+
+class DAGEnv:
+    """Masks, steps and log-reward changes for batches of DAGs over ``reward.d`` variables.
+
+    reward: the log-reward; max_parents: optional in-degree cap; use_features: compute the
+    per-candidate delta features the policy reads (Deleu et al. 2022 feed none; see policy.py).
+    """
+
+    def __init__(self, reward: Reward, max_parents: int | None = None, use_features: bool = True) -> None:
+        self.reward = reward
+        self.d = reward.d
+        self.num_actions = self.d * self.d + 1
+        self.max_parents = max_parents
+        self.use_features = use_features
+        self._empty_features: torch.Tensor | None = None
+
+    # ---- states ---------------------------------------------------------------------------------
+    def reset(self, batch_size: int) -> GraphState:
+        """B empty graphs."""
+        d = self.d
+        adj = torch.zeros(batch_size, d, d, dtype=torch.bool)
+        closure = torch.eye(d, dtype=torch.bool).expand(batch_size, d, d).clone()
+        feats = None
+        if self.use_features:
+            if self._empty_features is None:  # the same for every empty graph: compute once
+                self._empty_features = self.reward.delta_features(adj[:1]).to(torch.float32)
+            feats = self._empty_features.expand(batch_size, d, d).clone()
+        return GraphState(adj, closure, feats, torch.zeros(batch_size, dtype=torch.bool))
+
+    def from_adjacency(self, adj: torch.Tensor, validate: bool = True) -> GraphState:
+        """States for given graphs (B, d, d); raises CyclicGraphError / ShapeError on bad input."""
+        adj = check_acyclic(as_adjacency(adj, self.d), "start graph") if validate else adj
+        if self.max_parents is not None and bool((adj.sum(1) > self.max_parents).any()):
+            raise InvalidActionError(f"a start graph has a node with more than max_parents={self.max_parents} parents")
+        feats = self.reward.delta_features(adj).to(torch.float32) if self.use_features else None
+        return GraphState(adj.clone(), transitive_closure(adj), feats, torch.zeros(adj.shape[0], dtype=torch.bool))
+
+    def reset_where(self, state: GraphState, which: torch.Tensor) -> GraphState:
+        """Replace the graphs where ``which`` (B,) is True by empty graphs."""
+        if not bool(which.any()):
+            return state
+        fresh = self.reset(int(which.sum()))
+        adj, closure, done = state.adj.clone(), state.closure.clone(), state.done.clone()
+        adj[which], closure[which], done[which] = fresh.adj, fresh.closure, fresh.done
+        feats = state.features
+        if feats is not None:
+            feats = feats.clone()
+            feats[which] = fresh.features
+        return GraphState(adj, closure, feats, done)
+
+    # ---- masks ----------------------------------------------------------------------------------
+    def edge_mask(self, adj: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
+        """(B, d, d) bool: True where adding i -> j keeps the graph a DAG (and respects max_parents)."""
+        mask = ~adj & ~closure.transpose(1, 2)  # (B, d, d): no duplicate, j must not reach i
+        if self.max_parents is not None:
+            mask &= (adj.sum(1) < self.max_parents)[:, None, :]
+        return mask
+
+    def action_mask(self, state: GraphState) -> torch.Tensor:
+        """(B, d*d + 1) bool over edge actions then stop; stop is always allowed."""
+        em = self.edge_mask(state.adj, state.closure).flatten(1)
+        return torch.cat([em, torch.ones(em.shape[0], 1, dtype=torch.bool)], dim=1)
+
+    # ---- transitions ----------------------------------------------------------------------------
+    def step(self, state: GraphState, actions: torch.Tensor, check: bool = False) -> tuple[GraphState, torch.Tensor]:
+        """Apply one action per graph: (B,) int64 in [0, d*d] -> (next state, delta log R (B,) float64).
+
+        Graphs already done stay unchanged; stop sets ``done``; the delta is 0 for stop and done graphs.
+        ``check`` validates the actions against the mask (costly: off on the hot path).
+        """
+        B, d = state.batch_size, self.d
+        if actions.shape != (B,):
+            raise ShapeError(f"actions must have shape ({B},), got {tuple(actions.shape)}")
+        if check:
+            ok = self.action_mask(state).gather(1, actions.clamp(0, d * d)[:, None]).squeeze(1)
+            if bool(((actions < 0) | (actions > d * d) | ~ok)[~state.done].any()):
+                raise InvalidActionError("an action adds an existing edge, closes a cycle or is out of range")
+        is_edge = (actions < d * d) & ~state.done
+        done = state.done | (actions == d * d)
+        delta = torch.zeros(B, dtype=torch.float64)
+        if not bool(is_edge.any()):
+            return replace(state, done=done), delta
+        rows = is_edge.nonzero().squeeze(1)  # (E,)
+        a = actions[rows]
+        src, dst = a // d, a % d
+        adj_e = state.adj[rows]
+        delta[rows] = self.reward.delta_edges(adj_e, src, dst)
+        adj = state.adj.clone()
+        adj[rows, src, dst] = True
+        closure = state.closure.clone()
+        anc = state.closure[rows, :, src]  # (E, d): ancestors of src (incl. src)
+        desc = state.closure[rows, dst, :]  # (E, d): descendants of dst (incl. dst)
+        closure[rows] |= anc[:, :, None] & desc[:, None, :]
+        feats = state.features
+        if feats is not None:
+            feats = feats.clone()
+            new_col = self.reward.delta_feature_columns(adj[rows], dst).to(torch.float32)  # (E, d)
+            feats[rows, :, dst] = new_col
+        return GraphState(adj, closure, feats, done), delta
+
+    def next_adjacency(self, adj: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Graphs after edge actions (B,) (no stop): (B, d, d) bool."""
+        nxt = adj.clone()
+        rows = torch.arange(adj.shape[0])
+        nxt[rows, actions // self.d, actions % self.d] = True
+        return nxt
+
+    def features(self, adj: torch.Tensor) -> torch.Tensor | None:
+        """Policy features of arbitrary graphs (B, d, d) -> (B, d, d) float32, or None."""
+        if not self.use_features:
+            return None
+        return self.reward.delta_features(adj).to(torch.float32)
+
+    def states(self, adj: torch.Tensor) -> GraphState:
+        """States for graphs known to be DAGs (replayed, enumerated): no validation."""
+        return GraphState(adj, transitive_closure(adj), self.features(adj), torch.zeros(adj.shape[0], dtype=torch.bool))

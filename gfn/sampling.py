@@ -1,0 +1,136 @@
+"""Sampling graphs from a trained policy, and estimating log P_T(G) by backward trajectories.
+
+* :func:`choose_actions` draws one action per state from P_F mixed with the uniform distribution over
+  valid actions (epsilon-uniform exploration, Deleu et al. 2022 §3.4), by the Gumbel-max trick.
+* :func:`sample` runs B graphs to the stop action, from empty graphs or from a given partial graph
+  (the coverage issue completes human hypotheses this way); finished graphs leave the batch, so each
+  step costs only the graphs still running.
+* :func:`log_pt_backward` estimates log P_T(G) = log E_{tau ~ P_B(.|G)} [P_F(tau) / P_B(tau | G)]
+  (Bengio et al. 2023 "GFlowNet Foundations" §3; DESIGN.md "GFlowNet mass"): with uniform P_B a
+  backward trajectory is a uniformly random order of G's edges and P_B(tau | G) = 1 / |E|!.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .env import GraphState
+from .errors import ShapeError
+from .graphs import as_adjacency
+from .policy import EdgePolicy
+
+__all__ = ["choose_actions", "sample", "log_pt_backward"]
+
+
+def choose_actions(
+    log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One action per row from (1 - eps) P_F + eps Uniform(valid): (B, A), (B, A) -> (actions (B,), explored (B,) bool)."""
+    B, A = log_probs.shape
+    u = torch.rand(B, A, generator=generator).clamp_(1e-20, 1.0)
+    gumbel = -torch.log(-torch.log(u))
+    on_policy = torch.argmax(log_probs + gumbel, dim=1)
+    if epsilon <= 0.0:
+        return on_policy, torch.zeros(B, dtype=torch.bool)
+    uniform = torch.argmax(torch.where(mask, gumbel, torch.full_like(gumbel, float("-inf"))), dim=1)
+    explored = torch.rand(B, generator=generator) < epsilon
+    return torch.where(explored, uniform, on_policy), explored
+
+
+@torch.no_grad()
+def sample(
+    policy: EdgePolicy,
+    n: int,
+    start: torch.Tensor | None = None,
+    batch_size: int = 2048,
+    generator: torch.Generator | None = None,
+    epsilon: float = 0.0,
+) -> torch.Tensor:
+    """n graphs from P_T: (n, d, d) bool.
+
+    start: None (empty graphs), one partial DAG (d, d) used for every sample, or (n, d, d) one per
+    sample; edges are only ever added, so every sample contains its start graph.
+    """
+    env = policy.env
+    d = env.d
+    starts: torch.Tensor | None = None
+    if start is not None:
+        starts = as_adjacency(start, d)
+        if starts.shape[0] not in (1, n):
+            raise ShapeError(f"start must be (d, d), (1, d, d) or ({n}, d, d), got {tuple(start.shape)}")
+        env.from_adjacency(starts[:1] if starts.shape[0] == 1 else starts)  # validates (acyclic, max parents)
+    out = torch.zeros(n, d, d, dtype=torch.bool)
+    for lo in range(0, n, batch_size):
+        hi = min(n, lo + batch_size)
+        if starts is None:
+            state = env.reset(hi - lo)
+        elif starts.shape[0] == 1:
+            s0 = env.from_adjacency(starts, validate=False)
+            m = hi - lo
+            state = GraphState(
+                s0.adj.expand(m, d, d).clone(), s0.closure.expand(m, d, d).clone(),
+                None if s0.features is None else s0.features.expand(m, d, d).clone(), torch.zeros(m, dtype=torch.bool),
+            )
+        else:
+            state = env.from_adjacency(starts[lo:hi], validate=False)
+        out[lo:hi] = _run_to_stop(policy, state, generator, epsilon)
+    return out
+
+
+def _run_to_stop(policy: EdgePolicy, state: GraphState, generator: torch.Generator | None, epsilon: float) -> torch.Tensor:
+    env = policy.env
+    result = state.adj.clone()  # (m, d, d)
+    alive = torch.arange(state.batch_size)  # rows of `result` still running
+    while alive.numel() > 0:
+        mask = env.action_mask(state)
+        logp = policy.log_probs(state, mask)
+        actions, _ = choose_actions(logp, mask, epsilon, generator)
+        state, _ = env.step(state, actions)
+        finished = state.done
+        if bool(finished.any()):
+            result[alive[finished]] = state.adj[finished]
+            keep = ~finished
+            alive = alive[keep]
+            state = state.index(keep)
+    return result
+
+
+@torch.no_grad()
+def log_pt_backward(
+    policy: EdgePolicy, adj: torch.Tensor, n_traj: int = 256, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Importance-sampling estimate of log P_T(G) from n_traj backward trajectories: (B, d, d) -> (B,) float64.
+
+    Exact when n_traj covers every edge order; unbiased for P_T (not log P_T) in general.
+    """
+    env = policy.env
+    d = env.d
+    adj = as_adjacency(adj, d)
+    env.from_adjacency(adj)  # validates
+    B = adj.shape[0]
+    m = adj.flatten(1).sum(1)  # (B,) edges per graph
+    rep = adj.repeat_interleave(n_traj, dim=0)  # (B*T, d, d)
+    m_rep = m.repeat_interleave(n_traj)
+    keys = torch.rand(rep.shape[0], d * d, generator=generator)
+    keys = torch.where(rep.flatten(1), keys, torch.full_like(keys, 2.0))  # non-edges sort last
+    order = torch.argsort(keys, dim=1)  # (B*T, d*d): first m entries are the edges in random order
+    state = env.reset(rep.shape[0])
+    log_pf = torch.zeros(rep.shape[0], dtype=torch.float64)
+    max_m = int(m.max()) if B else 0
+    rows = torch.arange(rep.shape[0])
+    for t in range(max_m + 1):  # one step per edge position, all trajectories at once
+        logp = policy.log_probs(state).to(torch.float64)
+        adding = t < m_rep
+        stopping = t == m_rep
+        act = torch.where(adding, order[:, min(t, d * d - 1)], torch.full_like(m_rep, d * d))
+        log_pf += torch.where(adding | stopping, logp[rows, act], torch.zeros((), dtype=torch.float64))
+        if t == max_m:
+            break
+        act = torch.where(adding, act, torch.full_like(act, d * d))
+        state, _ = env.step(state, act)
+        # graphs that took stop stay as they are; reopen them so later log-probs are well defined
+        state = GraphState(state.adj, state.closure, state.features, torch.zeros_like(state.done))
+    log_pb = -torch.lgamma(m_rep.to(torch.float64) + 1.0)
+    log_w = (log_pf - log_pb).view(B, n_traj)
+    return torch.logsumexp(log_w, dim=1) - math.log(n_traj)

@@ -1,0 +1,225 @@
+"""Decomposable scores: log P(D | G) = sum_j local(j, Pa_G(j)).
+
+Adding the edge i -> j changes node j's term only, which is what makes the modified detailed
+balance of Deleu et al. 2022 (§3.2, the "delta score" log R(G') - log R(G)) cheap: one local
+score difference per transition (jax-dag-gflownet ``scores/base.py``, ``get_local_scores``).
+
+Caching: for d <= ``table_max_d`` every local score is computed once, in one batched call, into
+a dense table ``table[j, parent_code]`` of d * 2^d entries, so a graph's score is a gather and a
+sum (at d = 5: 160 entries serve all 29,281 DAGs). Above that, subclasses compute local scores on
+the fly with batched linear algebra, which on a CPU is cheaper than hashing each graph in Python.
+"""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+
+import torch
+
+from ..errors import ShapeError
+from ..graphs import as_adjacency, parent_codes
+
+__all__ = ["LocalScore"]
+
+logger = logging.getLogger(__name__)
+
+
+class _RowCache:
+    """Sorted-key tensor cache: int64 keys -> float64 rows, looked up with searchsorted (no Python loop).
+
+    Keys are node * 2^d + parent_code, so it serves d <= 57. When full it is cleared: a sampler's
+    working set of parent sets is small, and a stale entry is never wrong, only recomputed.
+    """
+
+    def __init__(self, width: int, capacity: int) -> None:
+        self.keys = torch.empty(0, dtype=torch.int64)
+        self.values = torch.empty(0, width, dtype=torch.float64)
+        self.capacity = capacity
+
+    def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M,) keys -> (found (M,) bool, values (M, width)) with zeros where not found."""
+        if self.keys.numel() == 0:
+            return torch.zeros(keys.shape, dtype=torch.bool), torch.zeros(keys.shape[0], self.values.shape[1], dtype=torch.float64)
+        pos = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
+        found = self.keys[pos] == keys
+        return found, self.values[pos]
+
+    def insert(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        if self.keys.numel() + keys.numel() > self.capacity:
+            self.keys, self.values = self.keys[:0], self.values[:0]
+        keys = torch.cat([self.keys, keys])
+        values = torch.cat([self.values, values])
+        order = torch.argsort(keys)
+        self.keys, self.values = keys[order], values[order]
+
+
+class LocalScore(ABC):
+    """Base class of BGe and BDeu: vectorized local scores, whole-graph scores and edge deltas.
+
+    Subclasses implement :meth:`local_scores`; everything else derives from it. All outputs are float64.
+    """
+
+    #: largest d for which the dense local-score table is built at construction
+    table_max_d: int = 12
+    #: rows kept by the candidate-delta cache used above the table size (d <= 57)
+    cache_rows: int = 200_000
+
+    def __init__(self, d: int, names: tuple[str, ...]) -> None:
+        self.d = d
+        self.names = names
+        self._table: torch.Tensor | None = None
+        self._delta_cache = _RowCache(d, self.cache_rows) if d <= 57 else None
+
+    # ---- to implement -------------------------------------------------------------------------
+    @abstractmethod
+    def local_scores(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+        """Local scores of node ``nodes[m]`` with parent set ``parents[m]``.
+
+        nodes: (M,) int64; parents: (M, d) bool with ``parents[m, nodes[m]]`` False. Returns (M,) float64.
+        """
+
+    # ---- cache ----------------------------------------------------------------------------------
+    def _build_table(self) -> None:
+        """Fill ``table[j, code]`` (d, 2^d) for every parent set; entries with j in its own set are NaN."""
+        d = self.d
+        codes = torch.arange(2**d, dtype=torch.int64)
+        bits = ((codes[:, None] >> torch.arange(d)) & 1).bool()  # (2^d, d)
+        table = torch.full((d, 2**d), float("nan"), dtype=torch.float64)
+        for j in range(d):  # d batched calls of 2^(d-1) parent sets each
+            valid = ~bits[:, j]
+            nodes = torch.full((int(valid.sum()),), j, dtype=torch.int64)
+            table[j, valid] = self.local_scores(nodes, bits[valid])
+        self._table = table
+        logger.debug("built local-score table of %d entries", d * 2**d)
+
+    @property
+    def table(self) -> torch.Tensor | None:
+        """The dense local-score table (d, 2^d) float64 when d <= table_max_d, else None."""
+        if self._table is None and self.d <= self.table_max_d:
+            self._build_table()
+        return self._table
+
+    # ---- derived --------------------------------------------------------------------------------
+    def _check(self, adj: torch.Tensor) -> torch.Tensor:
+        return as_adjacency(adj, self.d)
+
+    def node_scores(self, adj: torch.Tensor) -> torch.Tensor:
+        """Per-node local scores: (B, d, d) -> (B, d) float64."""
+        adj = self._check(adj)
+        table = self.table
+        if table is not None:
+            codes = parent_codes(adj)  # (B, d)
+            return table.gather(1, codes.T).T  # (B, d)
+        B, d = adj.shape[0], self.d
+        nodes = torch.arange(d).repeat(B)  # (B*d,)
+        parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
+        return self.local_scores(nodes, parents).view(B, d)
+
+    def log_score(self, adj: torch.Tensor) -> torch.Tensor:
+        """log P(D | G) up to a constant shared by all graphs: (B, d, d) -> (B,) float64."""
+        return self.node_scores(adj).sum(dim=1)
+
+    def delta(self, adj: torch.Tensor) -> torch.Tensor:
+        """Score change of adding each edge i -> j: (B, d, d) -> (B, d, d) float64.
+
+        Entries for edges already present or on the diagonal are 0 (they are masked anyway); the
+        caller's mask decides which candidates are acyclic.
+        """
+        adj = self._check(adj)
+        B, d = adj.shape[0], self.d
+        table = self.table
+        eye = torch.eye(d, dtype=torch.bool)
+        invalid = adj | eye  # (B, d, d)
+        if table is not None:
+            codes = parent_codes(adj)  # (B, d)
+            before = table.gather(1, codes.T).T  # (B, d): node j
+            add = (2 ** torch.arange(d, dtype=torch.int64))[None, :, None]  # bit of parent i
+            after_codes = (codes[:, None, :] | add).clamp(max=2**d - 1)  # (B, d_i, d_j)
+            after = table[torch.arange(d)[None, None, :].expand(B, d, d), after_codes]
+            out = after - before[:, None, :]
+            return torch.where(invalid, torch.zeros((), dtype=torch.float64), out)
+        nodes = torch.arange(d).repeat(B)  # (B*d,)
+        parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
+        return self._delta_nodes_cached(nodes, parents).view(B, d, d).transpose(1, 2).contiguous()
+
+    def _delta_nodes_cached(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+        """:meth:`_delta_nodes` computed once per distinct (node, parent set) and kept across calls.
+
+        Graphs in a batch (and from one step to the next) share most parent sets, so this turns
+        B*d factorizations into a handful once a sampler has settled.
+        """
+        cache = self._delta_cache
+        if cache is None:
+            return self._delta_nodes(nodes, parents)
+        w = 2 ** torch.arange(self.d, dtype=torch.int64)
+        keys = nodes.to(torch.int64) * (2**self.d) + (parents.to(torch.int64) * w).sum(1)  # (M,)
+        uniq, inverse = torch.unique(keys, return_inverse=True)
+        found, vals = cache.lookup(uniq)
+        miss = ~found
+        if bool(miss.any()):
+            first = torch.zeros(uniq.numel(), dtype=torch.int64)
+            first.scatter_(0, inverse, torch.arange(keys.numel()))  # some row holding each key
+            rows = first[miss]
+            new = self._delta_nodes(nodes[rows], parents[rows])
+            vals[miss] = new
+            cache.insert(uniq[miss], new)
+        return vals[inverse]
+
+    def _delta_nodes(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+        """(M,) nodes with (M, d) parent sets -> (M, d) delta of adding each candidate parent (0 where invalid).
+
+        Generic version: d + 1 local scores per row. Subclasses with a faster closed form override it.
+        """
+        M, d = parents.shape
+        eye = torch.eye(d, dtype=torch.bool)
+        invalid = parents.clone()
+        invalid[torch.arange(M), nodes] = True
+        ok = ~invalid  # (M, d)
+        cand = parents[:, None, :] | eye[None]  # (M, i, d)
+        out = torch.zeros(M, d, dtype=torch.float64)
+        after = self.local_scores(nodes[:, None].expand(M, d)[ok], cand[ok])
+        before = self.local_scores(nodes, parents)  # (M,)
+        out[ok] = after - before[:, None].expand(M, d)[ok]
+        return out
+
+    def delta_columns(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Score change of adding i -> dst[b] for every i: (B, d, d), (B,) -> (B, d) float64 (0 where invalid).
+
+        After the edge i -> j is added only node j's candidates change, so the environment refreshes
+        that one column per graph instead of the whole (B, d, d) delta.
+        """
+        adj = self._check(adj)
+        rows = torch.arange(adj.shape[0])
+        parents = adj[rows, :, dst]  # (B, d)
+        table = self.table
+        if table is None:
+            return self._delta_nodes_cached(dst, parents)
+        w = 2 ** torch.arange(self.d, dtype=torch.int64)
+        code = (parents.to(torch.int64) * w).sum(1)  # (B,)
+        after = table[dst[:, None], code[:, None] | w[None, :]]  # (B, d)
+        out = after - table[dst, code][:, None]
+        invalid = parents.clone()
+        invalid[rows, dst] = True
+        return torch.where(invalid, torch.zeros((), dtype=torch.float64), out)
+
+    def delta_edges(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Score change of adding the single edge src[b] -> dst[b] to graph b: (B,) float64.
+
+        Only 2B local scores are computed, so this is what training uses for sampled transitions.
+        """
+        adj = self._check(adj)
+        B = adj.shape[0]
+        if src.shape != (B,) or dst.shape != (B,):
+            raise ShapeError(f"src and dst must have shape ({B},), got {tuple(src.shape)}, {tuple(dst.shape)}")
+        rows = torch.arange(B)
+        parents = adj[rows, :, dst]  # (B, d)
+        table = self.table
+        if table is not None:
+            w = 2 ** torch.arange(self.d, dtype=torch.int64)
+            code = (parents.to(torch.int64) * w).sum(1)
+            return table[dst, code | (1 << src)] - table[dst, code]
+        after_parents = parents.clone()
+        after_parents[rows, src] = True
+        nodes = torch.cat([dst, dst])
+        scores = self.local_scores(nodes, torch.cat([after_parents, parents]))
+        return scores[:B] - scores[B:]
