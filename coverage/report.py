@@ -1,0 +1,151 @@
+"""The coverage audit report: a JSON document and one self-contained HTML file (plots as inline SVG).
+
+Hand-written SVG rather than matplotlib: two small plots do not justify a plotting stack in the install,
+and inline SVG keeps the file self-contained and diff-able. All text from papers is HTML-escaped.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["AuditReport", "HypothesisRow", "NovelMode"]
+
+
+@dataclass(frozen=True)
+class HypothesisRow:
+    index: int
+    rendering: str
+    citations: list[str]
+    edges: list[str]  # its constraints, e.g. "PKC -> Raf (+)"
+    completion_log_r: float
+    completion_rank: int | None  # 1 = the highest-reward graph seen; None when not among them
+    p: float
+    p_low: float
+    p_high: float
+    q: float
+    ratio: float  # q / p
+    ratio_low: float
+    ratio_high: float
+    verdict: str
+    first_hit: int | None  # training iteration at which a sample first satisfied h
+    reached: bool  # the best completion was drawn by the sampler
+    hypothesis_id: int | None = None  # database row
+
+
+@dataclass(frozen=True)
+class NovelMode:
+    novel_edges: list[str]  # edges no ingested paper states
+    share: float  # share of samples in this group
+    best_log_r: float
+    text: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    domain: str
+    created: str
+    n_samples: int
+    exact: bool  # p(h|D) by enumeration (d <= 5)
+    eps: float
+    delta: float
+    lam: float
+    rows: list[HypothesisRow]
+    coverage_curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, covered share)
+    novel_modes: list[NovelMode] = field(default_factory=list)
+    ess: float | None = None
+    extra: dict[str, float | str | int] = field(default_factory=dict)
+
+    @property
+    def covered_share(self) -> float:
+        judged = [r for r in self.rows if r.verdict != "refuted by the data"]
+        return sum(r.verdict == "covered" for r in judged) / len(judged) if judged else 1.0
+
+    @property
+    def min_q_over_p(self) -> float:
+        judged = [r.ratio for r in self.rows if r.verdict != "refuted by the data" and r.p > 0]
+        return min(judged) if judged else float("nan")
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["covered_share"], d["min_q_over_p"] = self.covered_share, self.min_q_over_p
+        return json.dumps(d, indent=2, default=_json_default)
+
+    def to_html(self) -> str:
+        e = html.escape
+        head = (
+            f"<h1>Coverage audit: {e(self.domain)}</h1><p>{e(self.created)} &middot; {self.n_samples} samples &middot; "
+            f"p(h|D) {'exact (every DAG enumerated)' if self.exact else 'by importance sampling' + (f', ESS {self.ess:.0f}' if self.ess else '')}"
+            f" &middot; eps={self.eps}, delta={self.delta}, lam={self.lam}</p>"
+            f"<p class=summary><b>{self.covered_share:.0%}</b> of non-refuted hypotheses covered; "
+            f"min q/p = <b>{self.min_q_over_p:.2f}</b>; "
+            f"{sum(r.verdict == 'refuted by the data' for r in self.rows)} refuted by the data.</p>"
+        )
+        rows = []
+        for r in sorted(self.rows, key=lambda r: (r.verdict != "under-covered", -r.p)):
+            cls = {"covered": "ok", "under-covered": "bad", "refuted by the data": "ref"}.get(r.verdict, "")
+            rank = "&ndash;" if r.completion_rank is None else str(r.completion_rank)
+            rows.append(
+                f"<tr class={cls}><td>{r.index}</td><td>{e(r.rendering)}</td><td>{e('; '.join(r.citations))}</td>"
+                f"<td>{r.completion_log_r:.1f}</td><td>{rank}</td><td>{r.p:.3g} [{r.p_low:.3g}, {r.p_high:.3g}]</td>"
+                f"<td>{r.q:.3g}</td><td>{_fmt(r.ratio)} [{_fmt(r.ratio_low)}, {_fmt(r.ratio_high)}]</td>"
+                f"<td>{e(r.verdict)}</td><td>{'&ndash;' if r.first_hit is None else r.first_hit}</td></tr>"
+            )
+        table = (
+            "<table><tr><th>#</th><th>hypothesis</th><th>papers</th><th>log R of best completion</th><th>rank</th>"
+            "<th>p(h|D) [95%]</th><th>q(h)</th><th>q/p [95%]</th><th>verdict</th><th>first hit</th></tr>"
+            + "".join(rows) + "</table>"
+        )
+        novel = "".join(f"<li>{e(m.text)} (share {m.share:.3f}, best log R {m.best_log_r:.1f})</li>" for m in self.novel_modes)
+        body = (
+            head + "<h2>Hypotheses</h2>" + table
+            + "<div class=plots><div><h2>q(h) against p(h|D)</h2>" + _scatter_svg(self.rows) + "</div>"
+            + "<div><h2>Coverage over training</h2>" + _curve_svg(self.coverage_curve) + "</div></div>"
+            + "<h2>Novel modes</h2>" + (f"<ul>{novel}</ul>" if novel else "<p>No high-reward graph outside the ingested hypotheses.</p>")
+        )
+        return f"<!doctype html><html><head><meta charset=utf-8><title>theorycov audit</title><style>{_CSS}</style></head><body>{body}</body></html>"
+
+
+def _fmt(x: float) -> str:
+    return "&infin;" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.2f}")
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+        return str(o)
+    raise TypeError(type(o))
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}tr.ok td:nth-child(9){color:#176317}"
+    "tr.bad td:nth-child(9){color:#b00020;font-weight:bold}tr.ref{color:#888}.plots{display:flex;gap:2em;flex-wrap:wrap}"
+    ".summary{font-size:16px}"
+)
+
+
+def _scatter_svg(rows: list[HypothesisRow], size: int = 320) -> str:
+    pts = [(r.p, r.q, r.verdict) for r in rows if r.p > 0]
+    if not pts:
+        return "<p>No hypothesis with positive posterior mass.</p>"
+    lo = max(1e-6, min(min(p for p, _, _ in pts), min((q for _, q, _ in pts if q > 0), default=1.0)) / 2)
+    to = lambda v: 30 + (size - 40) * (math.log10(max(v, lo)) - math.log10(lo)) / (0 - math.log10(lo))  # noqa: E731
+    dots = "".join(
+        f"<circle cx='{to(p):.1f}' cy='{size - to(q):.1f}' r='4' fill='{ {'covered': '#2a7', 'under-covered': '#d22'}.get(v, '#999') }'><title>p={p:.3g} q={q:.3g}</title></circle>"
+        for p, q, v in pts
+    )
+    diag = f"<line x1='{to(lo):.1f}' y1='{size - to(lo):.1f}' x2='{to(1):.1f}' y2='{size - to(1):.1f}' stroke='#aaa' stroke-dasharray='4'/>"
+    axes = f"<text x='{size / 2}' y='{size - 2}' font-size='11'>p(h|D) (log)</text><text x='2' y='12' font-size='11'>q(h) (log)</text>"
+    return f"<svg width='{size}' height='{size}' xmlns='http://www.w3.org/2000/svg'>{diag}{dots}{axes}</svg>"
+
+
+def _curve_svg(curve: list[tuple[int, float]], w: int = 420, h: int = 240) -> str:
+    if not curve:
+        return "<p>No coverage curve recorded.</p>"
+    xmax = max(max(i for i, _ in curve), 1)
+    pts = " ".join(f"{30 + (w - 40) * i / xmax:.1f},{h - 20 - (h - 40) * c:.1f}" for i, c in curve)
+    return (
+        f"<svg width='{w}' height='{h}' xmlns='http://www.w3.org/2000/svg'><polyline fill='none' stroke='#2a7' stroke-width='2' points='{pts}'/>"
+        f"<text x='{w / 2 - 30}' y='{h - 4}' font-size='11'>iteration (max {xmax})</text><text x='2' y='14' font-size='11'>covered share (0-1)</text></svg>"
+    )
