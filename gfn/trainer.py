@@ -61,6 +61,7 @@ class TrainerConfig:
     eps_end: float = 0.05  # exploration probability after eps_decay_iters
     eps_decay_iters: int = 2_000  # linear decay length of the exploration probability
     huber_delta: float = 1.0  # Huber threshold of the db loss
+    log_z_lr: float = 0.1  # Adam learning rate of log Z (tb only); log Z starts at log R(empty graph)
     target_update_every: int = 0  # 0: no target network; k > 0: target for the stop term of G', synced every k its
     grad_clip: float = 10.0  # max gradient norm (0 disables)
     max_parents: int | None = None  # in-degree cap of the environment
@@ -112,9 +113,13 @@ class Trainer:
         with torch.random.fork_rng():  # initialization from the config seed, global RNG untouched
             torch.manual_seed(config.seed)
             self.policy = EdgePolicy(self.env, config.policy)
-        self.log_z = torch.nn.Parameter(torch.zeros((), dtype=torch.float32))
-        params = list(self.policy.parameters()) + ([self.log_z] if config.loss == "tb" else [])
-        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        # log Z starts at log R(empty graph), a lower bound of the right scale (BGe scores are O(n d))
+        empty = torch.zeros(1, self.env.d, self.env.d, dtype=torch.bool)
+        self.log_z = torch.nn.Parameter(reward.log_reward(empty).to(torch.float32).reshape(()))
+        groups: list[dict[str, object]] = [{"params": list(self.policy.parameters()), "lr": config.lr}]
+        if config.loss == "tb":
+            groups.append({"params": [self.log_z], "lr": config.log_z_lr})
+        self.optimizer = torch.optim.Adam(groups)  # type: ignore[arg-type]
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.target: EdgePolicy | None = copy.deepcopy(self.policy) if config.target_update_every > 0 else None
         if self.target is not None:

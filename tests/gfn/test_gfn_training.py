@@ -1,0 +1,148 @@
+"""Exact posterior, training to the exact posterior on d = 3, backward estimates, resume, hooks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from theorycov.gfn import (
+    BGeScore,
+    CheckpointError,
+    EdgeCountPrior,
+    InvalidActionError,
+    PolicyConfig,
+    Reward,
+    Trainer,
+    TrainerConfig,
+    Transitions,
+    distribution_metrics,
+    enumerate_dags,
+    exact_posterior,
+    exact_terminal_distribution,
+    graph_codes,
+    log_pt_backward,
+    make_linear_gaussian_er,
+    sample,
+)
+
+
+@pytest.fixture(scope="module")
+def reward3() -> Reward:
+    table, _ = make_linear_gaussian_er(3, 1.0, 100, seed=1)
+    return Reward(BGeScore(table))
+
+
+@pytest.fixture(scope="module")
+def trained3(reward3: Reward) -> Trainer:
+    cfg = TrainerConfig(seed=0, num_iterations=1500, num_envs=32, batch_size=256, prefill=256,
+                        eps_decay_iters=500, warmup_iters=50, progress=False,
+                        policy=PolicyConfig(hidden=64, num_layers=2))
+    tr = Trainer(cfg, reward3)
+    tr.train()
+    return tr
+
+
+def test_exact_posterior_sums_to_one(reward3: Reward) -> None:
+    for d, r in [(3, reward3)]:
+        post = exact_posterior(r, enumerate_dags(d))
+        assert post.shape == (25,)
+        assert abs(float(post.sum()) - 1.0) < 1e-12
+        assert float(post.min()) > 0
+
+
+def test_exact_terminal_distribution_of_untrained_policy_is_a_distribution(reward3: Reward) -> None:
+    tr = Trainer(TrainerConfig(progress=False), reward3)
+    dags = enumerate_dags(3)
+    pt = exact_terminal_distribution(tr.policy, dags)
+    assert abs(float(pt.sum()) - 1.0) < 1e-6
+    # and it agrees with sampling frequencies
+    samples = sample(tr.policy, 20000, generator=torch.Generator().manual_seed(0))
+    idx = torch.searchsorted(graph_codes(dags), graph_codes(samples))
+    freq = torch.bincount(idx, minlength=25).double() / 20000
+    assert float((freq - pt).abs().max()) < 0.015
+
+
+@pytest.mark.slow
+def test_trained_policy_matches_exact_posterior_d3(reward3: Reward, trained3: Trainer) -> None:
+    dags = enumerate_dags(3)
+    post = exact_posterior(reward3, dags)
+    pt = exact_terminal_distribution(trained3.policy, dags)
+    m = distribution_metrics(dags, post, pt)
+    assert m["jsd"] < 0.01, m
+    assert m["edge_pearson"] > 0.95, m
+
+
+@pytest.mark.slow
+def test_backward_estimate_of_log_pt_matches_exact_d3(trained3: Trainer) -> None:
+    dags = enumerate_dags(3)
+    pt = exact_terminal_distribution(trained3.policy, dags)
+    est = log_pt_backward(trained3.policy, dags, n_traj=1000, generator=torch.Generator().manual_seed(1))
+    err = (est - pt.log()).abs()
+    assert float(err.max()) < 0.05, err
+
+
+def test_sampling_from_a_partial_graph_keeps_it(reward3: Reward) -> None:
+    tr = Trainer(TrainerConfig(progress=False), reward3)
+    start = torch.zeros(3, 3, dtype=torch.bool)
+    start[0, 2] = True
+    out = sample(tr.policy, 200, start=start, generator=torch.Generator().manual_seed(0))
+    assert bool(out[:, 0, 2].all())
+    assert not bool(out[:, 2, 0].any())
+    cyc = start.clone()
+    cyc[2, 0] = True
+    with pytest.raises(ValueError, match="cycle"):
+        sample(tr.policy, 2, start=cyc)
+
+
+@pytest.mark.parametrize("target_every", [0, 5])
+def test_checkpoint_resume_reproduces_loss_trajectory(reward3: Reward, tmp_path: Path, target_every: int) -> None:
+    cfg = TrainerConfig(seed=3, num_iterations=40, num_envs=8, batch_size=32, prefill=64, progress=False,
+                        target_update_every=target_every, log_every=10, policy=PolicyConfig(hidden=32))
+    full = Trainer(cfg, reward3)
+    full.train()
+    part = Trainer(cfg, reward3, run_dir=tmp_path / "run")
+    part.train(num_iterations=17)
+    part.save(tmp_path / "ck.pt")
+    del part
+    resumed = Trainer.load(tmp_path / "ck.pt", reward3, config=cfg)
+    resumed.train()
+    assert resumed.losses == full.losses  # bit for bit
+    assert (tmp_path / "run" / "config.json").is_file() and (tmp_path / "run" / "metrics.jsonl").is_file()
+    with pytest.raises(CheckpointError):
+        Trainer.load(tmp_path / "ck.pt", reward3, config=TrainerConfig(seed=4))
+
+
+def test_extra_transitions_hook_feeds_the_buffer(reward3: Reward) -> None:
+    """Transitions from outside reach the buffer; invalid ones are refused."""
+    calls: list[int] = []
+
+    def hook(it: int, g: torch.Generator) -> Transitions:
+        calls.append(it)
+        adj = torch.zeros(1, 3, 3, dtype=torch.bool)
+        act = torch.tensor([0 * 3 + 1])
+        return Transitions(adj, act, reward3.delta_edges(adj, torch.tensor([0]), torch.tensor([1])))
+
+    cfg = TrainerConfig(num_iterations=5, num_envs=4, batch_size=8, prefill=8, progress=False)
+    tr = Trainer(cfg, reward3, extra_transitions=hook)
+    tr.train()
+    assert calls == [0, 1, 2, 3, 4]
+    stored = tr.buffer.actions[: len(tr.buffer)]
+    assert int((stored == 1).sum()) >= 5
+
+    def bad(it: int, g: torch.Generator) -> Transitions:
+        adj = torch.zeros(1, 3, 3, dtype=torch.bool)
+        adj[0, 1, 0] = True
+        return Transitions(adj, torch.tensor([0 * 3 + 1]), torch.zeros(1, dtype=torch.float64))
+
+    with pytest.raises(InvalidActionError):
+        Trainer(cfg, reward3, extra_transitions=bad).train()
+
+
+def test_trajectory_balance_reduces_its_loss(reward3: Reward) -> None:
+    cfg = TrainerConfig(loss="tb", num_iterations=300, num_envs=32, lr=1e-2, warmup_iters=10, progress=False,
+                        policy=PolicyConfig(hidden=32), seed=1)
+    tr = Trainer(cfg, Reward(reward3.score, EdgeCountPrior(0.5)))
+    tr.train()
+    first, last = sum(tr.losses[:20]) / 20, sum(tr.losses[-20:]) / 20
+    assert last < 0.5 * first
