@@ -89,6 +89,8 @@ class HarmModel:
         if intervened.shape != (n, d):
             raise HarmModelError(f"intervened must be {(n, d)} like data, got {tuple(intervened.shape)}")
         self.intervened = intervened.to(torch.bool)
+        if d > 48:
+            raise HarmModelError(f"the harm model supports up to 48 variables (parent sets are seeded by bitmask), got {d}")
         self.d = d
         self.config = config
         alpha_w = config.alpha_w if config.alpha_w is not None else d + 2.0
@@ -150,7 +152,6 @@ class HarmModel:
             raise HarmModelError(f"the harm model needs DAGs: {err}") from err
         n_graphs, d, s = adj.shape[0], self.d, self.config.n_draws
         masks = parent_codes(adj)  # (N, d) parent bitmask of each node
-        gen = torch.Generator().manual_seed(self.config.seed)
         b_draw = torch.zeros(n_graphs, s, d, d, dtype=torch.float64)
         c_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         v_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
@@ -160,7 +161,7 @@ class HarmModel:
             for u, m in enumerate(uniq.tolist()):
                 post = self.node_posterior(j, m)
                 rows = (inverse == u).nonzero().squeeze(1)  # graphs that give j this parent set
-                wj, cj, vj = self._draw(post, s, gen)  # (S, k), (S,), (S,)
+                wj, cj, vj = self._draw(j, m, post, s)  # (S, k), (S,), (S,)
                 c_draw[rows, :, j] = cj
                 v_draw[rows, :, j] = vj
                 if post.parents:
@@ -171,8 +172,13 @@ class HarmModel:
         total = torch.linalg.inv(eye - b_draw)  # (N, S, d, d): sum_n B^n, finite because G is a DAG
         return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj)
 
-    def _draw(self, post: NodePosterior, s: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """S draws of (weights (S, k), intercept (S,), noise variance (S,)) from the NIG posterior."""
+    def _draw(self, j: int, mask: int, post: NodePosterior, s: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """S draws of (weights (S, k), intercept (S,), noise variance (S,)) from the NIG posterior.
+
+        Seeded by (seed, node, parent set): a graph gets the same draws whichever batch it comes in,
+        so P(H | do(a), G, D) is a function of G alone and estimates over different graph sets agree.
+        """
+        gen = torch.Generator().manual_seed(((self.config.seed & 0x7F) << 56) | (j << 48) | mask)  # distinct for d <= 48
         # torch.distributions takes no generator: draw by inversion from the generator's own stream.
         u = torch.rand(s, generator=gen, dtype=torch.float64)
         var = 1.0 / _gamma_icdf(post.a, post.b, u)  # (S,) inverse-gamma draws
