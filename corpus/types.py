@@ -201,6 +201,11 @@ class Hypothesis:
         """The natural-language rendering that FAISS indexes."""
         return "; ".join(c.render() for c in self.constraints)
 
+    def deep_hash(self) -> str:
+        """Hash of the constraint set with its provenance (the deep hashes of its evidence claims)."""
+        key = [self.shallow_hash(), sorted(c.deep_hash() for c in self.evidence), sorted(self.conflicts)]
+        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
 
 __all__ = [
     "Citation",

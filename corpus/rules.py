@@ -1,0 +1,172 @@
+"""The rule-based extractor: cue patterns between two grounded mentions (the fast path and the baseline).
+
+For every ordered pair of mention groups in a sentence ("Raf and Mek" is one group: coordinated
+mentions share their role) with no other group between them, the text between is read:
+
+- cues carry a sign: activates, stimulates, induces, increases, phosphorylates, ... (+1); inhibits,
+  suppresses, blocks, decreases, attenuates, ... (-1); regulates, mediates, leads to, ... (causal, sign
+  kept). The claim's sign is the product of the cue signs, so "the MEK inhibitor blocked ERK
+  activation" reads (-1)(-1)(+1) = MEK activates ERK; a negative nominal before the cause
+  ("inhibition of PKA increased ...") and a nominal after the effect ("... decreased Akt
+  phosphorylation") count too;
+- direction: the first group causes the second, unless a passive or nominal "by" ("Mek is activated
+  by Raf", "activation of Mek by Raf"), "requires", "depends on" or "independent of" turns it round;
+- a causal assertion needs a verb, an agent noun ("activator of"), a hyphenated participle
+  ("PKC-mediated") or a "by" phrase: "activation of Raf and phosphorylation of Mek" claims nothing;
+- negation ("did not", "failed to", ...) negates the claim; "no effect on", "did not affect" and
+  "independent of" make a no_effect claim; hedging ("may", "suggests", ...) marks it hedged and lowers
+  the confidence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .types import Claim, Evidence, Extractor, Mention, Relation, Sentence
+
+_POS = r"activat|stimulat|induc|increas|enhanc|promot|up-?regulat|phosphorylat|potentiat|augment|elevat|trigger|amplif|generat|produc|synthesi[sz]|recruit"
+_NEG = (
+    r"inhibit|suppress|block|decreas|attenuat|reduc|down-?regulat|abolish|prevent|antagoni[sz]|repress|diminish|"
+    r"impair|abrogat|dephosphorylat|inactivat|disrupt|counteract|desensiti[sz]|negatively regulat|hydroly[sz]|degrad|cleav"
+)
+_NEU = r"regulat|modulat|mediat|affect|control|influenc|target|requir|depend|lead|led|result|caus|effect"
+_VERB_END = r"(?:e|es|s|ed|ing|ied|y|ies)?"
+_NOUN_END = r"(?:ion|ions|ation|ations|ment|ments|or|ors|er|ers|ory)"
+_CUE = re.compile(rf"\b(?P<neg>dephosphorylat|{_NEG})(?P<nsuf>\w*)|\b(?P<pos>{_POS})(?P<psuf>\w*)|\b(?P<neu>{_NEU})(?P<usuf>\w*)", re.I)
+_NEGATION = re.compile(r"\b(?:not|n't|neither|nor|failed to|fails to|fail to|unable to|without|cannot|never|lack of|absence of)\b|\bno\b", re.I)
+_HEDGE = re.compile(
+    r"\b(?:may|might|could|possibly|possible|potentially|putative|presumably|likely|suggest\w*|hypothes\w*|"
+    r"propos\w*|appear\w*|seem\w*|speculat\w*|unclear|whether)\b",
+    re.I,
+)
+_COORD = re.compile(r"^(?:\s|,|;(?=\s*\w)|/|\(|\)|\band\b|\bor\b|\bas well as\b)*$", re.I)
+_NEG_BEFORE = re.compile(
+    r"(?:inhibit(?:ion|ors?|ing)|knock-?down|depletion|loss|deletion|silencing|blockade|blocking|ablation|deficiency|"
+    r"inactivation|suppression|antagonists?|down-?regulation)\s+(?:of\s+)?(?:the\s+|endogenous\s+)?$",
+    re.I,
+)
+_NOMINAL_BEFORE = re.compile(rf"\b(?:(?P<neg>{_NEG})|(?P<pos>{_POS}))\w*\s+of\s+(?:the\s+|endogenous\s+)?$", re.I)
+_AFTER = re.compile(r"^\s*-?\s*(?:(?P<neg>inhibition|dephosphorylation|inactivation|degradation)|activation|activity|phosphorylation|levels?|expression|production|signal(?:l)?ing)\b", re.I)
+_BREAK = re.compile(r";|\b(?:whereas|while|but|although|however)\b", re.I)
+_MAX_BETWEEN = 140  # characters; longer spans are different clauses more often than not
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Tunables of the rule extractor."""
+
+    max_cues: int = 3  # more cues between two mentions than this: too tangled to read by rules
+    confidence: float = 0.8  # of a plain assertion
+    hedged_confidence: float = 0.5  # of a hedged one
+
+
+@dataclass
+class _Group:
+    variables: list[str]
+    start: int
+    end: int
+
+
+def _groups(mentions: list[Mention], text: str) -> list[_Group]:
+    """Merge grounded mentions joined only by coordination ("Raf and Mek", "JNK (SAPK)")."""
+    groups: list[_Group] = []
+    for m in sorted((m for m in mentions if m.variable), key=lambda m: m.start):
+        if groups and _COORD.match(text[groups[-1].end : m.start]) and m.start >= groups[-1].end:
+            g = groups[-1]
+            if m.variable not in g.variables:
+                g.variables.append(m.variable)  # type: ignore[arg-type]
+            g.end = max(g.end, m.end)
+        elif not groups or m.start >= groups[-1].end:
+            groups.append(_Group([m.variable], m.start, m.end))  # type: ignore[list-item]
+    return groups
+
+
+class RuleExtractor(Extractor):
+    """Cue patterns, negation and hedging between grounded mentions; see the module docstring."""
+
+    name = "rules"
+    version = "1"
+
+    def __init__(self, config: RuleConfig = RuleConfig()) -> None:
+        self.config = config
+
+    def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
+        text = sentence.text
+        groups = _groups(mentions, text)
+        hedged = bool(_HEDGE.search(text))
+        claims: list[Claim] = []
+        for i in range(len(groups) - 1):
+            a, b = groups[i], groups[i + 1]  # only neighbours: a group in between breaks the pair
+            read = self._read_pair(text, a, b)
+            if read is None:
+                continue
+            forward, relation, negated, direct = read
+            cause, effect = (a, b) if forward else (b, a)
+            conf = self.config.hedged_confidence if hedged else self.config.confidence
+            for c in cause.variables:
+                for e in effect.variables:
+                    if c != e:
+                        claims.append(
+                            Claim(c, e, relation, direct=direct, negated=negated, hedged=hedged, confidence=conf,
+                                  extractor=self.name, extractor_version=self.version, evidence=evidence)  # fmt: skip
+                        )
+        return list(dict.fromkeys(claims))
+
+    def _read_pair(self, text: str, a: _Group, b: _Group) -> tuple[bool, Relation, bool, bool] | None:
+        """(forward, relation, negated, direct) of the pair, or None when the text asserts nothing."""
+        between = text[a.end : b.start]
+        if len(between) > _MAX_BETWEEN or _BREAK.search(between):
+            return None
+        low = between.lower()
+        cues = list(_CUE.finditer(between))
+        if len(cues) > self.config.max_cues:
+            return None
+        sign, verbal, signed = 1, False, False
+        for m in cues:
+            suffix = (m.group("nsuf") or m.group("psuf") or m.group("usuf") or "").lower()
+            noun = bool(re.fullmatch(_NOUN_END, suffix))
+            agent = suffix in ("or", "ors", "er", "ers")
+            verbal = verbal or not noun or agent or (m.group("neu") is not None and not noun)
+            if m.group("neg"):
+                sign, signed = -sign, True
+            elif m.group("pos"):
+                signed = True
+        by = bool(re.search(r"\bby\b", low))
+        hyphen_adj = bool(re.match(r"^-\s*\w+(?:ed|ent)\b", between))
+        independent = bool(re.search(r"\bindependent(?:ly)? of\b", low))
+        nominal_by = None
+        if not cues and re.fullmatch(r"\s*(?:(?:is|was|are|were)\s+)?by\s*(?:the\s+)?", low):
+            nominal_by = _NOMINAL_BEFORE.search(text[: a.start])  # "activation of Mek by Raf"
+            if nominal_by is None:
+                return None
+            sign, signed, verbal = (-1 if nominal_by.group("neg") else 1), True, True
+        if not (verbal or hyphen_adj or by or independent):
+            return None
+        if not cues and nominal_by is None and not independent:
+            return None
+        forward = True
+        if independent:
+            forward = False
+        elif hyphen_adj:
+            forward = True
+        elif by:
+            forward = False
+        elif re.search(r"\brequir\w*(?!\s+for)\b|\bdepend\w*\s+(?:up)?on\b", low) and not re.search(r"\brequired for\b", low):
+            forward = False
+        cause_start = a.start if forward else b.start
+        if _NEG_BEFORE.search(text[max(0, cause_start - 60) : cause_start]):
+            sign = -sign
+        if forward:
+            after = _AFTER.match(text[b.end : b.end + 40])
+            if after and not re.search(r"\bof\s+(?:the\s+)?$", low):
+                signed = True
+                sign = -sign if after.group("neg") else sign
+        negated = bool(_NEGATION.search(between))
+        if independent or (negated and not signed and re.search(r"\b(?:affect|effect|influenc|alter|chang)", low)):
+            return forward, Relation.NO_EFFECT, False, False
+        relation = Relation.CAUSES if not signed else (Relation.ACTIVATES if sign > 0 else Relation.INHIBITS)
+        direct = bool(re.search(r"\bdirect(?:ly)?\b|\bphosphorylat(?:es|ed|ing)\b", low))
+        return forward, relation, negated, direct
+
+
+__all__ = ["RuleConfig", "RuleExtractor"]

@@ -1,0 +1,70 @@
+"""Sentence splitting for scientific text, keeping character offsets.
+
+pysbd (rule-based, Golden-Rules tested) copes with "et al.", "e.g.", "Fig. 2", "p < 0.05" and decimal
+numbers; we add two guards it lacks for papers: a split right after a common citation/abbreviation
+token is undone, and PDF hyphenation/line breaks do not matter because offsets index the passage text
+unchanged (pysbd runs with ``clean=False``).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .types import Passage, Sentence
+
+# Tokens after which a period does not end a sentence in papers, if pysbd split there anyway.
+_NO_BREAK_AFTER = re.compile(
+    r"(?:\bet al|\bi\.e|\be\.g|\bcf|\bvs|\bFigs?|\bref|\bRefs?|\bapprox|\bca|\bEq|\bEqs|\bSupp|\bno|\bNo|\bresp)\.\s*$"
+)
+_MAX_CHARS = 2000  # a "sentence" longer than this is a table or reference list flattened by PDF extraction
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # noqa: ANN202 (pysbd has no types)
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def split_text(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences of ``text``; whitespace around each sentence is excluded."""
+    if not text.strip():
+        return []
+    spans: list[list[int]] = []
+    for span in _segmenter().segment(text):
+        start, end = span.start, span.end
+        if spans and _NO_BREAK_AFTER.search(text[spans[-1][0] : spans[-1][1]]) and text[start:end].strip()[:1].islower():
+            spans[-1][1] = end  # undo a split after "et al." before a lower-case continuation
+            continue
+        spans.append([start, end])
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece) - len(piece.rstrip())
+        s, e = start + lead, end - trail
+        if e <= s:
+            continue
+        while e - s > _MAX_CHARS:  # cut runaway spans at a newline, else hard, so no sentence is unbounded
+            cut = text.rfind("\n", s, s + _MAX_CHARS)
+            cut = cut if cut > s else s + _MAX_CHARS
+            out.append((s, cut))
+            s = cut
+            while s < e and text[s].isspace():
+                s += 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def split_passage(passage: Passage, index: int) -> list[Sentence]:
+    """The sentences of one passage, offsets relative to the passage text."""
+    return [Sentence(passage.text[s:e], index, s, e) for s, e in split_text(passage.text)]
+
+
+def split_paper_passages(passages: tuple[Passage, ...] | list[Passage]) -> list[Sentence]:
+    """Every sentence of every passage, in reading order."""
+    return [s for i, p in enumerate(passages) for s in split_passage(p, i)]
+
+
+__all__ = ["split_passage", "split_paper_passages", "split_text"]

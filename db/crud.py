@@ -1,0 +1,296 @@
+"""Data-access functions. Each takes the session as the keyword ``session`` and never commits: the
+caller's transaction (``session_scope``) decides what is written together.
+
+``theorycov.db`` knows nothing of the corpus value types; ``theorycov.corpus.store`` converts them.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import (
+    Audit,
+    Decision,
+    Domain,
+    FailedFile,
+    Hypothesis,
+    HypothesisEvidence,
+    IndexItem,
+    IngestRun,
+    Paper,
+    RejectedMention,
+    Run,
+    SourceFile,
+    Variable,
+)
+
+
+# ---------------------------------------------------------------- domains
+def upsert_domain(
+    name: str,
+    variables: Sequence[tuple[str, Sequence[str], str | None]],
+    *,
+    session: Session,
+    description: str = "",
+    content_hash: str = "",
+) -> Domain:
+    """Create the domain or bring its variables up to date (new variables added, aliases replaced).
+
+    Variables are never deleted: claims point at them.
+    """
+    dom = session.scalar(select(Domain).where(Domain.name == name))
+    if dom is None:
+        dom = Domain(name=name, description=description, content_hash=content_hash)
+        session.add(dom)
+        session.flush()
+    elif dom.content_hash == content_hash and content_hash:
+        return dom
+    dom.description, dom.content_hash = description, content_hash
+    existing = {v.name: v for v in dom.variables}
+    for vname, aliases, unit in variables:
+        var = existing.get(vname)
+        if var is None:
+            dom.variables.append(Variable(name=vname, aliases=list(aliases), unit=unit))
+        else:
+            var.aliases, var.unit = list(aliases), unit
+    session.flush()
+    return dom
+
+
+def get_domain(name: str, *, session: Session) -> Domain | None:
+    """The domain called ``name``, or None."""
+    return session.scalar(select(Domain).where(Domain.name == name))
+
+
+def variable_ids(domain_id: int, *, session: Session) -> dict[str, int]:
+    """Variable name -> id for one domain."""
+    rows = session.execute(select(Variable.name, Variable.id).where(Variable.domain_id == domain_id))
+    return {name: vid for name, vid in rows}
+
+
+# ---------------------------------------------------------------- files and papers
+def get_source_file(sha256: str, *, session: Session) -> SourceFile | None:
+    """The completely ingested file with this content hash, or None."""
+    return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256))
+
+
+def add_source_file(sha256: str, path: str, reader: str, n_papers: int, *, session: Session, run_id: int | None = None) -> SourceFile:
+    """Record a file as completely ingested (call it inside the file's transaction)."""
+    row = SourceFile(sha256=sha256, path=path, reader=reader, n_papers=n_papers, run_id=run_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_paper(sha256: str, *, session: Session) -> Paper | None:
+    """The paper with this content hash, or None."""
+    return session.scalar(select(Paper).where(Paper.sha256 == sha256))
+
+
+def paper_shas(shas: Iterable[str], *, session: Session) -> set[str]:
+    """The subset of ``shas`` already stored as papers."""
+    shas = list(shas)
+    found: set[str] = set()
+    for i in range(0, len(shas), 500):  # keep IN lists short for every backend
+        found.update(session.scalars(select(Paper.sha256).where(Paper.sha256.in_(shas[i : i + 500]))))
+    return found
+
+
+def count(model: type, *, session: Session) -> int:
+    """Number of rows of a table model."""
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# ---------------------------------------------------------------- hypotheses
+def get_or_create_hypothesis(
+    domain_id: int,
+    shallow_hash: str,
+    constraints: list[dict[str, Any]],
+    rendering: str,
+    *,
+    session: Session,
+    conflicts: Sequence[str] = (),
+) -> tuple[Hypothesis, bool]:
+    """The hypothesis with this hash in the domain (created if new); the flag says it was created."""
+    hyp = session.scalar(
+        select(Hypothesis).where(Hypothesis.domain_id == domain_id, Hypothesis.shallow_hash == shallow_hash)
+    )
+    if hyp is not None:
+        merged = sorted(set(hyp.conflicts) | set(conflicts))
+        if merged != sorted(hyp.conflicts):
+            hyp.conflicts = merged
+        return hyp, False
+    hyp = Hypothesis(
+        domain_id=domain_id,
+        shallow_hash=shallow_hash,
+        constraints=constraints,
+        rendering=rendering,
+        conflicts=list(conflicts),
+    )
+    session.add(hyp)
+    session.flush()
+    return hyp, True
+
+
+def add_hypothesis_evidence(
+    hypothesis_id: int, paper_id: int, claim_id: int | None, *, session: Session
+) -> HypothesisEvidence:
+    """Link a supporting paper (and claim) to a hypothesis; an existing link is returned unchanged."""
+    row = session.scalar(
+        select(HypothesisEvidence).where(
+            HypothesisEvidence.hypothesis_id == hypothesis_id,
+            HypothesisEvidence.paper_id == paper_id,
+            HypothesisEvidence.claim_id.is_(None) if claim_id is None else HypothesisEvidence.claim_id == claim_id,
+        )
+    )
+    if row is None:
+        row = HypothesisEvidence(hypothesis_id=hypothesis_id, paper_id=paper_id, claim_id=claim_id)
+        session.add(row)
+    return row
+
+
+def list_hypotheses(*, session: Session, domain_id: int | None = None) -> list[Hypothesis]:
+    """Every hypothesis (of one domain), oldest first."""
+    q = select(Hypothesis).order_by(Hypothesis.id)
+    if domain_id is not None:
+        q = q.where(Hypothesis.domain_id == domain_id)
+    return list(session.scalars(q))
+
+
+def hypothesis_papers(hypothesis_id: int, *, session: Session) -> list[Paper]:
+    """The papers that support a hypothesis, each once, in id order."""
+    # A subquery, not DISTINCT over the paper rows: PostgreSQL has no equality operator for JSON columns.
+    ids = select(HypothesisEvidence.paper_id).where(HypothesisEvidence.hypothesis_id == hypothesis_id)
+    q = select(Paper).where(Paper.id.in_(ids)).order_by(Paper.id)
+    return list(session.scalars(q))
+
+
+# ---------------------------------------------------------------- the FAISS side table
+def add_index_item(
+    hypothesis_id: int, kind: str, text: str, text_hash: str, *, session: Session, claim_id: int | None = None
+) -> IndexItem | None:
+    """Queue a text for the index; None when this hypothesis already has the same text of that kind."""
+    exists = session.scalar(
+        select(IndexItem.id).where(
+            IndexItem.hypothesis_id == hypothesis_id, IndexItem.kind == kind, IndexItem.text_hash == text_hash
+        )
+    )
+    if exists is not None:
+        return None
+    item = IndexItem(hypothesis_id=hypothesis_id, claim_id=claim_id, kind=kind, text=text, text_hash=text_hash)
+    session.add(item)
+    return item
+
+
+def pending_index_items(*, session: Session, limit: int | None = None) -> list[IndexItem]:
+    """Items not yet in the FAISS index, in id order."""
+    q = select(IndexItem).where(IndexItem.indexed.is_(False)).order_by(IndexItem.id)
+    return list(session.scalars(q.limit(limit) if limit else q))
+
+
+def all_index_items(*, session: Session) -> list[IndexItem]:
+    """Every index item, in id order (to rebuild a lost index)."""
+    return list(session.scalars(select(IndexItem).order_by(IndexItem.id)))
+
+
+def mark_indexed(ids: Sequence[int], *, session: Session, indexed: bool = True) -> None:
+    """Flag items as present in (or absent from) the FAISS index."""
+    for i in range(0, len(ids), 500):
+        for item in session.scalars(select(IndexItem).where(IndexItem.id.in_(ids[i : i + 500]))):
+            item.indexed = indexed
+
+
+# ---------------------------------------------------------------- ingest runs
+def start_ingest_run(*, session: Session, domain_id: int | None, extractor: str, extractor_version: str) -> IngestRun:
+    """A new run in state 'running' (it stays so if the process dies: the next run resumes the files)."""
+    run = IngestRun(domain_id=domain_id, extractor=extractor, extractor_version=extractor_version, counts={})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_ingest_run(run_id: int, counts: dict[str, Any], seconds: float, *, session: Session, status: str = "finished") -> IngestRun:
+    """Record a run's counts, wall time and final status."""
+    run = session.get(IngestRun, run_id)
+    if run is None:
+        raise LookupError(f"ingest run {run_id} does not exist")
+    run.counts, run.seconds, run.status = dict(counts), seconds, status
+    run.finished_at = datetime.now(timezone.utc)
+    return run
+
+
+def record_failure(run_id: int, path: str, error: str, reason: str, *, session: Session, location: str = "") -> FailedFile:
+    """A file or record that could not be read, and why."""
+    row = FailedFile(run_id=run_id, path=path, location=location, error=error, reason=reason)
+    session.add(row)
+    return row
+
+
+def record_rejections(run_id: int, rows: Iterable[dict[str, Any]], *, session: Session) -> int:
+    """Store rejected mentions (dicts with text, sentence, reason, paper_sha256, best_variable, best_score)."""
+    n = 0
+    for r in rows:
+        session.add(RejectedMention(run_id=run_id, **r))
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------- later stages
+def add_run(*, session: Session, config: dict[str, Any], domain_id: int | None = None, kind: str = "train", data_hash: str | None = None) -> Run:
+    """Register a training run (its metrics and checkpoint are filled in by :func:`finish_run`)."""
+    run = Run(config=config, domain_id=domain_id, kind=kind, data_hash=data_hash, metrics={})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(run_id: int, metrics: dict[str, Any], *, session: Session, checkpoint_path: str | None = None, status: str = "finished") -> Run:
+    """Store a training run's metrics and checkpoint path."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise LookupError(f"run {run_id} does not exist")
+    run.metrics, run.checkpoint_path, run.status = dict(metrics), checkpoint_path, status
+    run.finished_at = datetime.now(timezone.utc)
+    return run
+
+
+def add_audit(report: dict[str, Any], *, session: Session, run_id: int | None = None, html_path: str | None = None) -> Audit:
+    """Store a coverage audit report."""
+    audit = Audit(report=report, run_id=run_id, html_path=html_path)
+    session.add(audit)
+    session.flush()
+    return audit
+
+
+def add_decision(
+    decision: str,
+    *,
+    session: Session,
+    inputs: dict[str, Any],
+    estimates: dict[str, Any],
+    explanation: dict[str, Any],
+    deciding_hypothesis_id: int | None = None,
+    run_id: int | None = None,
+    model_version: str = "",
+    data_version: str = "",
+) -> Decision:
+    """Store a guard decision with its inputs, estimates and explanation."""
+    if decision not in ("allow", "block"):
+        raise ValueError(f"decision must be 'allow' or 'block', got {decision!r}")
+    row = Decision(
+        decision=decision,
+        inputs=inputs,
+        estimates=estimates,
+        explanation=explanation,
+        deciding_hypothesis_id=deciding_hypothesis_id,
+        run_id=run_id,
+        model_version=model_version,
+        data_version=data_version,
+    )
+    session.add(row)
+    session.flush()
+    return row
