@@ -48,12 +48,14 @@ def paper_hypotheses(claims: Iterable[Claim]) -> list[Hypothesis]:
     """The hypotheses one paper states: the main one, and one per side of each internal conflict."""
     by_pair: dict[tuple[str, str], set[Constraint]] = defaultdict(set)
     support: dict[Constraint, list[Claim]] = defaultdict(list)
+    pair_claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
     for claim in claims:
         if claim.cause == claim.effect:
             continue
         con = Constraint.from_claim(claim)
         by_pair[(claim.cause, claim.effect)].add(con)
         support[con].append(claim)
+        pair_claims[(claim.cause, claim.effect)].append(claim)
     pairs = {k: _simplify(v) for k, v in by_pair.items()}
     sides: dict[tuple[str, str], list[set[Constraint]]] = {}
     for key, cons in pairs.items():
@@ -70,8 +72,13 @@ def paper_hypotheses(claims: Iterable[Claim]) -> list[Hypothesis]:
     main = {c for key, cons in pairs.items() if key not in sides for c in cons}
 
     def build(cons: set[Constraint], conflicts: tuple[str, ...] = ()) -> Hypothesis:
-        evidence = tuple(dict.fromkeys(cl for c in sorted(cons) for cl in support.get(c, ())))
-        return Hypothesis(tuple(cons), evidence, conflicts)
+        # A pair without conflict keeps every claim on it (also those a stronger claim subsumed);
+        # a side of a conflict keeps the claims of that side only.
+        ev: list[Claim] = []
+        for c in sorted(cons):
+            key = (c.cause, c.effect)
+            ev.extend(support.get(c, ()) if key in sides else pair_claims[key])
+        return Hypothesis(tuple(cons), tuple(dict.fromkeys(ev)), conflicts)
 
     out: list[Hypothesis] = []
     if main:

@@ -71,7 +71,10 @@ def _groups(mentions: list[Mention], text: str) -> list[_Group]:
     """Merge grounded mentions joined only by coordination ("Raf and Mek", "JNK (SAPK)")."""
     groups: list[_Group] = []
     for m in sorted((m for m in mentions if m.variable), key=lambda m: m.start):
-        if groups and _COORD.match(text[groups[-1].end : m.start]) and m.start >= groups[-1].end:
+        sep = text[groups[-1].end : m.start] if groups else ""
+        # ", and" joins a list ("A, B, and C") but usually starts a new clause after a single mention
+        clause = bool(re.search(r",\s*(?:and|or)\b", sep)) and groups and len(groups[-1].variables) < 2
+        if groups and _COORD.match(sep) and m.start >= groups[-1].end and not clause:
             g = groups[-1]
             if m.variable not in g.variables:
                 g.variables.append(m.variable)  # type: ignore[arg-type]
