@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[^\W_]+")
-_JOIN = re.compile(r"^(?:[ \-/()\[\]]|,(?! )|\+){1,3}$")  # what may separate the tokens of one name
+_JOIN = re.compile(r"^(?:[ \-/()]|,(?! )|\+){1,3}$")  # what may separate the tokens of one name (not [ ]: citations)
 _GENE_LIKE = re.compile(r"^(?=.*[A-Za-z])(?:.*\d|.*[A-Z].*[A-Z])")
 # Gene-like tokens that are never a signalling molecule: units, statistics, assays, roman numerals.
 _STOP = {
