@@ -110,10 +110,13 @@ class DAGEnv:
         return torch.cat([em, torch.ones(em.shape[0], 1, dtype=torch.bool)], dim=1)
 
     # ---- transitions ----------------------------------------------------------------------------
-    def step(self, state: GraphState, actions: torch.Tensor, check: bool = False) -> tuple[GraphState, torch.Tensor]:
+    def step(
+        self, state: GraphState, actions: torch.Tensor, check: bool = False, with_delta: bool = True
+    ) -> tuple[GraphState, torch.Tensor]:
         """Apply one action per graph: (B,) int64 in [0, d*d] -> (next state, delta log R (B,) float64).
 
-        Graphs already done stay unchanged; stop sets ``done``; the delta is 0 for stop and done graphs.
+        Graphs already done stay unchanged; stop sets ``done``; the delta is 0 for stop and done graphs
+        (and everywhere when ``with_delta`` is False: samplers do not need it).
         ``check`` validates the actions against the mask (costly: off on the hot path).
         """
         B, d = state.batch_size, self.d
@@ -132,7 +135,8 @@ class DAGEnv:
         a = actions[rows]
         src, dst = a // d, a % d
         adj_e = state.adj[rows]
-        delta[rows] = self.reward.delta_edges(adj_e, src, dst)
+        if with_delta:
+            delta[rows] = self.reward.delta_edges(adj_e, src, dst)
         adj = state.adj.clone()
         adj[rows, src, dst] = True
         closure = state.closure.clone()

@@ -55,20 +55,35 @@ class EdgePolicy(nn.Module):
         self.env = env
         self.config = config
         d = env.d
-        layers: list[nn.Module] = []
-        width = d * d
-        for _ in range(config.num_layers):
-            layers += [nn.Linear(width, config.hidden), nn.LeakyReLU()]
-            width = config.hidden
+        # the first layer is kept apart: on a 0/1 adjacency it is a sum of weight columns, which a
+        # sampler updates by one column per added edge instead of a (d^2 x hidden) matmul per step
+        self.input = nn.Linear(d * d, config.hidden)
+        layers: list[nn.Module] = [nn.LeakyReLU()]
+        for _ in range(config.num_layers - 1):
+            layers += [nn.Linear(config.hidden, config.hidden), nn.LeakyReLU()]
+        width = config.hidden
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, d * d + 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.beta = nn.Parameter(torch.ones(()))  # learned scale of the reward-informed base
 
-    def logits(self, adj: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
-        """Unmasked logits: adj (B, d, d) bool, features (B, d, d) float32 or None -> (B, d*d + 1)."""
-        out = self.head(self.body(adj.flatten(1).to(torch.float32)))  # (B, d*d + 1)
+    def first_layer(self, adj: torch.Tensor) -> torch.Tensor:
+        """Pre-activation of the first layer: (B, d, d) bool -> (B, hidden)."""
+        return self.input(adj.flatten(1).to(torch.float32))
+
+    def first_layer_column(self, actions: torch.Tensor) -> torch.Tensor:
+        """Change of :meth:`first_layer` when edge action a is added: (B,) -> (B, hidden)."""
+        return self.input.weight.T[actions]
+
+    def logits(self, adj: torch.Tensor, features: torch.Tensor | None, h1: torch.Tensor | None = None) -> torch.Tensor:
+        """Unmasked logits: adj (B, d, d) bool, features (B, d, d) float32 or None -> (B, d*d + 1).
+
+        h1: the first layer's pre-activation when the caller tracks it incrementally (samplers).
+        """
+        if h1 is None:
+            h1 = self.first_layer(adj)
+        out = self.head(self.body(h1))  # (B, d*d + 1)
         if self.config.use_delta:
             if features is None:
                 raise ConfigError("this policy reads delta features; build the state with env.use_features=True")
@@ -76,11 +91,11 @@ class EdgePolicy(nn.Module):
             out = torch.cat([out[:, :-1] + base, out[:, -1:]], dim=1)
         return out
 
-    def log_probs(self, state: GraphState, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def log_probs(self, state: GraphState, mask: torch.Tensor | None = None, h1: torch.Tensor | None = None) -> torch.Tensor:
         """log P_F(a | G) for every action: (B, d*d + 1) float32, -inf where the action is invalid."""
         if mask is None:
             mask = self.env.action_mask(state)
-        logits = self.logits(state.adj, state.features).masked_fill(~mask, float("-inf"))
+        logits = self.logits(state.adj, state.features, h1).masked_fill(~mask, float("-inf"))
         return torch.log_softmax(logits, dim=1)
 
     def forward(self, state: GraphState) -> torch.Tensor:  # nn.Module protocol

@@ -25,17 +25,24 @@ __all__ = ["choose_actions", "sample", "log_pt_backward"]
 
 def choose_actions(
     log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator: torch.Generator | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One action per row from (1 - eps) P_F + eps Uniform(valid): (B, A), (B, A) -> (actions (B,), explored (B,) bool)."""
-    B, A = log_probs.shape
-    u = torch.rand(B, A, generator=generator).clamp_(1e-20, 1.0)
-    gumbel = -torch.log(-torch.log(u))
-    on_policy = torch.argmax(log_probs + gumbel, dim=1)
-    if epsilon <= 0.0:
-        return on_policy, torch.zeros(B, dtype=torch.bool)
-    uniform = torch.argmax(torch.where(mask, gumbel, torch.full_like(gumbel, float("-inf"))), dim=1)
-    explored = torch.rand(B, generator=generator) < epsilon
-    return torch.where(explored, uniform, on_policy), explored
+) -> torch.Tensor:
+    """One action per row from (1 - eps) P_F + eps Uniform(valid actions): (B, A), (B, A) bool -> (B,) int64.
+
+    Inverse-CDF draw (one uniform per row): cheaper than Gumbel-max, which needs B*A uniforms and two logs.
+    """
+    probs = log_probs.exp()  # (B, A), 0 where masked
+    if epsilon > 0.0:
+        uniform = mask.to(probs.dtype)
+        uniform = uniform / uniform.sum(1, keepdim=True)
+        probs = (1.0 - epsilon) * probs + epsilon * uniform
+    cdf = probs.cumsum(1)  # (B, A)
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=probs.dtype) * cdf[:, -1:]
+    actions = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=probs.shape[1] - 1)
+    # guard against rounding picking a zero-probability action at the very end of the CDF
+    bad = ~mask.gather(1, actions[:, None]).squeeze(1)
+    if bool(bad.any()):
+        actions[bad] = torch.argmax(probs[bad], dim=1)
+    return actions
 
 
 @torch.no_grad()
@@ -80,19 +87,28 @@ def sample(
 
 def _run_to_stop(policy: EdgePolicy, state: GraphState, generator: torch.Generator | None, epsilon: float) -> torch.Tensor:
     env = policy.env
+    d = env.d
     result = state.adj.clone()  # (m, d, d)
     alive = torch.arange(state.batch_size)  # rows of `result` still running
+    h1 = policy.first_layer(state.adj)  # (m, H), updated by one column per added edge
     while alive.numel() > 0:
         mask = env.action_mask(state)
-        logp = policy.log_probs(state, mask)
-        actions, _ = choose_actions(logp, mask, epsilon, generator)
-        state, _ = env.step(state, actions)
+        logp = policy.log_probs(state, mask, h1=h1)
+        actions = choose_actions(logp, mask, epsilon, generator)
+        actions = torch.where(state.done, torch.full_like(actions, d * d), actions)
+        state, _ = env.step(state, actions, with_delta=False)
+        is_edge = actions < d * d
+        h1 = h1 + policy.first_layer_column(actions.clamp(max=d * d - 1)) * is_edge[:, None]
         finished = state.done
-        if bool(finished.any()):
+        n_fin = int(finished.sum())
+        # compact only when a good share has stopped: copying the batch every step costs more
+        # than carrying a few finished graphs (they keep taking stop and do not change)
+        if n_fin == finished.numel() or n_fin >= max(1, finished.numel() // 8):
             result[alive[finished]] = state.adj[finished]
             keep = ~finished
             alive = alive[keep]
             state = state.index(keep)
+            h1 = h1[keep]
     return result
 
 
@@ -128,7 +144,7 @@ def log_pt_backward(
         if t == max_m:
             break
         act = torch.where(adding, act, torch.full_like(act, d * d))
-        state, _ = env.step(state, act)
+        state, _ = env.step(state, act, with_delta=False)
         # graphs that took stop stay as they are; reopen them so later log-probs are well defined
         state = GraphState(state.adj, state.closure, state.features, torch.zeros_like(state.done))
     log_pb = -torch.lgamma(m_rep.to(torch.float64) + 1.0)

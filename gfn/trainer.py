@@ -160,7 +160,7 @@ class Trainer:
         env, state = self.env, self.state
         mask = env.action_mask(state)
         logp = self.policy.log_probs(state, mask)
-        actions, _ = choose_actions(logp, mask, epsilon, self.generator)
+        actions = choose_actions(logp, mask, epsilon, self.generator)
         nxt, delta = env.step(state, actions)
         is_edge = actions < env.d * env.d
         if bool(is_edge.any()):
@@ -198,7 +198,7 @@ class Trainer:
             mask = env.action_mask(state)
             logp = self.policy.log_probs(state, mask)
             with torch.no_grad():
-                actions, _ = choose_actions(logp.detach(), mask, epsilon, self.generator)
+                actions = choose_actions(logp.detach(), mask, epsilon, self.generator)
             actions = torch.where(state.done, torch.full_like(actions, env.d * env.d), actions)
             step_lp = logp.gather(1, actions[:, None]).squeeze(1)
             sum_logpf = sum_logpf + torch.where(state.done, torch.zeros_like(step_lp), step_lp)

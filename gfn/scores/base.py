@@ -24,33 +24,55 @@ __all__ = ["LocalScore"]
 logger = logging.getLogger(__name__)
 
 
-class _RowCache:
-    """Sorted-key tensor cache: int64 keys -> float64 rows, looked up with searchsorted (no Python loop).
+class _SortedRows:
+    """int64 keys (sorted) -> float64 rows, looked up with searchsorted."""
 
-    Keys are node * 2^d + parent_code, so it serves d <= 57. When full it is cleared: a sampler's
-    working set of parent sets is small, and a stale entry is never wrong, only recomputed.
-    """
-
-    def __init__(self, width: int, capacity: int) -> None:
+    def __init__(self, width: int) -> None:
         self.keys = torch.empty(0, dtype=torch.int64)
         self.values = torch.empty(0, width, dtype=torch.float64)
-        self.capacity = capacity
 
     def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(M,) keys -> (found (M,) bool, values (M, width)) with zeros where not found."""
         if self.keys.numel() == 0:
             return torch.zeros(keys.shape, dtype=torch.bool), torch.zeros(keys.shape[0], self.values.shape[1], dtype=torch.float64)
         pos = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
-        found = self.keys[pos] == keys
-        return found, self.values[pos]
+        return self.keys[pos] == keys, self.values[pos]
 
-    def insert(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        if self.keys.numel() + keys.numel() > self.capacity:
-            self.keys, self.values = self.keys[:0], self.values[:0]
+    def merge(self, keys: torch.Tensor, values: torch.Tensor) -> None:
         keys = torch.cat([self.keys, keys])
         values = torch.cat([self.values, values])
         order = torch.argsort(keys)
         self.keys, self.values = keys[order], values[order]
+
+
+class _RowCache:
+    """Two-level sorted-key cache: int64 keys -> float64 rows, no Python loop on lookup or insert.
+
+    Keys are node * 2^d + parent_code, so it serves d <= 57. New rows go to a small sorted level that
+    is merged into the large one when it fills (amortizing the sort, as an LSM tree does). When the
+    large level is full everything is dropped: a sampler's working set of parent sets is small, and a
+    dropped entry is only recomputed, never wrong.
+    """
+
+    def __init__(self, width: int, capacity: int, recent: int = 16_384) -> None:
+        self.main, self.recent = _SortedRows(width), _SortedRows(width)
+        self.width, self.capacity, self.recent_capacity = width, capacity, recent
+
+    def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M,) keys -> (found (M,) bool, values (M, width)), zeros where not found."""
+        found, vals = self.main.lookup(keys)
+        if self.recent.keys.numel() and not bool(found.all()):
+            f2, v2 = self.recent.lookup(keys)
+            vals = torch.where(f2[:, None], v2, vals)
+            found = found | f2
+        return found, vals
+
+    def insert(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        self.recent.merge(keys, values)
+        if self.recent.keys.numel() > self.recent_capacity:
+            if self.main.keys.numel() + self.recent.keys.numel() > self.capacity:
+                self.main = _SortedRows(self.width)
+            self.main.merge(self.recent.keys, self.recent.values)
+            self.recent = _SortedRows(self.width)
 
 
 class LocalScore(ABC):
@@ -218,6 +240,8 @@ class LocalScore(ABC):
             w = 2 ** torch.arange(self.d, dtype=torch.int64)
             code = (parents.to(torch.int64) * w).sum(1)
             return table[dst, code | (1 << src)] - table[dst, code]
+        if self._delta_cache is not None:  # the cached candidate row of node dst holds the answer
+            return self._delta_nodes_cached(dst, parents)[rows, src]
         after_parents = parents.clone()
         after_parents[rows, src] = True
         nodes = torch.cat([dst, dst])
