@@ -47,6 +47,7 @@ class FitConfig:
     audit_every: int = 500
     audit: AuditConfig = field(default_factory=AuditConfig)
     bdeu_ess: float = 1.0  # equivalent sample size for discrete data
+    likelihood_power: float = 1.0  # eta: log R = log P(G) + eta log P(D|G) (gfn.scores.tempered); 1 = exact Bayes
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,11 @@ class FitResult:
     seconds: dict[str, float]
 
 
-def _score(data: DataTable, bdeu_ess: float):  # noqa: ANN202
-    return BDeuScore(data, ess=bdeu_ess) if data.discrete else BGeScore(data)
+def _score(data: DataTable, bdeu_ess: float, power: float = 1.0):  # noqa: ANN202
+    from theorycov.gfn.scores.tempered import TemperedScore
+
+    score = BDeuScore(data, ess=bdeu_ess) if data.discrete else BGeScore(data)
+    return score if power == 1.0 else TemperedScore(score, power)
 
 
 def fit_posterior(
@@ -118,7 +122,7 @@ def fit_posterior(
     if cs is not None:
         w = weights if weights is not None else torch.full((len(cs),), 1.0 / len(cs), dtype=torch.float64)
         prior = FloorPrior(cs, w / w.sum(), beta=config.beta, lam=config.lam, dags=dags)
-    reward = Reward(_score(data, config.bdeu_ess), prior)
+    reward = Reward(_score(data, config.bdeu_ess, config.likelihood_power), prior)
     objective = CoverageObjective(reward, cs, config.coverage) if (cs is not None and config.use_coverage) else None
     trainer = Trainer(config.trainer, reward, extra_transitions=objective, run_dir=run_dir)
     t_setup = time.perf_counter() - t0

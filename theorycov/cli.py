@@ -1,11 +1,66 @@
-"""The command line: a thin typer layer over the library API."""
+"""The command line: a thin typer layer over :class:`theorycov.Project`.
+
+Exit codes: 0 success; 1 a guard check blocked the action (so scripts can gate on it); 2 bad input
+(unparseable phrase, unknown variable, bad file); 3 missing precondition (no run, no decision).
+"""
 from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from theorycov import __version__
 
-app = typer.Typer(help="theorycov: literature-grounded causal posteriors and a harm guard.", no_args_is_help=True)
+app = typer.Typer(help="theorycov: literature-grounded causal posteriors and a harm guard.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+domain_app = typer.Typer(help="Domains: variables and the names the literature uses for them.", no_args_is_help=True)
+app.add_typer(domain_app, name="domain")
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file (default: $THEORYCOV_DB_URL or sqlite:///theorycov.db)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _project(db: str | None):  # noqa: ANN202
+    from theorycov.project import Project
+
+    return Project(db)
+
+
+def _guarded(fn):  # noqa: ANN001, ANN202
+    """Turn library errors into one-line messages with meaningful exit codes."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        from theorycov.corpus.types import CorpusError
+        from theorycov.coverage.constraints import HypothesisError
+        from theorycov.coverage.guard.actions import GuardInputError
+        from theorycov.gfn.errors import GFNError
+        from theorycov.project import ProjectError
+
+        try:
+            return fn(*a, **k)
+        except (GuardInputError, CorpusError, HypothesisError, GFNError, FileNotFoundError) as err:
+            _fail(str(err), 2)
+        except ProjectError as err:
+            _fail(str(err), 3)
+
+    return wrapper
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False) -> None:
+    """theorycov command line."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 @app.command()
@@ -14,6 +69,134 @@ def version() -> None:
     typer.echo(__version__)
 
 
-@app.callback()
-def _main() -> None:
-    """theorycov command line."""
+@domain_app.command("show")
+@_guarded
+def domain_show(name: Annotated[str, typer.Argument(help="a shipped domain name or a TOML file")] = "sachs", as_json: JsonOpt = False) -> None:
+    """Show a domain's variables and aliases."""
+    from theorycov.corpus.domain import load_domain
+
+    dom = load_domain(name)
+    if as_json:
+        typer.echo(json.dumps({"name": dom.name, "variables": {v.name: list(v.all_aliases()) for v in dom.variables}}, indent=2))
+        return
+    typer.echo(f"{dom.name}: {dom.description}")
+    for v in dom.variables:
+        typer.echo(f"  {v.name:<6} {', '.join(v.all_aliases()[:8])}{' ...' if len(v.all_aliases()) > 8 else ''}")
+
+
+@domain_app.command("new")
+@_guarded
+def domain_new(path: Annotated[Path, typer.Argument(help="TOML file to write")], variables: Annotated[str, typer.Option(help="comma-separated variable names")],
+               name: Annotated[Optional[str], typer.Option(help="domain name (default: the file name)")] = None) -> None:
+    """Write a new domain file with the given variables (add aliases by editing it)."""
+    if path.exists():
+        _fail(f"{path} exists; choose another file or edit it", 2)
+    names = [v.strip() for v in variables.split(",") if v.strip()]
+    if len(names) < 2 or len(set(names)) != len(names):
+        _fail("give at least two distinct variable names, e.g. --variables 'A,B,C'", 2)
+    body = [f'name = "{name or path.stem}"', 'description = ""', ""]
+    for v in names:
+        body += ["[[variables]]", f'name = "{v}"', "aliases = []", ""]
+    path.write_text("\n".join(body), encoding="utf-8")
+    from theorycov.corpus.domain import load_domain
+
+    load_domain(path)  # validate what we wrote
+    typer.echo(f"wrote {path}: {len(names)} variables; add the names papers use for each under aliases")
+
+
+@app.command()
+@_guarded
+def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders of papers")], domain: Annotated[str, typer.Option(help="domain name or TOML")] = "sachs",
+           extractor: Annotated[str, typer.Option(help="llm | rules | auto")] = "auto", db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Read papers, translate their causal claims into grounded hypotheses, store and index them."""
+    summary = _project(db).ingest(paths, domain, extractor=extractor, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps({"run_id": summary.run_id, "counts": dict(summary.counts), "failures": summary.failures, "seconds": summary.seconds}))
+    else:
+        typer.echo(summary.table())
+
+
+@app.command()
+@_guarded
+def search(text: str, k: Annotated[int, typer.Option(help="hits")] = 5, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Search stored hypotheses by meaning."""
+    hits = _project(db).search(text, k)
+    if as_json:
+        typer.echo(json.dumps([{"hypothesis_id": h.hypothesis_id, "score": h.score, "rendering": h.rendering, "matched": h.matched,
+                                "citations": [c.short() for c in h.citations]} for h in hits], indent=2))
+        return
+    for h in hits:
+        typer.echo(f"{h.score:.3f}  #{h.hypothesis_id}  {h.rendering}  [{'; '.join(c.short() for c in h.citations)}]")
+
+
+@app.command()
+@_guarded
+def train(domain: Annotated[str, typer.Option(help="domain name or TOML")] = "sachs", data: Annotated[Optional[Path], typer.Option(help="CSV with one column per variable (default: the domain's bundled data)")] = None,
+          minutes: Annotated[float, typer.Option(help="training wall time")] = 3.0, plain: Annotated[bool, typer.Option(help="train without the coverage objective")] = False,
+          power: Annotated[float, typer.Option(help="likelihood power eta in (0, 1]: 1 is exact Bayes; < 1 tempers a misspecified model")] = 1.0,
+          seed: int = 0, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Learn the posterior over causal graphs with every human theory kept as a mode; writes the audit."""
+    res = _project(db).train(domain, data=data, minutes=minutes, use_coverage=not plain, seed=seed, power=power, progress=not as_json)
+    out = {"run_id": res.run_id, "run_dir": str(res.run_dir), "iterations": res.iterations, "covered_share": res.covered_share,
+           "min_q_over_p": res.min_q_over_p, "audit_html": str(res.html_path) if res.html_path else None}
+    typer.echo(json.dumps(out, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+
+
+@app.command()
+@_guarded
+def audit(run: Annotated[Optional[int], typer.Option(help="run id (default: latest)")] = None, html: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
+          db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the coverage audit of a run."""
+    rep = _project(db).audit(run, html)
+    if as_json:
+        typer.echo(json.dumps(rep, indent=2))
+        return
+    typer.echo(f"covered: {rep['covered_share']:.0%} of non-refuted hypotheses; min q/p {rep['min_q_over_p']}")
+    for r in rep["rows"]:
+        typer.echo(f"  #{r['index']:<3} {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
+    if html:
+        typer.echo(f"report: {html}")
+
+
+@app.command()
+@_guarded
+def check(action: Annotated[str, typer.Argument(help="e.g. 'inhibit PKC', 'do(Raf = q10)', 'shift Mek by -1'")],
+          harm: Annotated[str, typer.Option(help="e.g. 'Erk < q10', 'Akt outside [q5, q95]'")],
+          bound: Annotated[str, typer.Option(help="human | cautious | prop34 | posterior | map")] = "human",
+          threshold: Annotated[float, typer.Option(help="block above this probability")] = 0.5, run: Annotated[Optional[int], typer.Option(help="run id")] = None,
+          db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Ask the guard whether an action is allowed; exit code 1 when it is blocked."""
+    from theorycov.coverage.guard.explain import render_text
+
+    dec = _project(db).check(action, harm, bound=bound, threshold=threshold, run_id=run)
+    typer.echo(dec.to_json() if as_json else f"decision #{dec.decision_id}\n{render_text(dec)}")
+    if dec.status.value == "block":
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guarded
+def explain(decision_id: int, db: DbOpt = None) -> None:
+    """Explain a stored decision in plain language."""
+    typer.echo(_project(db).explain(decision_id))
+
+
+@app.command()
+def serve(db: DbOpt = None, host: str = "127.0.0.1", port: int = 8765, writable: Annotated[bool, typer.Option(help="let the check form store decisions")] = False) -> None:
+    """Serve the read-only dashboard (hypotheses, audit, decisions, a harm-check form)."""
+    import uvicorn
+
+    from theorycov.web import create_app
+
+    uvicorn.run(create_app(db, writable=writable), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="folder for the demo's database and reports")] = Path("demo-out"),
+         minutes: Annotated[float, typer.Option(help="training wall time")] = 3.0,
+         power: Annotated[float, typer.Option(help="likelihood power (the Sachs cells are far from linear-Gaussian)")] = 0.1,
+         extractor: Annotated[str, typer.Option(help="llm | rules | auto")] = "auto") -> None:
+    """End to end on the bundled Sachs domain: ingest the bibliography, train, audit, three harm checks."""
+    from theorycov.demo import run_demo
+
+    sys.exit(run_demo(out, minutes=minutes, power=power, extractor=extractor))

@@ -1,0 +1,70 @@
+"""`make demo`: the whole system on the bundled Sachs domain, end to end, with progress shown.
+
+1. ingest the bundled bibliography (real papers on the pathway, summaries written for this project)
+   through the language-model translator;
+2. train the GFlowNet posterior on the 853 observational Sachs cells with the coverage objective;
+3. write the coverage audit (HTML + JSON);
+4. run three harm checks with the human bound and explain the refusals.
+"""
+from __future__ import annotations
+
+import json
+import time
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+__all__ = ["DEMO_CHECKS", "run_demo"]
+
+DEMO_CHECKS: tuple[tuple[str, str], ...] = (
+    ("inhibit Raf", "Mek < q10"),
+    ("activate PKC", "P38 > q90"),
+    ("inhibit Plcg", "Akt < q10"),
+)
+
+
+def bibliography_path() -> Path:
+    return Path(str(resources.files("theorycov").joinpath("data", "bibliography.jsonl")))
+
+
+def run_demo(out: Path, *, minutes: float = 3.0, power: float = 0.1, extractor: str = "auto") -> int:
+    """Run the demo into folder ``out``; returns a process exit code (0 when every step worked)."""
+    from theorycov.coverage.guard.explain import render_text
+    from theorycov.project import Project
+
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    project = Project(f"sqlite:///{(out / 'theorycov.db').resolve()}", workdir=out / "runs")
+    console.rule("[bold]1/4 ingest the bundled bibliography")
+    summary = project.ingest([bibliography_path()], "sachs", extractor=extractor)
+    console.print(summary.table())
+    hyps = project.hypotheses("sachs")
+    console.print(f"{len(hyps)} hypotheses stored; e.g.")
+    for hid, h, cites in hyps[:5]:
+        console.print(f"  #{hid} {h.render()}  [{'; '.join(c.short() for c in cites)}]")
+    console.rule(f"[bold]2/4 train the posterior ({minutes:g} min, coverage objective, likelihood power {power:g})")
+    res = project.train("sachs", minutes=minutes, power=power)
+    console.print(f"run {res.run_id}: {res.iterations} iterations; covered share {res.covered_share}; min q/p {res.min_q_over_p}")
+    console.rule("[bold]3/4 coverage audit")
+    report = project.audit(res.run_id, html=out / "audit.html")
+    (out / "audit.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    for r in report["rows"]:
+        console.print(f"  {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
+    console.rule("[bold]4/4 harm checks (human bound, threshold 0.5)")
+    blocked = 0
+    for action, harm in DEMO_CHECKS:
+        dec = project.check(action, harm, run_id=res.run_id)
+        blocked += dec.status.value == "block"
+        console.print(f"[bold]{action!r} / harm {harm!r}: {dec.status.value.upper()}[/bold] (decision #{dec.decision_id}, risk {dec.risk:.2f})")
+        console.print(render_text(dec), markup=False, highlight=False)
+        console.print()
+    console.rule("[bold]where everything is")
+    console.print(f"database:      {project.db_url}")
+    console.print(f"audit report:  {out / 'audit.html'}  (JSON: {out / 'audit.json'})")
+    console.print(f"run folder:    {res.run_dir}  (checkpoint, posterior sample, metrics)")
+    console.print(f"explain again: theorycov explain DECISION_ID --db {project.db_url}")
+    console.print(f"dashboard:     theorycov serve --db {project.db_url}")
+    console.print(f"total time:    {time.perf_counter() - t0:.0f} s; {blocked} of {len(DEMO_CHECKS)} checks blocked")
+    return 0

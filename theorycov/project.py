@@ -1,0 +1,225 @@
+"""The public Python API: a :class:`Project` is a database (any SQLAlchemy URL) plus a working folder
+for run artefacts (checkpoints, posterior samples, audit reports).
+
+    from theorycov import Project
+    p = Project("sqlite:///theorycov.db")
+    p.ingest(["papers/"], domain="sachs")            # papers -> grounded, indexed hypotheses
+    run = p.train(domain="sachs", minutes=3)          # GFlowNet posterior with the coverage objective
+    p.audit(run.run_id, html="audit.html")            # coverage audit of every human theory
+    d = p.check("inhibit PKC", "Erk < q10")           # guard decision, stored
+    print(p.explain(d.decision_id))                   # plain-language explanation
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from theorycov.datasets import data_hash, load_domain_data
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Project", "ProjectError", "TrainResult"]
+
+
+class ProjectError(RuntimeError):
+    """A project-level precondition failed (no hypotheses, no trained run, unknown decision id...)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: int
+    run_dir: Path
+    iterations: int
+    seconds: dict[str, float]
+    covered_share: float | None
+    min_q_over_p: float | None
+    html_path: Path | None
+
+
+class Project:
+    """Everything a user does, over one database.
+
+    Args:
+        db_url: SQLAlchemy URL or SQLite path (default: $THEORYCOV_DB_URL or sqlite:///theorycov.db).
+        workdir: folder for run artefacts (default: ``theorycov-runs`` beside a SQLite file, else ./theorycov-runs).
+    """
+
+    def __init__(self, db_url: str | None = None, workdir: str | Path | None = None) -> None:
+        from theorycov.db.session import default_url, init_db, normalize_url
+
+        self.db_url = normalize_url(db_url) if db_url else default_url()
+        self.engine = init_db(self.db_url)
+        if workdir is None:
+            db_file = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
+            workdir = (Path(db_file).resolve().parent if db_file else Path.cwd()) / "theorycov-runs"
+        self.workdir = Path(workdir)
+
+    # ------------------------------------------------------------------ reading
+    def ingest(self, paths: Iterable[str | Path] | str | Path, domain: str = "sachs", *, extractor: str = "auto", progress: bool = True):  # noqa: ANN201
+        """Ingest papers; ``extractor`` is 'llm' (the local model), 'rules', or 'auto' (the model when the
+        llm extra is installed, else the rules with a warning). Returns the IngestSummary."""
+        from theorycov.corpus.pipeline import IngestConfig, ingest
+
+        return ingest(paths, domain, self.db_url, extractor=_extractor(extractor), config=IngestConfig(progress=progress))
+
+    def search(self, text: str, k: int = 5):  # noqa: ANN201
+        """Hypotheses nearest in meaning to ``text`` (FAISS over renderings and evidence sentences)."""
+        from theorycov.corpus.index import search
+
+        return search(text, k, db_url=self.db_url)
+
+    def hypotheses(self, domain: str = "sachs"):  # noqa: ANN201
+        """[(id, Hypothesis, citations)] of a domain."""
+        from theorycov.corpus.store import load_hypotheses
+        from theorycov.db.session import session_scope
+
+        with session_scope(self.engine) as s:
+            return load_hypotheses(session=s, domain=domain)
+
+    # ------------------------------------------------------------------ learning
+    def train(self, domain: str = "sachs", *, data: str | Path | None = None, minutes: float = 3.0, use_coverage: bool = True,
+              seed: int = 0, n_samples: int = 10_000, power: float = 1.0, progress: bool = True) -> TrainResult:
+        """Fit the posterior over the domain's causal graphs with the human hypotheses as floor and
+        coverage targets; stores a Run and its Audit; writes the run folder. ``power`` < 1 tempers the
+        likelihood (generalized Bayes for misspecified models; see gfn.scores.tempered)."""
+        from theorycov.corpus.domain import load_domain
+        from theorycov.coverage.posterior import FitConfig, fit_posterior
+        from theorycov.db import crud
+        from theorycov.db.session import session_scope
+        from theorycov.gfn import TrainerConfig
+
+        dom = load_domain(domain)
+        table = load_domain_data(dom.name, data, dom.names)
+        hyps = _usable(self.hypotheses(dom.name), dom.names)
+        if not hyps:
+            logger.warning("no usable hypotheses for domain %s: training without a human floor", dom.name)
+        weights = torch.tensor([max(len(h.evidence), 1) for _, h, _ in hyps], dtype=torch.float64) if hyps else None
+        cfg = FitConfig(minutes=minutes, use_coverage=use_coverage, n_samples=n_samples, likelihood_power=power,
+                        trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=progress))
+        with session_scope(self.engine) as s:
+            drow = crud.get_domain(dom.name, session=s)
+            run_id = crud.add_run(session=s, config={"fit": _jsonable(cfg), "domain": dom.name, "data": str(data or "bundled"),
+                                                     "hypothesis_ids": [i for i, _, _ in hyps]},
+                                  domain_id=drow.id if drow else None, data_hash=data_hash(table)).id
+        run_dir = self.workdir / f"run-{run_id}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        res = fit_posterior(table, [h for _, h, _ in hyps], weights=weights, citations=[[c.short() for c in cs] for _, _, cs in hyps],
+                            hypothesis_ids=[i for i, _, _ in hyps], config=cfg, run_dir=run_dir, domain=dom.name)
+        res.trainer.save(run_dir / "checkpoint.pt")
+        res.sample.save(run_dir / "posterior.pt")
+        html = None
+        metrics: dict[str, object] = {"iterations": res.trainer.iteration, "seconds": res.seconds, "distinct_graphs": int(res.sample.graphs.shape[0])}
+        if res.report is not None:
+            html = run_dir / "audit.html"
+            html.write_text(res.report.to_html(), encoding="utf-8")
+            (run_dir / "audit.json").write_text(res.report.to_json(), encoding="utf-8")
+            metrics.update(covered_share=res.report.covered_share, min_q_over_p=res.report.min_q_over_p)
+        if res.prior is not None:
+            torch.save({"p_min": res.prior.p_min, "hypothesis_ids": [i for i, _, _ in hyps]}, run_dir / "floor.pt")
+        with session_scope(self.engine) as s:
+            crud.finish_run(run_id, metrics, session=s, checkpoint_path=str(run_dir / "checkpoint.pt"))
+            if res.report is not None:
+                crud.add_audit(json.loads(res.report.to_json()), session=s, run_id=run_id, html_path=str(html))
+        return TrainResult(run_id, run_dir, res.trainer.iteration, res.seconds,
+                           None if res.report is None else res.report.covered_share,
+                           None if res.report is None else res.report.min_q_over_p, html)
+
+    def latest_run(self) -> int:
+        from sqlalchemy import select
+
+        from theorycov.db import models as m
+        from theorycov.db.session import session_scope
+
+        with session_scope(self.engine) as s:
+            rid = s.scalar(select(m.Run.id).where(m.Run.status == "finished").order_by(m.Run.id.desc()))
+        if rid is None:
+            raise ProjectError("no finished training run in this database: run `theorycov train` first")
+        return int(rid)
+
+    def audit(self, run_id: int | None = None, html: str | Path | None = None) -> dict:
+        """The stored audit report of a run (latest by default); writes its HTML to ``html`` if given."""
+        from sqlalchemy import select
+
+        from theorycov.db import models as m
+        from theorycov.db.session import session_scope
+
+        run_id = run_id or self.latest_run()
+        with session_scope(self.engine) as s:
+            row = s.scalar(select(m.Audit).where(m.Audit.run_id == run_id).order_by(m.Audit.id.desc()))
+            if row is None:
+                raise ProjectError(f"run {run_id} has no audit (it was trained without hypotheses)")
+            report, src = dict(row.report), row.html_path
+        if html is not None and src:
+            Path(html).write_text(Path(src).read_text(encoding="utf-8"), encoding="utf-8")
+        return report
+
+    # ------------------------------------------------------------------ guarding
+    def guard(self, run_id: int | None = None, *, bound: str = "human", threshold: float = 0.5):  # noqa: ANN201
+        """The guard over a run's posterior sample, hypotheses and data (cached per run)."""
+        from theorycov.guarding import build_guard
+
+        return build_guard(self, run_id or self.latest_run(), bound=bound, threshold=threshold)
+
+    def check(self, action: str, harm: str, *, bound: str = "human", threshold: float = 0.5, run_id: int | None = None, store: bool = True):  # noqa: ANN201
+        """Decide whether ``action`` is allowed given ``harm``; stores the Decision (its id is set)."""
+        from theorycov.guarding import store_decision
+
+        run_id = run_id or self.latest_run()
+        guard = self.guard(run_id, bound=bound, threshold=threshold)
+        decision = guard.check(action, harm, bound=bound, threshold=threshold)
+        return store_decision(self, run_id, guard, decision) if store else decision
+
+    def explain(self, decision_id: int) -> str:
+        """The plain-language explanation of a stored decision."""
+        from theorycov.db import models as m
+        from theorycov.db.session import session_scope
+
+        with session_scope(self.engine) as s:
+            row = s.get(m.Decision, decision_id)
+            if row is None:
+                raise ProjectError(f"no decision with id {decision_id} in {self.db_url}")
+            return str(row.explanation.get("text", ""))
+
+
+def _extractor(kind: str):  # noqa: ANN202
+    from theorycov.corpus.rules import RuleExtractor
+
+    if kind == "rules":
+        return RuleExtractor()
+    from theorycov.corpus.llm.translator import default_extractor, llm_available
+
+    if kind == "llm":
+        return default_extractor()
+    if kind != "auto":
+        raise ProjectError(f"extractor must be 'llm', 'rules' or 'auto', got {kind!r}")
+    if llm_available():
+        return default_extractor()
+    logger.warning("the llm extra is not installed: ingesting with the rule-based extractor")
+    return RuleExtractor()
+
+
+def _usable(hyps: Sequence, names: Sequence[str]) -> list:
+    """Hypotheses that can constrain a DAG over ``names`` (cyclic or contradictory ones are skipped, with a warning)."""
+    from theorycov.coverage.constraints import ConstraintSet, HypothesisError
+
+    out = []
+    for hid, h, cites in hyps:
+        if not h.constraints:
+            continue
+        try:
+            ConstraintSet([h], names)
+        except HypothesisError as err:
+            logger.warning("hypothesis %d left out of training: %s", hid, err)
+            continue
+        out.append((hid, h, cites))
+    return out
+
+
+def _jsonable(obj: object) -> object:
+    return json.loads(json.dumps(dataclasses.asdict(obj), default=str))  # type: ignore[arg-type]
