@@ -21,6 +21,7 @@ from theorycov.corpus.llm.cache import AnswerCache, answer_key
 from theorycov.corpus.llm.prompts import (
     NO_CLAIM,
     PROMPT_VERSION,
+    VERIFY_VERBS,
     MalformedOutputError,
     PairAnswer,
     free_messages,
@@ -29,6 +30,9 @@ from theorycov.corpus.llm.prompts import (
     pair_schema,
     parse_free_answer,
     parse_pair_answer,
+    parse_verify_answer,
+    verify_messages,
+    verify_schema,
 )
 from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence
 
@@ -45,6 +49,9 @@ class TranslatorConfig:
     use_cache: bool = True  # False: always ask the model (benchmarks of speed)
     log_every_s: float = 10.0  # progress and throughput are logged at most this often
     default_confidence: float = 0.9  # used when the backend gives no log-probabilities
+    strategy: str = "verify"  # "verify": yes/no per statement; "choice": one enum of statements per pair
+    accept: float = 0.55  # verify: the best statement needs at least this P(yes) ...
+    margin: float = 0.1  # ... and this much more than the runner-up (see LLMTranslator._verify_pair)
 
 
 @dataclass
@@ -188,6 +195,12 @@ class LLMTranslator(_ModelExtractor):
         claims: list[Claim] = []
         errors: list[str] = []
         for a, b in combinations(variables, 2):
+            if self.config.strategy == "verify":
+                try:
+                    claims.extend(self._verify_pair(sentence.text, a, b, variables, evidence))
+                except MalformedOutputError as exc:
+                    errors.append(f"{a}/{b}: {exc}")
+                continue
             messages = pair_messages(sentence.text, a, b, variables[a], variables[b])
             parse = lambda t, a=a, b=b: parse_pair_answer(t, a, b)  # noqa: E731
             try:
@@ -207,6 +220,33 @@ class LLMTranslator(_ModelExtractor):
             err.partial_claims = claims  # type: ignore[attr-defined]
             raise err
         return claims
+
+
+    def _verify_pair(self, text: str, a: str, b: str, variables: dict[str, list[str]], evidence: Evidence) -> list[Claim]:
+        """Ask yes/no for "x activates y" and "x inhibits y" in both directions, and keep the statement
+        with the highest P(yes) when it passes ``accept`` and beats the runner-up by ``margin``.
+
+        A small model says yes too easily to any statement about two entities of a sentence; what it
+        does tell apart is which of the four statements fits best (measured on hand-made sentences
+        outside the evaluation sets), so the choice is relative, and a sentence yields at most one
+        claim per pair.
+        """
+        written = {a: variables[a], b: variables[b]}
+        scored: list[tuple[float, str, str, str]] = []
+        for x, y in ((a, b), (b, a)):
+            for verb, label in VERIFY_VERBS:
+                statement = f"{x} {verb} {y}"
+                answer, conf = self._ask((statement, variables[x], variables[y]), text,
+                                         verify_messages(text, statement, written), verify_schema(),
+                                         16, parse_verify_answer, label_field="answer")
+                c = conf if conf is not None else self.config.default_confidence
+                scored.append((c if parse_verify_answer(answer) else 1.0 - c, x, y, label))
+        scored.sort(reverse=True)
+        (p_best, x, y, label), p_next = scored[0], scored[1][0]
+        if p_best < self.config.accept or p_best - p_next < self.config.margin:
+            return []
+        claim = self._claim(PairAnswer(x, y, label, False, False, False), p_best, evidence)
+        return [claim] if claim is not None else []
 
 
 class FreeTranslator(_ModelExtractor):
