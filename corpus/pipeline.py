@@ -176,7 +176,8 @@ def ingest(
             crud.record_failure(run_id, str(path), error, reason, session=s, location=location)
 
     try:
-        for path in tqdm(files, desc="ingest", unit="file", disable=not config.progress, file=sys.stderr):
+        bar = tqdm(files, desc="ingest", unit="file", disable=not config.progress, file=sys.stderr)
+        for path in bar:
             try:
                 data = path.read_bytes()
             except OSError as exc:
@@ -223,6 +224,8 @@ def ingest(
                 counts.update(added)  # only once the file is committed
                 summary.failures.extend((str(path), loc, reason) for rp in read for loc, _, reason in rp.errors)
                 counts["files_read"] += 1
+                if hasattr(extractor, "stats"):  # the model translator: its questions/s and tokens/s
+                    bar.set_postfix_str(extractor.stats.line(), refresh=True)
             except CorpusError as exc:
                 counts["files_failed"] += 1
                 fail(path, "", type(exc).__name__, str(exc))
