@@ -63,6 +63,7 @@ def audit(
     first_hit: Sequence[int | None] | None = None,
     coverage_curve: Sequence[tuple[int, float]] = (),
     hypothesis_ids: Sequence[int] | None = None,
+    completions: Sequence[torch.Tensor] | None = None,
     domain: str = "",
     config: AuditConfig = AuditConfig(),
 ) -> AuditReport:
@@ -72,6 +73,8 @@ def audit(
         samples: (S, d, d) bool graphs drawn by the sampler.
         log_pt: (S,) log P_T of each draw (needed when ``dags`` is None).
         dags: (N, d, d) every DAG (d <= 5) for exact masses.
+        completions: (d, d) best completions already found (e.g. by the coverage objective); each is
+            used as a hill-climbing start, so the audit's completion is never worse than it.
     """
     n_h, s = len(cs), samples.shape[0]
     sat_s = cs.satisfies(samples)  # (S, H)
@@ -94,7 +97,8 @@ def audit(
     rows, reached = [], torch.zeros(n_h, dtype=torch.bool)
     comps = []
     for h in range(n_h):
-        comp = best_completion(reward, cs, h, restarts=config.restarts, seed=h)
+        start = completions[h] if completions is not None and bool(cs.satisfies(completions[h][None])[0, h]) else None
+        comp = best_completion(reward, cs, h, restarts=1 if start is not None else config.restarts, seed=h, start=start)
         comps.append(comp)
         reached[h] = _member(comp.adj, sample_codes)
     tol = binomial_tolerance(q, s)

@@ -37,7 +37,7 @@ class CoverageConfig:
 
     per_iteration: int = 16  # human-trajectory transitions added to the replay buffer per iteration
     boost: float = 4.0  # priority factor of hypotheses the running audit finds under-covered
-    restarts: int = 3  # hill-climbing restarts for each hypothesis' best completion
+    restarts: int = 2  # hill-climbing restarts for each hypothesis' best completion
     pool_size: int = 16  # completions kept per hypothesis (best, minimal, GFlowNet-drawn)
     seed: int = 0
 

@@ -21,7 +21,7 @@ from theorycov.corpus.types import Hypothesis
 from theorycov.coverage.audit import AuditConfig, audit
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective
-from theorycov.coverage.prior import FloorPrior
+from theorycov.coverage.prior import FloorPrior, HypothesisPriorMass
 from theorycov.coverage.report import AuditReport
 from theorycov.coverage.train import CoverageHistory, CoverageTraining
 from theorycov.gfn import BDeuScore, BGeScore, DataTable, Reward, Trainer, TrainerConfig, enumerate_dags
@@ -42,8 +42,9 @@ class FitConfig:
     use_coverage: bool = True  # False: the plain GFlowNet (for comparisons)
     lam: float = 0.1  # the human floor's share of prior mass
     beta: float = 1.0  # P0 ∝ beta^|E| (1: uniform over DAGs)
-    n_samples: int = 10_000  # posterior sample kept for the guard
-    n_traj: int = 16  # backward trajectories per distinct graph for log P_T
+    n_samples: int = 5_000  # posterior sample kept for the guard
+    n_traj: int = 4  # backward trajectories per distinct graph for log P_T (an unbiased estimate of P_T)
+    prior_samples: int = 5_000  # exact P0 draws estimating P0(h) when d > 5 (Wilson intervals reported)
     audit_every: int = 500
     audit: AuditConfig = field(default_factory=AuditConfig)
     bdeu_ess: float = 1.0  # equivalent sample size for discrete data
@@ -121,7 +122,8 @@ def fit_posterior(
     prior = None
     if cs is not None:
         w = weights if weights is not None else torch.full((len(cs),), 1.0 / len(cs), dtype=torch.float64)
-        prior = FloorPrior(cs, w / w.sum(), beta=config.beta, lam=config.lam, dags=dags)
+        mass = None if dags is not None else HypothesisPriorMass.compute(cs, config.beta, n_samples=config.prior_samples, seed=config.trainer.seed)
+        prior = FloorPrior(cs, w / w.sum(), beta=config.beta, lam=config.lam, mass=mass, dags=dags)
     reward = Reward(_score(data, config.bdeu_ess, config.likelihood_power), prior)
     objective = CoverageObjective(reward, cs, config.coverage) if (cs is not None and config.use_coverage) else None
     trainer = Trainer(config.trainer, reward, extra_transitions=objective, run_dir=run_dir)
@@ -155,6 +157,7 @@ def fit_posterior(
             reward, cs, prior, post.expanded(), log_pt=log_pt.repeat_interleave(counts) if dags is None else None, dags=dags,
             citations=citations, first_hit=history.first_hit if history else None,
             coverage_curve=history.curve if history else (), hypothesis_ids=hypothesis_ids, domain=domain, config=config.audit,
+            completions=objective.best if objective is not None else None,
         )
     seconds = {"setup": t_setup, "train": t_train, "sample": t_sample, "audit": time.perf_counter() - t0 - t_setup - t_train - t_sample}
     logger.info("posterior fitted: %d iterations, %d distinct graphs of %d draws, %s", trainer.iteration, uniq.shape[0], config.n_samples, seconds)
