@@ -30,7 +30,13 @@ def choose_actions(
 
     Inverse-CDF draw (one uniform per row): cheaper than Gumbel-max, which needs B*A uniforms and two logs.
     """
-    probs = log_probs.exp()  # (B, A), 0 where masked
+    return choose_from_probs(log_probs.exp(), mask, epsilon, generator)
+
+
+def choose_from_probs(
+    probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """:func:`choose_actions` from probabilities (B, A) instead of log-probabilities."""
     if epsilon > 0.0:
         uniform = mask.to(probs.dtype)
         uniform = uniform / uniform.sum(1, keepdim=True)
@@ -93,8 +99,8 @@ def _run_to_stop(policy: EdgePolicy, state: GraphState, generator: torch.Generat
     h1 = policy.first_layer(state.adj)  # (m, H), updated by one column per added edge
     while alive.numel() > 0:
         mask = env.action_mask(state)
-        logp = policy.log_probs(state, mask, h1=h1)
-        actions = choose_actions(logp, mask, epsilon, generator)
+        logits = policy.logits(state.adj, state.features, h1).masked_fill(~mask, float("-inf"))
+        actions = choose_from_probs(torch.softmax(logits, dim=1), mask, epsilon, generator)
         actions = torch.where(state.done, torch.full_like(actions, d * d), actions)
         state, _ = env.step(state, actions, with_delta=False)
         is_edge = actions < d * d
