@@ -1,0 +1,229 @@
+"""Benchmark of the language-model translator against the rule baseline, on the same gold and scoring
+as bench/ingest.py (corpus/evaluate.py): claim-level P/R/F1 of (cause, effect, polarity) on BEL
+small_corpus_dev (activity/amount statements), BioRED Dev (signed correlations, undirected) and the
+Sachs statement table; pair questions against free extraction (one call per sentence for all its
+claims); abstracts per minute through split + ground + translate on the shipped Sachs domain; peak RSS;
+setup time (model assembly and load measured here; the llama-cpp-python compile read from its log).
+
+    python bench/extract_eval.py                       # seeded subsets (the full sets take hours on 2 cores)
+    python bench/extract_eval.py --bel-items 0 --biored-pairs 0  # full BEL dev and BioRED Dev
+
+Prints a table, appends a dated section to bench/RESULTS.md, writes bench/results/extract.json.
+Model answers are cached in bench/results/.llm_cache.sqlite (not committed), except for the speed run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from theorycov.corpus import evaluate as ev  # noqa: E402
+from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "bench" / "results"
+
+
+class Tolerant(Extractor):
+    """Scores an extractor as ingest runs it: a sentence whose answer is malformed keeps the claims that
+    did come out (ingest records the error and goes on); the failure is counted."""
+
+    def __init__(self, inner: Extractor) -> None:
+        self.inner, self.name, self.version, self.failures = inner, inner.name, inner.version, 0
+
+    def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
+        from theorycov.corpus.types import ExtractionError
+
+        try:
+            return self.inner.extract(sentence, mentions, evidence=evidence)
+        except ExtractionError as exc:
+            self.failures += 1
+            return list(getattr(exc, "partial_claims", []))
+
+
+def subset(gold: ev.GoldSet, n: int, seed: int) -> ev.GoldSet:
+    """A seeded sample of ``n`` items (all when n <= 0 or n >= the size), in file order."""
+    if n <= 0 or n >= len(gold.items):
+        return gold
+    keep = set(random.Random(seed).sample(range(len(gold.items)), n))
+    return ev.GoldSet(gold.name + f"[{n} of {len(gold.items)}, seed {seed}]",
+                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed)
+
+
+def pair_budget(gold: ev.GoldSet, budget: int, seed: int) -> ev.GoldSet:
+    """Items in a seeded order, taken while the number of grounded pairs the model must judge stays
+    within ``budget`` (BioRED abstracts have ~50 pairs each: 4,871 in Dev, hours on 2 cores)."""
+    from theorycov.corpus.grounding import Grounder
+    from theorycov.corpus.sentences import split_text
+
+    if budget <= 0:
+        return gold
+    order = list(range(len(gold.items)))
+    random.Random(seed).shuffle(order)
+    keep, used = set(), 0
+    for i in order:
+        item = gold.items[i]
+        g = Grounder(item.domain or gold.domain)  # type: ignore[arg-type]
+        spans = split_text(item.text)
+        n = 0
+        for ms in g.annotate([item.text[s:e] for s, e in spans]):
+            k = len({m.variable for m in ms if m.variable})
+            n += k * (k - 1) // 2
+        if used + n <= budget:
+            keep.add(i)
+            used += n
+    return ev.GoldSet(gold.name + f"[{len(keep)} of {len(gold.items)}, <= {budget} pairs, seed {seed}]",
+                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed)
+
+
+def score(gold: ev.GoldSet, extractor: Extractor) -> tuple[ev.Scores, int]:
+    tol = Tolerant(extractor)
+    t0 = time.perf_counter()
+    sc = ev.score_predictions(gold, ev.run_extractor(gold, tol))
+    sc.seconds = time.perf_counter() - t0
+    return sc, tol.failures
+
+
+def abstracts_per_minute(backend, n: int, seed: int) -> tuple[float, int, int]:  # noqa: ANN001
+    """Abstracts through split + ground (Sachs domain) + translate, no answer cache: BioRED Dev texts."""
+    from theorycov.corpus.domain import load_domain
+    from theorycov.corpus.grounding import Grounder
+    from theorycov.corpus.llm import AnswerCache, LLMTranslator
+    from theorycov.corpus.pubtator import parse_pubtator
+    from theorycov.corpus.sentences import split_text
+
+    docs, _ = parse_pubtator((DATA / "biored" / "Dev.PubTator").read_text(encoding="utf-8"))
+    docs = random.Random(seed).sample(docs, min(n, len(docs)))
+    grounder = Grounder(load_domain("sachs"))
+    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"))
+    t0 = time.perf_counter()
+    for doc in docs:
+        spans = split_text(doc.text)
+        for (s, e), mentions in zip(spans, grounder.annotate([doc.text[s:e] for s, e in spans])):
+            if len({m.variable for m in mentions if m.variable}) >= 2:
+                sent = Sentence(doc.text[s:e], 0, s, e)
+                Tolerant(tr).extract(sent, mentions, evidence=Evidence(sent.text))
+    minutes = (time.perf_counter() - t0) / 60
+    return len(docs) / minutes, tr.stats.sentences, tr.stats.questions
+
+
+def setup_seconds() -> dict[str, float]:
+    """Model assembly into a fresh directory and model load, measured; the compile from the pip log."""
+    from theorycov.corpus.llm import LlamaCppBackend
+    from theorycov.corpus.llm.weights import default_model_path
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        default_model_path(Path(tmp))
+        out["assemble_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    backend = LlamaCppBackend()
+    out["load_s"] = time.perf_counter() - t0
+    out["_backend"] = backend  # type: ignore[assignment]
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bel-items", type=int, default=60, help="seeded subset of BEL dev evidence items (0: all 412)")
+    ap.add_argument("--biored-pairs", type=int, default=60, help="BioRED Dev abstracts in seeded order up to this many pairs (0: all)")
+    ap.add_argument("--speed-abstracts", type=int, default=12, help="BioRED Dev abstracts for abstracts/min")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-free", action="store_true", help="skip the free-extraction comparison")
+    ap.add_argument("--compile-s", type=float, default=479.0,
+                    help="llama-cpp-python sdist compile seconds (pip log of this machine; not re-run here)")
+    ap.add_argument("--no-record", action="store_true", help="print only; do not touch RESULTS.md / extract.json")
+    args = ap.parse_args()
+    if not (DATA / "bel").is_dir():
+        print(f"shared data not found at {DATA}; see ../shared/data/MANIFEST.md", file=sys.stderr)
+        return 2
+    from theorycov.corpus.llm import AnswerCache, FreeTranslator, LLMTranslator
+    from theorycov.corpus.rules import RuleExtractor
+
+    t_start = time.perf_counter()
+    setup = setup_seconds()
+    backend = setup.pop("_backend")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    cache = AnswerCache(RESULTS / ".llm_cache.sqlite")
+    golds = {
+        "bel_dev": subset(ev.load_bel_gold(DATA / "bel" / "small_corpus_dev.bel"), args.bel_items, args.seed),
+        "sachs14": ev.load_sachs_tsv(DATA / "bel" / "sachs_node_statements_from_bel.tsv"),
+        "biored_dev": pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), args.biored_pairs, args.seed),
+    }
+    rows: dict[str, dict] = {}
+    for key, gold in golds.items():
+        for name, make in [("rules", RuleExtractor), ("llm", lambda: LLMTranslator(backend, cache=cache)),
+                           ("llm-free", lambda: FreeTranslator(backend, cache=cache))]:
+            if name == "llm-free" and (args.no_free or key == "biored_dev"):
+                continue
+            sc, failures = score(gold, make())
+            rows[f"{key}/{name}"] = {"gold": gold.name, "gold_triples": gold.n_triples, **sc.as_dict(), "malformed": failures}
+            (RESULTS / "extract.partial.json").write_text(json.dumps(rows, indent=1) + "\n")  # survives a crash
+            print(f"{key:11s} {name:9s} P {sc.precision:.3f} R {sc.recall:.3f} F1 {sc.f1:.3f} "
+                  f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}; {sc.seconds:.0f} s)", flush=True)
+    apm, n_sent, n_q = abstracts_per_minute(backend, args.speed_abstracts, args.seed)
+    print(f"speed: {apm:.2f} abstracts/min ({args.speed_abstracts} BioRED Dev abstracts, Sachs domain, "
+          f"{n_sent} sentences to the model, {n_q} questions, {backend.n_threads} thread(s))", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    result = {
+        "llm_f1": rows["bel_dev/llm"]["f1"],
+        "rules_f1": rows["bel_dev/rules"]["f1"],
+        "llm_free_f1": rows.get("bel_dev/llm-free", {}).get("f1"),
+        "llm_recall_sachs14": rows["sachs14/llm"]["recall"],
+        "rules_recall_sachs14": rows["sachs14/rules"]["recall"],
+        "abstracts_per_min": round(apm, 2),
+        "setup_s": round(args.compile_s + setup["assemble_s"] + setup["load_s"], 1),
+        "setup_parts_s": {"compile_llama_cpp_python": args.compile_s, "assemble_model": round(setup["assemble_s"], 1),
+                          "load_model": round(setup["load_s"], 1)},
+        "peak_rss_mb": round(peak, 1),
+        "machine": f"{platform.node()} {platform.machine()}, {len(os.sched_getaffinity(0))} cores, {uptime}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "rows": rows,
+        "threads": backend.n_threads,
+        "wall_s": round(time.perf_counter() - t_start, 1),
+    }
+    table = ["| gold | extractor | P | R | F1 | tp | fp | fn | s |", "|---|---|---|---|---|---|---|---|---|"]
+    for k, r in rows.items():
+        g, name = k.split("/")
+        table.append(f"| {r['gold']} | {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+                     f"{r['tp']} | {r['fp']} | {r['fn']} | {r['seconds']:.0f} |")
+    print("\n".join(table))
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+    if args.no_record:
+        return 0
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "extract.json").write_text(json.dumps(result, indent=1) + "\n")
+    section = [
+        f"\n## extract_eval: language-model translator vs rules ({result['date']})\n",
+        f"Machine: {result['machine']}. The CPU is shared with other jobs: the load average above is at the end of the run.\n",
+        f"Command: `{result['command']}` (wall {result['wall_s']:.0f} s, llama.cpp threads {backend.n_threads}).\n",
+        *[line + "\n" for line in table],
+        f"\nAbstracts per minute (split + ground + translate, no cache): {result['abstracts_per_min']}. "
+        f"Peak RSS {result['peak_rss_mb']:.0f} MB. Setup {result['setup_s']:.0f} s = compile {args.compile_s:.0f} s "
+        f"(once, pip wheel cache) + assemble {setup['assemble_s']:.1f} s + load {setup['load_s']:.1f} s.\n",
+    ]
+    with open(REPO / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:
+        fh.writelines(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
