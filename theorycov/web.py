@@ -1,0 +1,336 @@
+"""The web dashboard (`theorycov serve`): server-rendered pages over one database.
+
+Pages: ``/`` overview, ``/hypotheses`` (with a FAISS search box) and ``/hypotheses/{id}``, ``/audit`` (the
+latest coverage audit), ``/decisions`` and ``/decisions/{id}``, ``/check`` (a harm-check form). JSON twins
+live under ``/api/...``. Every page is self-contained (inline CSS, no JavaScript, nothing fetched from
+elsewhere) so the dashboard works offline, and every string from a paper goes through Jinja's autoescape.
+
+Read-only by default: the check form then computes the decision without storing it. ``writable=True``
+stores decisions like ``theorycov check`` does. The CLI binds the server to 127.0.0.1.
+
+This module imports FastAPI at the top: only ``theorycov serve`` and the tests import it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from theorycov.project import Project, ProjectError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BOUNDS", "create_app"]
+
+TEMPLATES = Path(__file__).with_name("templates")
+BOUNDS = ("human", "cautious", "prop34", "posterior", "map")
+EXAMPLES = (("inhibit Raf", "Mek < q10"), ("activate PKC", "P38 > q90"), ("inhibit Plcg", "Akt < q10"))
+
+
+def create_app(db_url: str | None = None, *, writable: bool = False, workdir: str | Path | None = None) -> FastAPI:
+    """The dashboard over ``db_url`` (default: $THEORYCOV_DB_URL or ./theorycov.db).
+
+    Args:
+        writable: let the check form store decisions (off by default: a dashboard is for reading).
+        workdir: run artefacts folder, as for :class:`Project` (default: found from the stored runs).
+    """
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import Environment, FileSystemLoader
+
+    project = Project(db_url, workdir=workdir)
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)  # autoescape on for every template, not only *.html
+    env.filters["num"] = _num
+    env.filters["pct"] = lambda x: _num(x, "{:.0%}")
+    templates = Jinja2Templates(env=env)
+    # One guard computation or embedding at a time: each already uses the machine's cores, and two at
+    # once on a small box only make both slow (and build the same cached guard twice).
+    compute = threading.Lock()
+    app = FastAPI(title="theorycov", docs_url=None, redoc_url=None, openapi_url=None)  # the docs pages load JS from a CDN
+    app.state.project, app.state.writable = project, writable
+
+    def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        ctx.setdefault("title", "")
+        return templates.TemplateResponse(request, name, {"writable": writable, "db_url": _safe_url(project), **ctx}, status_code=status)
+
+    def not_found(request: Request, what: str) -> HTMLResponse:
+        return page(request, "error.html", 404, title="not found", message=f"{what} does not exist in this database.")
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, err: Exception) -> Response:  # a message, never a stack trace, to the browser
+        logger.exception("unhandled error on %s", request.url.path)
+        return HTMLResponse(f"<!doctype html><title>error</title><p>Internal error ({type(err).__name__}); see the server log.</p>", 500)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        return page(request, "index.html", info=overview(project), examples=EXAMPLES)
+
+    @app.get("/hypotheses", response_class=HTMLResponse)
+    def hypotheses(request: Request, q: str = "") -> HTMLResponse:
+        if not q.strip():
+            return page(request, "hypotheses.html", title="hypotheses", hyps=hypothesis_views(project), q="", hits=None)
+        with compute:
+            hits = project.search(q.strip(), k=10)
+        return page(request, "hypotheses.html", title="search", hyps=[], q=q, hits=hits)
+
+    @app.get("/hypotheses/{hid}", response_class=HTMLResponse)
+    def hypothesis(request: Request, hid: int) -> HTMLResponse:
+        views = hypothesis_views(project, hid)
+        return page(request, "hypothesis.html", title=f"hypothesis {hid}", h=views[0]) if views else not_found(request, f"hypothesis {hid}")
+
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit(request: Request) -> HTMLResponse:
+        return page(request, "audit.html", title="audit", audit=latest_audit(project))
+
+    @app.get("/audit/report.html", response_class=HTMLResponse)
+    def audit_report(request: Request) -> HTMLResponse:
+        a = latest_audit(project)
+        if a is None or a["html"] is None:
+            return not_found(request, "a stored HTML audit report")
+        return HTMLResponse(a["html"])  # written by coverage.report, which escapes every paper string itself
+
+    @app.get("/decisions", response_class=HTMLResponse)
+    def decisions(request: Request) -> HTMLResponse:
+        return page(request, "decisions.html", title="decisions", rows=decision_rows(project))
+
+    @app.get("/decisions/{did}", response_class=HTMLResponse)
+    def decision(request: Request, did: int) -> HTMLResponse:
+        view = decision_view(project, did)
+        return page(request, "decision.html", title=f"decision {did}", d=view) if view else not_found(request, f"decision {did}")
+
+    @app.get("/check", response_class=HTMLResponse)
+    def check_form(request: Request) -> HTMLResponse:
+        form = {"action": EXAMPLES[0][0], "harm": EXAMPLES[0][1], "bound": "human", "threshold": "0.5"}
+        return page(request, "check.html", title="check", form=form, bounds=BOUNDS, result=None, error=None, variables=_variables(project))
+
+    @app.post("/check", response_class=HTMLResponse)
+    def check_submit(request: Request, action: str = Form(""), harm: str = Form(""), bound: str = Form("human"),
+                     threshold: str = Form("0.5")) -> HTMLResponse:
+        form = {"action": action, "harm": harm, "bound": bound, "threshold": threshold}
+        status, result = run_check(project, compute, form, store=writable)
+        return page(request, "check.html", status, title="check", form=form, bounds=BOUNDS, variables=_variables(project),
+                    result=result if status == 200 else None, error=None if status == 200 else result)
+
+    # ------------------------------------------------------------------ JSON
+    @app.get("/api/overview")
+    def api_overview() -> dict:
+        return overview(project)
+
+    @app.get("/api/hypotheses")
+    def api_hypotheses(q: str = "") -> list:
+        if q.strip():
+            with compute:
+                hits = project.search(q.strip(), k=10)
+            return [{"hypothesis_id": h.hypothesis_id, "score": h.score, "rendering": h.rendering, "matched": h.matched,
+                     "citations": [c.short() for c in h.citations]} for h in hits]
+        return hypothesis_views(project)
+
+    @app.get("/api/audit")
+    def api_audit() -> Response:
+        a = latest_audit(project)
+        return JSONResponse({"error": "no audit stored yet"}, 404) if a is None else JSONResponse(_finite(a["report"]))
+
+    @app.get("/api/decisions/{did}")
+    def api_decision(did: int) -> Response:
+        view = decision_view(project, did)
+        return JSONResponse({"error": f"no decision {did}"}, 404) if view is None else JSONResponse(_finite(view["record"]))
+
+    @app.post("/api/check")
+    def api_check(body: dict) -> Response:
+        form = {k: str(body.get(k, d)) for k, d in (("action", ""), ("harm", ""), ("bound", "human"), ("threshold", "0.5"))}
+        status, result = run_check(project, compute, form, store=writable)
+        return JSONResponse(_finite(result["record"]) if status == 200 else {"error": result}, status)
+
+    return app
+
+
+# ---------------------------------------------------------------------- what the pages show
+def run_check(project: Project, lock: threading.Lock, form: dict[str, str], *, store: bool) -> tuple[int, Any]:
+    """Run one harm check from form strings: (200, view) or (400 | 409, the library's message)."""
+    from theorycov.corpus.types import CorpusError
+    from theorycov.coverage.guard.explain import render_text
+
+    if not form["action"].strip() or not form["harm"].strip():
+        return 400, "give both an action (e.g. 'inhibit Raf') and a harm (e.g. 'Mek < q10')"
+    if form["bound"] not in BOUNDS:
+        return 400, f"bound must be one of {', '.join(BOUNDS)}, got {form['bound']!r}"
+    try:
+        threshold = float(form["threshold"])
+    except ValueError:
+        return 400, f"threshold must be a number between 0 and 1, got {form['threshold']!r}"
+    if not 0.0 <= threshold <= 1.0:
+        return 400, f"threshold must be between 0 and 1, got {threshold:g}"
+    try:
+        with lock:
+            dec = project.check(form["action"], form["harm"], bound=form["bound"], threshold=threshold, store=store)
+    except ProjectError as err:  # no trained run, missing posterior: the database is not ready for checks
+        return 409, str(err)
+    except FileNotFoundError as err:
+        return 409, str(err)
+    except (ValueError, CorpusError) as err:  # GuardInputError, HypothesisError, GFNError...: bad phrases
+        return 400, str(err)
+    explanation = json.loads(dec.to_json())
+    explanation["text"] = render_text(dec)
+    record = {"id": dec.decision_id, "decision": dec.status.value, "inputs": form | {"threshold": threshold},
+              "estimates": dec.estimates, "explanation": explanation, "stored": dec.decision_id is not None}
+    return 200, _view(record)
+
+
+def overview(project: Project) -> dict[str, Any]:
+    """Row counts and the latest run, for the front page."""
+    from sqlalchemy import func, select
+
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    with session_scope(project.engine) as s:
+        counts = {name: int(s.scalar(select(func.count()).select_from(model)) or 0) for name, model in (
+            ("papers", m.Paper), ("claims", m.Claim), ("hypotheses", m.Hypothesis), ("runs", m.Run),
+            ("audits", m.Audit), ("decisions", m.Decision))}  # fmt: skip
+        run = s.scalar(select(m.Run).where(m.Run.status == "finished").order_by(m.Run.id.desc()))
+        latest = None if run is None else {
+            "id": run.id, "finished": str(run.finished_at or "")[:19], "domain": (run.config or {}).get("domain", ""),
+            "iterations": (run.metrics or {}).get("iterations"), "covered_share": (run.metrics or {}).get("covered_share")}
+        domains = [d for d in s.scalars(select(m.Domain.name).order_by(m.Domain.name))]
+    return {"counts": counts, "latest_run": latest, "domains": domains}
+
+
+def hypothesis_views(project: Project, hid: int | None = None) -> list[dict[str, Any]]:
+    """Every hypothesis (or one) with its constraints, papers, evidence sentences and latest audit row."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from theorycov.corpus.store import citation_of
+    from theorycov.corpus.types import Constraint
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    audit = latest_audit(project)
+    audit_rows = {r.get("hypothesis_id"): r for r in (audit["report"].get("rows", []) if audit else []) if r.get("hypothesis_id") is not None}
+    q = (select(m.Hypothesis).options(
+        selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.claim),
+        selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.paper)).order_by(m.Hypothesis.id))  # fmt: skip
+    if hid is not None:
+        q = q.where(m.Hypothesis.id == hid)
+    out = []
+    with session_scope(project.engine) as s:
+        domains = dict(s.execute(select(m.Domain.id, m.Domain.name)).all())
+        for h in s.scalars(q):
+            papers: dict[int, dict[str, Any]] = {}
+            for e in h.evidence:
+                cit = citation_of(e.paper)
+                p = papers.setdefault(e.paper.id, {"id": e.paper.id, "citation": cit.short(), "title": cit.title, "authors": list(cit.authors),
+                                                   "year": cit.year, "venue": cit.venue, "doi": cit.doi, "pmid": cit.pmid, "sentences": []})
+                if e.claim is not None and e.claim.sentence not in [x["text"] for x in p["sentences"]]:
+                    p["sentences"].append({"text": e.claim.sentence, "relation": e.claim.relation, "negated": e.claim.negated})
+            out.append({"id": h.id, "domain": domains.get(h.domain_id, ""), "rendering": h.rendering,
+                        "constraints": [_constraint_text(Constraint, c) for c in h.constraints], "conflicts": list(h.conflicts or []),
+                        "papers": list(papers.values()), "audit": audit_rows.get(h.id)})
+    return out
+
+
+def latest_audit(project: Project) -> dict[str, Any] | None:
+    """The newest stored audit: its report (JSON), its HTML page when the file is still there, its run."""
+    from sqlalchemy import select
+
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    with session_scope(project.engine) as s:
+        row = s.scalar(select(m.Audit).order_by(m.Audit.id.desc()))
+        if row is None:
+            return None
+        report, html_path, run_id, created = dict(row.report), row.html_path, row.run_id, str(row.created_at)[:19]
+    html = None
+    if html_path and Path(html_path).is_file():
+        html = Path(html_path).read_text(encoding="utf-8")
+    return {"report": report, "html": html, "html_path": html_path, "run_id": run_id, "created": created}
+
+
+def decision_rows(project: Project) -> list[dict[str, Any]]:
+    """Stored decisions, newest first."""
+    from sqlalchemy import select
+
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    with session_scope(project.engine) as s:
+        return [{"id": r.id, "created": str(r.created_at)[:19], "decision": r.decision, "action": r.inputs.get("action", ""),
+                 "harm": r.inputs.get("harm", ""), "bound": r.inputs.get("bound", ""), "risk": (r.explanation or {}).get("risk"),
+                 "threshold": r.inputs.get("threshold"), "run_id": r.run_id}
+                for r in s.scalars(select(m.Decision).order_by(m.Decision.id.desc()))]
+
+
+def decision_view(project: Project, did: int) -> dict[str, Any] | None:
+    """One stored decision as the decision page shows it (None when there is no such row)."""
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    with session_scope(project.engine) as s:
+        r = s.get(m.Decision, did)
+        if r is None:
+            return None
+        record = {"id": r.id, "decision": r.decision, "inputs": dict(r.inputs), "estimates": dict(r.estimates),
+                  "explanation": dict(r.explanation), "deciding_hypothesis_id": r.deciding_hypothesis_id, "run_id": r.run_id,
+                  "model_version": r.model_version, "data_version": r.data_version, "created": str(r.created_at)[:19], "stored": True}
+    return _view(record)
+
+
+def _view(record: dict[str, Any]) -> dict[str, Any]:
+    """What decision.html and check.html need: the record, its text, its paths, and the JSON to show."""
+    exp = record["explanation"]
+    return {"record": record, "id": record["id"], "decision": record["decision"], "text": exp.get("text", ""),
+            "action": exp.get("action", record["inputs"].get("action", "")), "harm": exp.get("harm", record["inputs"].get("harm", "")),
+            "risk": exp.get("risk"), "bound": exp.get("bound", record["inputs"].get("bound", "")),
+            "threshold": exp.get("threshold", record["inputs"].get("threshold")), "estimates": record["estimates"],
+            "theory": exp.get("deciding_theory"), "citations": exp.get("deciding_citations") or [], "paths": exp.get("paths") or [],
+            "hypothesis_id": record.get("deciding_hypothesis_id"), "stored": record["stored"],
+            "json": json.dumps(_finite(record), indent=2, default=str)}
+
+
+def _variables(project: Project) -> list[str]:
+    """Variable names of the latest run's domain, as a hint beside the form."""
+    from sqlalchemy import select
+
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    with session_scope(project.engine) as s:
+        return list(s.scalars(select(m.Variable.name).join(m.Domain).order_by(m.Domain.id, m.Variable.id)))
+
+
+def _constraint_text(cls: type, c: dict[str, Any]) -> str:
+    try:
+        return str(cls(**c).render())
+    except (TypeError, ValueError):  # a row written by an older schema: show it raw rather than fail the page
+        return json.dumps(c)
+
+
+def _num(x: Any, fmt: str = "{:.3g}") -> str:
+    """Numbers for people: NaN and missing values as a dash (stored JSON keeps them as strings)."""
+    if isinstance(x, bool) or x is None:
+        return "–" if x is None else str(x)
+    if isinstance(x, (int, float)):
+        return "–" if isinstance(x, float) and math.isnan(x) else ("∞" if isinstance(x, float) and math.isinf(x) else fmt.format(x))
+    return str(x)
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN or infinity: write them as strings, like coverage.report does."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _safe_url(project: Project) -> str:
+    return project.engine.url.render_as_string(hide_password=True)
