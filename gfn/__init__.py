@@ -34,7 +34,7 @@ from .metrics import (
     kl_divergence,
 )
 from .policy import EdgePolicy, PolicyConfig
-from .replay import ReplayBuffer, Transitions
+from .replay import ReplayBuffer, Transitions, trajectory_transitions
 from .reward import Reward
 from .sachs import SACHS_CONSENSUS_EDGES, SACHS_VARIABLES, load_sachs, sachs_consensus_adjacency
 from .sampling import choose_actions, log_pt_backward, sample
@@ -59,7 +59,7 @@ __all__ = [
     "ErdosRenyiPrior", "CallablePrior", "Reward",
     # environment, policy, losses, replay, training
     "DAGEnv", "GraphState", "EdgePolicy", "PolicyConfig", "modified_db_loss", "modified_db_residual",
-    "trajectory_balance_loss", "ReplayBuffer", "Transitions", "Trainer", "TrainerConfig", "ExtraTransitions",
+    "trajectory_balance_loss", "ReplayBuffer", "Transitions", "trajectory_transitions", "Trainer", "TrainerConfig", "ExtraTransitions",
     # sampling and exact tools
     "sample", "choose_actions", "log_pt_backward", "enumerate_dags", "exact_posterior",
     "exact_log_posterior", "exact_terminal_distribution",

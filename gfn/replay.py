@@ -9,13 +9,17 @@ so a resumed run draws the same batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from .errors import InvalidActionError, ShapeError
-from .graphs import as_adjacency, transitive_closure
+from .graphs import as_adjacency, check_acyclic, transitive_closure
 
-__all__ = ["Transitions", "ReplayBuffer"]
+if TYPE_CHECKING:
+    from .reward import Reward
+
+__all__ = ["Transitions", "ReplayBuffer", "trajectory_transitions"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +110,33 @@ class ReplayBuffer:
         self.actions[:s] = state["actions"]  # type: ignore[assignment]
         self.delta[:s] = state["delta"]  # type: ignore[assignment]
         self.pos, self.size = int(state["pos"]), s  # type: ignore[arg-type]
+
+
+def trajectory_transitions(reward: "Reward", adj: torch.Tensor, generator: torch.Generator | None = None) -> Transitions:
+    """Transitions of one forward trajectory per graph that builds it from the empty graph.
+
+    adj: (B, d, d) DAGs. Each graph's edges are added in a uniformly random order (a draw of the
+    uniform backward policy, Deleu et al. 2022 §3.3), giving sum_b |E_b| transitions with their exact
+    log-reward changes. This is how outside trajectories (e.g. completions of human hypotheses for
+    the coverage objective) enter the replay buffer. Loops over edge positions, not graphs.
+    """
+    adj = check_acyclic(as_adjacency(adj, reward.d), "trajectory target")
+    B, d = adj.shape[0], reward.d
+    m = adj.flatten(1).sum(1)  # (B,)
+    keys = torch.rand(B, d * d, generator=generator)
+    keys = torch.where(adj.flatten(1), keys, torch.full_like(keys, 2.0))
+    order = torch.argsort(keys, dim=1)  # first m[b] entries: the edges of graph b in random order
+    cur = torch.zeros_like(adj)
+    states, actions, deltas = [], [], []
+    for t in range(int(m.max()) if B else 0):
+        rows = (t < m).nonzero().squeeze(1)
+        a = order[rows, t]
+        src, dst = a // d, a % d
+        states.append(cur[rows].clone())
+        actions.append(a)
+        deltas.append(reward.delta_edges(cur[rows], src, dst))
+        cur[rows, src, dst] = True
+    if not states:
+        return Transitions(torch.zeros(0, d, d, dtype=torch.bool), torch.zeros(0, dtype=torch.int64),
+                           torch.zeros(0, dtype=torch.float64))
+    return Transitions(torch.cat(states), torch.cat(actions), torch.cat(deltas))

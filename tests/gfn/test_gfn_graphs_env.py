@@ -34,7 +34,7 @@ def test_dag_counts(d: int, count: int) -> None:
     assert torch.unique(dags.flatten(1), dim=0).shape[0] == count  # no duplicates
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), steps=st.integers(1, 40), use_max=st.booleans())
 def test_masks_never_admit_a_cycle(env6: DAGEnv, seed: int, steps: int, use_max: bool) -> None:
     """Random valid actions from the mask, 8 graphs at once: every state stays a DAG, closures stay exact."""

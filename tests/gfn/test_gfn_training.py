@@ -146,3 +146,18 @@ def test_trajectory_balance_reduces_its_loss(reward3: Reward) -> None:
     tr.train()
     first, last = sum(tr.losses[:20]) / 20, sum(tr.losses[-20:]) / 20
     assert last < 0.5 * first
+
+
+def test_trajectory_transitions_build_the_graphs_with_exact_deltas(reward3: Reward) -> None:
+    from theorycov.gfn import trajectory_transitions
+
+    dags = enumerate_dags(3)
+    tr = trajectory_transitions(reward3, dags, torch.Generator().manual_seed(0))
+    assert len(tr) == int(dags.sum())
+    nxt = tr.adj.clone()
+    nxt[torch.arange(len(tr)), tr.actions // 3, tr.actions % 3] = True
+    assert torch.allclose(reward3.log_reward(nxt) - reward3.log_reward(tr.adj), tr.delta_log_reward, atol=1e-9)
+    # per graph, the deltas telescope to log R(G) - log R(empty)
+    total = tr.delta_log_reward.sum()
+    empty = reward3.log_reward(torch.zeros(1, 3, 3, dtype=torch.bool))
+    assert abs(float(total - (reward3.log_reward(dags) - empty).sum())) < 1e-8
