@@ -57,7 +57,7 @@ class Project:
         self.engine = init_db(self.db_url)
         if workdir is None:
             db_file = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
-            workdir = (Path(db_file).resolve().parent if db_file else Path.cwd()) / "theorycov-runs"
+            workdir = _stored_workdir(self.engine) or (Path(db_file).resolve().parent if db_file else Path.cwd()) / "theorycov-runs"
         self.workdir = Path(workdir)
 
     # ------------------------------------------------------------------ reading
@@ -84,16 +84,19 @@ class Project:
 
     # ------------------------------------------------------------------ learning
     def train(self, domain: str = "sachs", *, data: str | Path | None = None, minutes: float = 3.0, use_coverage: bool = True,
-              seed: int = 0, n_samples: int = 10_000, power: float = 1.0, progress: bool = True) -> TrainResult:
+              seed: int = 0, n_samples: int = 5_000, power: float = 1.0, progress: bool = True) -> TrainResult:
         """Fit the posterior over the domain's causal graphs with the human hypotheses as floor and
         coverage targets; stores a Run and its Audit; writes the run folder. ``power`` < 1 tempers the
         likelihood (generalized Bayes for misspecified models; see gfn.scores.tempered)."""
         from theorycov.corpus.domain import load_domain
+        from theorycov.corpus.llm.backends import free_threads
         from theorycov.coverage.posterior import FitConfig, fit_posterior
         from theorycov.db import crud
         from theorycov.db.session import session_scope
         from theorycov.gfn import TrainerConfig
 
+        # torch's threads wait for each other; on a shared machine one stalled thread stalls them all
+        torch.set_num_threads(free_threads())
         dom = load_domain(domain)
         table = load_domain_data(dom.name, data, dom.names)
         hyps = _usable(self.hypotheses(dom.name), dom.names)
@@ -107,7 +110,7 @@ class Project:
             run_id = crud.add_run(session=s, config={"fit": _jsonable(cfg), "domain": dom.name, "data": str(data or "bundled"),
                                                      "hypothesis_ids": [i for i, _, _ in hyps]},
                                   domain_id=drow.id if drow else None, data_hash=data_hash(table)).id
-        run_dir = self.workdir / f"run-{run_id}"
+        run_dir = (self.workdir / f"run-{run_id}").resolve()  # absolute: stored paths must work from any folder
         run_dir.mkdir(parents=True, exist_ok=True)
         res = fit_posterior(table, [h for _, h, _ in hyps], weights=weights, citations=[[c.short() for c in cs] for _, _, cs in hyps],
                             hypothesis_ids=[i for i, _, _ in hyps], config=cfg, run_dir=run_dir, domain=dom.name)
@@ -185,6 +188,22 @@ class Project:
             if row is None:
                 raise ProjectError(f"no decision with id {decision_id} in {self.db_url}")
             return str(row.explanation.get("text", ""))
+
+
+def _stored_workdir(engine) -> Path | None:  # noqa: ANN001 (SQLAlchemy engine)
+    """The folder that holds the latest finished run's folder, when it still exists: a database written
+    with another workdir (the demo's ``runs/``) must still find its posterior when opened later by URL
+    alone (``theorycov check --db``, ``theorycov serve``)."""
+    from sqlalchemy import select
+
+    from theorycov.db import models as m
+    from theorycov.db.session import session_scope
+
+    with session_scope(engine) as s:
+        path = s.scalar(select(m.Run.checkpoint_path).where(m.Run.status == "finished", m.Run.checkpoint_path.is_not(None))
+                        .order_by(m.Run.id.desc()))  # fmt: skip
+    run_dir = Path(path).parent if path else None
+    return run_dir.parent if run_dir is not None and run_dir.is_dir() else None
 
 
 def _extractor(kind: str):  # noqa: ANN202
