@@ -211,7 +211,7 @@ def hypothesis_views(project: Project, hid: int | None = None) -> list[dict[str,
     from theorycov.db import models as m
     from theorycov.db.session import session_scope
 
-    audit = latest_audit(project)
+    audit = latest_audit(project, with_html=False)
     audit_rows = {r.get("hypothesis_id"): r for r in (audit["report"].get("rows", []) if audit else []) if r.get("hypothesis_id") is not None}
     q = (select(m.Hypothesis).options(
         selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.claim),
@@ -235,8 +235,9 @@ def hypothesis_views(project: Project, hid: int | None = None) -> list[dict[str,
     return out
 
 
-def latest_audit(project: Project) -> dict[str, Any] | None:
-    """The newest stored audit: its report (JSON), its HTML page when the file is still there, its run."""
+def latest_audit(project: Project, *, with_html: bool = True) -> dict[str, Any] | None:
+    """The newest stored audit: its report (JSON), its HTML page when the file is still there (and asked
+    for), its run."""
     from sqlalchemy import select
 
     from theorycov.db import models as m
@@ -248,7 +249,7 @@ def latest_audit(project: Project) -> dict[str, Any] | None:
             return None
         report, html_path, run_id, created = dict(row.report), row.html_path, row.run_id, str(row.created_at)[:19]
     html = None
-    if html_path and Path(html_path).is_file():
+    if with_html and html_path and Path(html_path).is_file():
         html = Path(html_path).read_text(encoding="utf-8")
     return {"report": report, "html": html, "html_path": html_path, "run_id": run_id, "created": created}
 
