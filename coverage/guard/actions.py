@@ -46,8 +46,12 @@ class Quantiles:
     observational: torch.Tensor  # (n_obs, d) float
 
     def value(self, variable: str, q: float) -> float:
-        j = self.variables.index(variable)
-        return float(torch.quantile(self.observational[:, j].to(torch.float64), q))
+        key = (variable, q)
+        cache = self.__dict__.setdefault("_cache", {})  # frozen dataclass: memo kept beside the fields
+        if key not in cache:
+            j = self.variables.index(variable)
+            cache[key] = float(torch.quantile(self.observational[:, j].to(torch.float64), q))
+        return cache[key]
 
 
 @dataclass(frozen=True)

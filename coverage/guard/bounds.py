@@ -66,16 +66,15 @@ class RiskEstimates:
         return table[bound]
 
 
-def weighted_mean(values: torch.Tensor, log_weight: torch.Tensor) -> tuple[float, tuple[float, float], float]:
+def weighted_mean(values: torch.Tensor, log_weight: torch.Tensor, weights: torch.Tensor | None = None) -> tuple[float, tuple[float, float], float]:
     """Self-normalized weighted mean with a delta-method 95% interval and the effective sample size.
 
     Args:
         values: (N,) per-graph values; log_weight: (N,) unnormalized log weights.
     Returns:
-        (mean, (low, high), ess). With exact weights over all graphs the interval has zero width only when
-        every graph carries its own exact weight, so callers pass ``exact=True`` semantics by ESS = N.
+        (mean, (low, high), ess). ``weights``: the normalized weights when the caller has them cached.
     """
-    w = torch.softmax(log_weight.to(torch.float64), 0)
+    w = torch.softmax(log_weight.to(torch.float64), 0) if weights is None else weights
     v = values.to(torch.float64)
     mean = float((w * v).sum())
     ess = float(1.0 / (w**2).sum())
@@ -93,6 +92,7 @@ def estimate_risks(
     alpha: float = 0.1,
     delta: float = 0.1,
     exact: bool = False,
+    weights: torch.Tensor | None = None,
 ) -> RiskEstimates:
     """All risk estimates from per-graph harm probabilities.
 
@@ -104,12 +104,14 @@ def estimate_risks(
         satisfies: (N, H) bool, G_i |= h; p_min: (H,) prior floors lam * w_h.
         alpha: Prop. 4.6 plausibility ratio; delta: human-bound confidence.
         exact: the set is every graph (d <= 5): the interval collapses to the point estimate.
+        weights: (N,) softmax(log_weight) when cached by the caller (it is the same for every query).
     """
     n = p.shape[0]
     if log_reward.shape != (n,) or log_weight.shape != (n,):
         raise ValueError(f"p, log_reward and log_weight must all be (N,) with N = {n}")
     p = p.to(torch.float64)
-    post, ci, ess = weighted_mean(p, log_weight)
+    w_all = torch.softmax(log_weight.to(torch.float64), 0) if weights is None else weights
+    post, ci, ess = weighted_mean(p, log_weight, w_all)
     if exact:
         ci = (post, post)
     lr = log_reward.to(torch.float64)
@@ -124,8 +126,7 @@ def estimate_risks(
     if satisfies is not None and satisfies.shape[1] > 0:
         if satisfies.shape[0] != n or p_min is None or p_min.shape != (satisfies.shape[1],):
             raise ValueError("satisfies must be (N, H) and p_min (H,)")
-        w = torch.softmax(log_weight.to(torch.float64), 0)
-        masses = (w[:, None] * satisfies.to(torch.float64)).sum(0)  # (H,) p(h | D)
+        masses = (w_all[:, None] * satisfies.to(torch.float64)).sum(0)  # (H,) p(h | D)
         for h in range(satisfies.shape[1]):
             members = satisfies[:, h]
             k = int(members.sum())

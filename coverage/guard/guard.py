@@ -83,6 +83,7 @@ class Guard:
         counts = torch.bincount(inverse, minlength=n_u).to(torch.float64)
         self.log_weight = self.log_weight + counts.log() if not exact else self.log_weight
         self.log_reward = torch.zeros(n_u, dtype=torch.float64).scatter_(0, inverse, log_reward.to(torch.float64))
+        self.weights = torch.softmax(self.log_weight, 0)  # (N,) the same for every query
         self.model = HarmModel(data, intervened, config.harm)
         self.prepared = self.model.prepare(self.graphs)
         observational = ~(intervened.any(1)) if intervened is not None else torch.ones(data.shape[0], dtype=torch.bool)
@@ -110,7 +111,7 @@ class Guard:
         p = self.harm_probabilities(action, harm)
         est = estimate_risks(
             p, self.log_reward, self.log_weight, self.satisfies, self.p_min,
-            alpha=self.config.alpha, delta=self.config.delta, exact=self.exact,
+            alpha=self.config.alpha, delta=self.config.delta, exact=self.exact, weights=self.weights,
         )
         return p, est
 

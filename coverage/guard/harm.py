@@ -89,8 +89,8 @@ class HarmModel:
         if intervened.shape != (n, d):
             raise HarmModelError(f"intervened must be {(n, d)} like data, got {tuple(intervened.shape)}")
         self.intervened = intervened.to(torch.bool)
-        if d > 48:
-            raise HarmModelError(f"the harm model supports up to 48 variables (parent sets are seeded by bitmask), got {d}")
+        if d > 62:
+            raise HarmModelError(f"the harm model supports up to 62 variables (parent sets are keyed by a 64-bit mask), got {d}")
         self.d = d
         self.config = config
         alpha_w = config.alpha_w if config.alpha_w is not None else d + 2.0
@@ -99,7 +99,6 @@ class HarmModel:
         self.alpha_w = alpha_w
         # BGe's prior precision scale T = t I (Kuipers et al. 2014; DAG-GFlowNet bge_score.py).
         self.t = config.alpha_mu * (alpha_w - d - 1) / (config.alpha_mu + 1) if alpha_w > d + 1 else 1.0
-        self._cache: dict[tuple[int, int], NodePosterior] = {}
         # Per node: the rows it is fitted on, their means and the centred Gram matrix; every parent set's
         # posterior is a sub-block of these, so a new parent set costs one k x k solve.
         self._rows = [~self.intervened[:, j] for j in range(d)]
@@ -111,28 +110,28 @@ class HarmModel:
 
     # ------------------------------------------------------------------ per node posteriors
     def node_posterior(self, j: int, parents_mask: int) -> NodePosterior:
-        """Posterior of node j's regression on the parents in the bitmask ``parents_mask`` (cached)."""
-        key = (j, parents_mask)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+        """Posterior of node j's regression on the parents in the bitmask ``parents_mask``."""
         pa = tuple(i for i in range(self.d) if parents_mask >> i & 1)
         if j in pa:
             raise HarmModelError(f"node {j} cannot be its own parent")
-        g = self._grams[j]
+        mean, prec, a, b, xm, ym = self._posteriors(j, torch.tensor([pa], dtype=torch.long).reshape(1, len(pa)))
+        return NodePosterior(pa, mean[0], prec[0], float(a[0]), float(b[0]), xm[0], float(ym))
+
+    def _posteriors(self, j: int, parents: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """NIG posteriors of node j on U parent sets of one size k, batched.
+
+        parents: (U, k) int64. Returns mean (U, k), precision (U, k, k), a (U,), b (U,), parent means
+        (U, k), the node's mean ().
+        """
+        g, k = self._grams[j], parents.shape[1]
         n_j = int(self._rows[j].sum())
-        k = len(pa)
-        idx = torch.tensor(pa, dtype=torch.long)
-        xx = g[idx][:, idx]  # (k, k)
-        xy = g[idx, j]  # (k,)
-        yy = g[j, j]
+        xx = g[parents[:, :, None], parents[:, None, :]]  # (U, k, k)
+        xy = g[parents, j]  # (U, k)
         prec = xx + self.t * torch.eye(k, dtype=torch.float64)
-        mean = torch.linalg.solve(prec, xy) if k else xy.new_zeros(0)
-        a = (self.alpha_w - self.d + k + 1) / 2.0 + n_j / 2.0
-        b = self.t / 2.0 + 0.5 * float(yy - (xy @ mean if k else 0.0))
-        post = NodePosterior(pa, mean, prec, float(a), float(b), self._means[j][idx], float(self._means[j][j]))
-        self._cache[key] = post
-        return post
+        mean = torch.linalg.solve(prec, xy) if k else xy
+        a = torch.full((parents.shape[0],), (self.alpha_w - self.d + k + 1) / 2.0 + n_j / 2.0, dtype=torch.float64)
+        b = self.t / 2.0 + 0.5 * (g[j, j] - (xy * mean).sum(-1))
+        return mean, prec, a, b, self._means[j][parents], self._means[j][j]
 
     # ------------------------------------------------------------------ per graph parameters
     def prepare(self, adj: torch.Tensor) -> "PreparedGraphs":
@@ -143,6 +142,9 @@ class HarmModel:
         Returns:
             PreparedGraphs with total effects (N, S, d, d), intercepts (N, S, d), noise variances (N, S, d),
             posterior-mean weights (N, d, d).
+
+        Work is batched per (node, parent-set size): every distinct parent set of that size is solved and
+        drawn at once, so the cost grows with the number of distinct parent sets, not with Python loops.
         """
         if adj.ndim != 3 or adj.shape[1:] != (self.d, self.d):
             raise HarmModelError(f"graphs must be (N, {self.d}, {self.d}), got {tuple(adj.shape)}")
@@ -156,49 +158,78 @@ class HarmModel:
         c_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         v_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         b_mean = torch.zeros(n_graphs, d, d, dtype=torch.float64)
+        bits = 1 << torch.arange(d, dtype=torch.int64)
+        s_idx = torch.arange(s)
         for j in range(d):
-            uniq, inverse = torch.unique(masks[:, j], return_inverse=True)
-            for u, m in enumerate(uniq.tolist()):
-                post = self.node_posterior(j, m)
-                rows = (inverse == u).nonzero().squeeze(1)  # graphs that give j this parent set
-                wj, cj, vj = self._draw(j, m, post, s)  # (S, k), (S,), (S,)
-                c_draw[rows, :, j] = cj
-                v_draw[rows, :, j] = vj
-                if post.parents:
-                    pa = torch.tensor(post.parents)
-                    b_draw[rows[:, None], :, pa[None, :], j] = wj.T[None].expand(len(rows), -1, -1)
-                    b_mean[rows[:, None], pa[None, :], j] = post.mean
+            uniq, inverse = torch.unique(masks[:, j], return_inverse=True)  # (U,), (N,)
+            member = (uniq[:, None] & bits) != 0  # (U, d) parent indicator of each distinct set
+            size = member.sum(1)
+            for k in size.unique().tolist():
+                sel = (size == k).nonzero().squeeze(1)  # distinct sets of size k
+                parents = member[sel].nonzero()[:, 1].reshape(len(sel), k)  # (U_k, k) sorted indices
+                w, c, v, mean = self._draws(j, uniq[sel], parents, s)  # (U_k, S, k), (U_k, S), (U_k, S), (U_k, k)
+                pos = torch.full((len(uniq),), -1, dtype=torch.long)
+                pos[sel] = torch.arange(len(sel))
+                rows = (pos[inverse] >= 0).nonzero().squeeze(1)  # graphs whose node j has a size-k parent set
+                u = pos[inverse[rows]]  # (M,) which distinct set
+                c_draw[rows, :, j] = c[u]
+                v_draw[rows, :, j] = v[u]
+                if k:
+                    pa = parents[u]  # (M, k)
+                    b_draw[rows[:, None, None], s_idx[None, :, None], pa[:, None, :], j] = w[u]
+                    b_mean[rows[:, None], pa, j] = mean[u]
         eye = torch.eye(d, dtype=torch.float64)
         total = torch.linalg.inv(eye - b_draw)  # (N, S, d, d): sum_n B^n, finite because G is a DAG
-        return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj)
+        mean_obs = (total * c_draw[..., :, None]).sum(-2)  # (N, S, d): E[x_y] = sum_i T[i, y] c_i
+        cov = total.transpose(-1, -2) @ (v_draw[..., :, None] * total)  # (N, S, d, d): T^T diag(s^2) T
+        return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj, mean_obs=mean_obs, cov=cov)
 
-    def _draw(self, j: int, mask: int, post: NodePosterior, s: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """S draws of (weights (S, k), intercept (S,), noise variance (S,)) from the NIG posterior.
+    def _draws(self, j: int, masks: torch.Tensor, parents: torch.Tensor, s: int) -> tuple[torch.Tensor, ...]:
+        """S draws of (weights (U, S, k), intercepts (U, S), noise variances (U, S)) for U parent sets of
+        node j, plus the posterior mean weights (U, k).
 
-        Seeded by (seed, node, parent set): a graph gets the same draws whichever batch it comes in,
-        so P(H | do(a), G, D) is a function of G alone and estimates over different graph sets agree.
+        The randomness is a hash of (seed, node, parent set, draw, component), not a generator stream: a
+        graph gets the same draws whichever batch it comes in, so P(H | do(a), G, D) is a function of G
+        alone and estimates over different graph sets agree.
         """
-        gen = torch.Generator().manual_seed(((self.config.seed & 0x7F) << 56) | (j << 48) | mask)  # distinct for d <= 48
-        # torch.distributions takes no generator: draw by inversion from the generator's own stream.
-        u = torch.rand(s, generator=gen, dtype=torch.float64)
-        var = 1.0 / _gamma_icdf(post.a, post.b, u)  # (S,) inverse-gamma draws
-        k = len(post.parents)
+        from scipy.special import ndtri
+
+        mean, prec, a, b, xm, ym = self._posteriors(j, parents)
+        k = parents.shape[1]
+        u = _hash_uniform(self.config.seed, j, masks, s, k + 1)  # (U, S, k + 1)
+        var = 1.0 / _gamma_icdf(a[:, None], b[:, None], u[..., 0])  # (U, S) inverse-gamma draws
         if k:
-            chol = torch.linalg.cholesky(torch.linalg.inv(post.prec))  # (k, k)
-            z = torch.randn(s, k, generator=gen, dtype=torch.float64)
-            w = post.mean[None] + (z @ chol.T) * var.sqrt()[:, None]  # (S, k)
-            c = post.y_mean - w @ post.x_mean
+            chol = torch.linalg.cholesky(torch.linalg.inv(prec))  # (U, k, k)
+            z = torch.as_tensor(ndtri(u[..., 1:].numpy()))  # (U, S, k) standard normals
+            w = mean[:, None, :] + (z @ chol.transpose(1, 2)) * var.sqrt()[..., None]
+            c = ym - (w * xm[:, None, :]).sum(-1)
         else:
-            w = torch.zeros(s, 0, dtype=torch.float64)
-            c = torch.full((s,), post.y_mean, dtype=torch.float64)
-        return w, c, var
+            w = torch.zeros(len(masks), s, 0, dtype=torch.float64)
+            c = torch.full((len(masks), s), float(ym), dtype=torch.float64)
+        return w, c, var, mean
 
 
-def _gamma_icdf(shape: float, rate: float, u: torch.Tensor) -> torch.Tensor:
-    """Gamma(shape, rate) quantiles through scipy (torch has no Gamma.icdf)."""
-    from scipy.stats import gamma as sp_gamma
+def _hash_uniform(seed: int, j: int, masks: torch.Tensor, s: int, m: int) -> torch.Tensor:
+    """Uniforms in (0, 1) from a splitmix64 hash of (seed, node, mask, draw, component): (U, S, m)."""
+    import numpy as np
 
-    vals = sp_gamma.ppf(u.numpy(), a=shape, scale=1.0 / rate)
+    with np.errstate(over="ignore"):
+        key = (np.asarray(masks, dtype=np.uint64)[:, None, None] * np.uint64(0x9E3779B97F4A7C15)
+               + np.uint64((seed * 1_000_003 + j) & 0xFFFFFFFF) * np.uint64(0xBF58476D1CE4E5B9)
+               + np.arange(s, dtype=np.uint64)[None, :, None] * np.uint64(0x94D049BB133111EB)
+               + np.arange(m, dtype=np.uint64)[None, None, :] * np.uint64(0xD6E8FEB86659FD93))  # fmt: skip
+        z = key + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return torch.as_tensor(((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53)
+
+
+def _gamma_icdf(shape: torch.Tensor, rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Gamma(shape, rate) quantiles through scipy (torch has no Gamma.icdf); shapes broadcast."""
+    from scipy.special import gammaincinv
+
+    vals = gammaincinv(shape.numpy(), u.numpy()) / rate.numpy()
     return torch.as_tensor(vals, dtype=torch.float64)
 
 
@@ -212,38 +243,39 @@ class PreparedGraphs:
     noise_var: torch.Tensor
     weight_mean: torch.Tensor
     adj: torch.Tensor
+    mean_obs: torch.Tensor  # (N, S, d) observational means
+    cov: torch.Tensor  # (N, S, d, d) observational covariance
 
     def __len__(self) -> int:
         return self.total.shape[0]
 
     def subset(self, idx: torch.Tensor) -> "PreparedGraphs":
-        return PreparedGraphs(self.total[idx], self.intercept[idx], self.noise_var[idx], self.weight_mean[idx], self.adj[idx])
+        return PreparedGraphs(self.total[idx], self.intercept[idx], self.noise_var[idx], self.weight_mean[idx], self.adj[idx],
+                              self.mean_obs[idx], self.cov[idx])
 
     def moments(self, target: int, outcome: int, *, value: float | None = None, shift: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and variance of X_outcome under do(X_target = value) or X_target += shift.
 
+        With T the total effects, m the observational means and V = T^T diag(s^2) T the observational
+        covariance, cutting the paths into k (module docstring) gives, for k != y,
+            E[y | do(k = x)] = m_y + T[k, y] (x - m_k),   Var = V_yy - 2 T[k, y] V_ky + T[k, y]^2 V_kk,
+        and a shift keeps the variance V_yy and moves the mean by T[k, y] delta: six gathers per query.
         Returns: mean (N, S), var (N, S).
         """
         if (value is None) == (shift is None):
             raise HarmModelError("give exactly one of value (do(X = value)) or shift (X := X + shift)")
-        t = self.total
-        t_ky = t[:, :, target, outcome]  # (N, S)
-        col_y = t[:, :, :, outcome]  # (N, S, d): total effect of every node on Y
+        m_y = self.mean_obs[:, :, outcome]
+        v_yy = self.cov[:, :, outcome, outcome]
         if target == outcome:
             if value is not None:
-                z = torch.zeros_like(t_ky)
-                return z + value, z
-            col = col_y
-            mean = (col * self.intercept).sum(-1) + shift
-            return mean, (col**2 * self.noise_var).sum(-1)
+                return torch.full_like(m_y, value), torch.zeros_like(v_yy)
+            return m_y + shift, v_yy
+        t_ky = self.total[:, :, target, outcome]  # (N, S)
         if value is not None:
-            a = col_y - t[:, :, :, target] * t_ky[..., None]  # (N, S, d): effects with paths into k cut
-            a[:, :, target] = 0.0
-            mean = (a * self.intercept).sum(-1) + t_ky * value
-            var = (a**2 * self.noise_var).sum(-1)
-            return mean, var
-        mean = (col_y * self.intercept).sum(-1) + t_ky * shift
-        return mean, (col_y**2 * self.noise_var).sum(-1)
+            mean = m_y + t_ky * (value - self.mean_obs[:, :, target])
+            var = v_yy - 2.0 * t_ky * self.cov[:, :, target, outcome] + t_ky**2 * self.cov[:, :, target, target]
+            return mean, var.clamp_min(0.0)
+        return m_y + t_ky * shift, v_yy
 
     def prob(self, target: int, outcome: int, low: float, high: float, *, value: float | None = None, shift: float | None = None, outside: bool = False) -> torch.Tensor:
         """P(low < X_outcome < high) (or outside that interval) under the action, averaged over draws.

@@ -94,3 +94,17 @@ def test_rejects_cycles_and_bad_shapes() -> None:
         model.prepare(torch.zeros(2, 3, 3, dtype=torch.bool))
     with pytest.raises(HarmModelError, match="exactly one"):
         model.prepare(_adj([(0, 1)])).moments(0, 1)
+
+
+def test_draws_do_not_depend_on_the_batch() -> None:
+    """A graph's parameter draws are a function of (node, parent set): the same alone or in a batch."""
+    data = _chain_data(n=500)
+    model = HarmModel(data, config=HarmModelConfig(n_draws=6, seed=2))
+    graphs = torch.cat([_adj([(0, 1), (1, 2)]), _adj([(0, 2), (3, 2)]), _adj([(1, 0), (2, 1), (3, 1)])])
+    together = model.prepare(graphs)
+    for i in range(3):
+        alone = model.prepare(graphs[i : i + 1])
+        assert torch.equal(alone.total[0], together.total[i])
+        assert torch.equal(alone.noise_var[0], together.noise_var[i])
+    other_seed = HarmModel(data, config=HarmModelConfig(n_draws=6, seed=3)).prepare(graphs[:1])
+    assert not torch.equal(other_seed.noise_var[0], together.noise_var[0])
