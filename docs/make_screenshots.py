@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default="demo-out/theorycov.db", help="SQLAlchemy URL or SQLite file of a trained project")
     ap.add_argument("--out", type=Path, default=HERE, help="folder for the PNG files")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
-    ap.add_argument("--width", type=int, default=1100)
+    ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=760)
     args = ap.parse_args(argv)
 

@@ -317,8 +317,12 @@ def _num(x: Any, fmt: str = "{:.3g}") -> str:
     """Numbers for people: NaN and missing values as a dash (stored JSON keeps them as strings)."""
     if isinstance(x, bool) or x is None:
         return "–" if x is None else str(x)
+    if isinstance(x, str) and x.lower() in ("nan", "inf", "-inf", "infinity"):  # how coverage.report stores them
+        x = float(x)
+    if fmt == "{:.3g}" and (isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15)):
+        return f"{int(x):,}"  # counts (graphs, samples, iterations) read better whole
     if isinstance(x, (int, float)):
-        return "–" if isinstance(x, float) and math.isnan(x) else ("∞" if isinstance(x, float) and math.isinf(x) else fmt.format(x))
+        return "–" if math.isnan(x) else ("∞" if math.isinf(x) else fmt.format(x))
     return str(x)
 
 
