@@ -63,6 +63,7 @@ class PosteriorSample:
     counts: torch.Tensor
     log_reward: torch.Tensor
     log_pt: torch.Tensor
+    exact: bool = False  # every DAG (d <= 5) with log_pt = 0: the weights are the exact posterior
 
     @property
     def log_weight(self) -> torch.Tensor:
@@ -75,12 +76,12 @@ class PosteriorSample:
         return self.graphs.repeat_interleave(self.counts, dim=0)
 
     def save(self, path: str | Path) -> None:
-        torch.save({k: getattr(self, k) for k in ("names", "graphs", "counts", "log_reward", "log_pt")}, Path(path))
+        torch.save({k: getattr(self, k) for k in ("names", "graphs", "counts", "log_reward", "log_pt", "exact")}, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> "PosteriorSample":
         d = torch.load(Path(path), weights_only=False)
-        return cls(tuple(d["names"]), d["graphs"], d["counts"], d["log_reward"], d["log_pt"])
+        return cls(tuple(d["names"]), d["graphs"], d["counts"], d["log_reward"], d["log_pt"], bool(d.get("exact", False)))
 
 
 @dataclass
@@ -149,12 +150,16 @@ def fit_posterior(
         log_pt_backward(trainer.policy, uniq[i : i + 512], n_traj=config.n_traj, generator=torch.Generator().manual_seed(i))
         for i in range(0, uniq.shape[0], 512)
     ])
-    post = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
+    if dags is not None:  # d <= 5: the guard can use the exact posterior over every DAG
+        lr_all = reward.log_reward(dags)
+        post = PosteriorSample(tuple(names), dags, torch.ones(dags.shape[0], dtype=torch.int64), lr_all, torch.zeros_like(lr_all), exact=True)
+    else:
+        post = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
     t_sample = time.perf_counter() - t0 - t_setup - t_train
     report = None
     if cs is not None and prior is not None:
         report = audit(
-            reward, cs, prior, post.expanded(), log_pt=log_pt.repeat_interleave(counts) if dags is None else None, dags=dags,
+            reward, cs, prior, uniq.repeat_interleave(counts, dim=0), log_pt=log_pt.repeat_interleave(counts) if dags is None else None, dags=dags,
             citations=citations, first_hit=history.first_hit if history else None,
             coverage_curve=history.curve if history else (), hypothesis_ids=hypothesis_ids, domain=domain, config=config.audit,
             completions=objective.best if objective is not None else None,

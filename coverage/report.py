@@ -108,7 +108,7 @@ class AuditReport:
 
 
 def _fmt(x: float) -> str:
-    return "&infin;" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.2f}")
+    return "&infin;" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.3g}")
 
 
 def _json_default(o: object) -> object:

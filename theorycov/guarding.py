@@ -65,7 +65,7 @@ def _cached(project: "Project", run_id: int, bound: str, threshold: float) -> Gu
     run_dir = project.workdir / f"run-{run_id}"
     if not (run_dir / "posterior.pt").is_file():
         raise ProjectError(f"the posterior sample of run {run_id} is missing ({run_dir / 'posterior.pt'}); retrain with `theorycov train`")
-    dom = load_domain(config["domain"])
+    dom = load_domain(config.get("domain_spec", config["domain"]))
     data_arg = None if config.get("data") in (None, "bundled") else config["data"]
     table = load_domain_data(dom.name, data_arg, dom.names)
     post = PosteriorSample.load(run_dir / "posterior.pt")
@@ -82,7 +82,7 @@ def _cached(project: "Project", run_id: int, bound: str, threshold: float) -> Gu
         dom.names, torch.as_tensor(table.values), torch.as_tensor(table.intervened), post.graphs, post.log_reward, post.log_weight,
         constraints=cs, p_min=p_min, aliases={v.name: v.all_aliases() for v in dom.variables},
         evidence=lambda a, b: evidence.get((a, b), []), citations=lambda h: citations[h],
-        config=GuardConfig(bound=bound, threshold=threshold),
+        exact=post.exact, config=GuardConfig(bound=bound, threshold=threshold),
     )
     guard.hypothesis_ids = [i for i in ids if i in by_id]  # type: ignore[attr-defined]
     guard.run_id = run_id  # type: ignore[attr-defined]

@@ -107,7 +107,9 @@ class Project:
                         trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=progress))
         with session_scope(self.engine) as s:
             drow = crud.get_domain(dom.name, session=s)
-            run_id = crud.add_run(session=s, config={"fit": _jsonable(cfg), "domain": dom.name, "data": str(data or "bundled"),
+            spec = str(Path(domain).resolve()) if Path(domain).is_file() else domain  # how to load the domain again
+            run_id = crud.add_run(session=s, config={"fit": _jsonable(cfg), "domain": dom.name, "domain_spec": spec,
+                                                     "data": str(Path(data).resolve()) if data else "bundled",
                                                      "hypothesis_ids": [i for i, _, _ in hyps]},
                                   domain_id=drow.id if drow else None, data_hash=data_hash(table)).id
         run_dir = (self.workdir / f"run-{run_id}").resolve()  # absolute: stored paths must work from any folder
