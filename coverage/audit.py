@@ -33,6 +33,7 @@ class AuditConfig:
     restarts: int = 3  # hill-climbing restarts for each best completion
     top_novel: int = 50  # highest-reward sampled graphs searched for novel modes
     n_novel: int = 8  # novel-mode groups reported
+    min_ess: float = 30.0  # importance estimates with a smaller effective sample size refute nothing
 
 
 def _codes(adj: torch.Tensor) -> torch.Tensor:
@@ -102,7 +103,8 @@ def audit(
         comps.append(comp)
         reached[h] = _member(comp.adj, sample_codes)
     tol = binomial_tolerance(q, s)
-    verdict = verdicts(mass.p, q, prior_h, reached, eps=config.eps, delta=config.delta, q_tolerance=tol)
+    verdict = verdicts(mass.p, q, prior_h, reached, eps=config.eps, delta=config.delta, q_tolerance=tol,
+                       p_high=mass.high, can_refute=mass.exact or mass.ess >= config.min_ess)
     for h in range(n_h):
         p, lo, hi = float(mass.p[h]), float(mass.low[h]), float(mass.high[h])
         ratio = float(q[h]) / p if p > 0 else float("inf")

@@ -71,6 +71,8 @@ def verdicts(
     eps: float = 0.1,
     delta: float = 0.1,
     q_tolerance: torch.Tensor | None = None,
+    p_high: torch.Tensor | None = None,
+    can_refute: bool = True,
 ) -> list[Verdict]:
     """Verdict per hypothesis.
 
@@ -78,11 +80,14 @@ def verdicts(
         p, q: (H,) posterior and sampler masses; prior_mass: (H,) P(h) (or a lower bound of it).
         reached: (H,) bool, the best completion G*_h was drawn by the sampler.
         q_tolerance: (H,) optional slack on q for finite samples (e.g. 2 binomial standard errors).
+        p_high: (H,) upper bounds of p(h|D): a hypothesis is refuted only when even this is below
+            delta P(h); can_refute: False when the estimate is too poor to refute anything (tiny ESS).
     """
     tol = torch.zeros_like(q) if q_tolerance is None else q_tolerance
     out = []
     for h in range(p.shape[0]):
-        if float(p[h]) < delta * float(prior_mass[h]):
+        upper = float(p[h] if p_high is None else p_high[h])
+        if can_refute and upper < delta * float(prior_mass[h]):
             out.append(Verdict.REFUTED)
         elif float(q[h]) + float(tol[h]) >= (1.0 - eps) * float(p[h]) and bool(reached[h]):
             out.append(Verdict.COVERED)

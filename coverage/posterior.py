@@ -68,7 +68,7 @@ class PosteriorSample:
     @property
     def log_weight(self) -> torch.Tensor:
         """Importance log weights of the distinct graphs: log count + log R - log P_T, i.e. SNIS over the
-        draws, merged per graph."""
+        draws, merged per graph; -inf for graphs that are candidates but not draws (count 0)."""
         return self.counts.to(torch.float64).log() + self.log_reward - self.log_pt
 
     def expanded(self) -> torch.Tensor:
@@ -155,6 +155,14 @@ def fit_posterior(
         post = PosteriorSample(tuple(names), dags, torch.ones(dags.shape[0], dtype=torch.int64), lr_all, torch.zeros_like(lr_all), exact=True)
     else:
         post = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
+        if objective is not None:  # each theory's completions join as candidates (count 0: not draws)
+            pool = torch.cat([p for p in objective.pools if p.shape[0]] or [torch.zeros(0, d, d, dtype=torch.bool)])
+            if pool.shape[0]:
+                pool = torch.unique(pool.flatten(1), dim=0).reshape(-1, d, d)
+                post = PosteriorSample(
+                    tuple(names), torch.cat([uniq, pool]), torch.cat([counts, torch.zeros(pool.shape[0], dtype=torch.int64)]),
+                    torch.cat([log_r, reward.log_reward(pool)]), torch.cat([log_pt, torch.zeros(pool.shape[0], dtype=torch.float64)]),
+                )
     t_sample = time.perf_counter() - t0 - t_setup - t_train
     report = None
     if cs is not None and prior is not None:

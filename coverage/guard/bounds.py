@@ -24,7 +24,62 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["RiskEstimates", "TheoryRisk", "estimate_risks", "weighted_mean"]
+__all__ = ["RiskEstimates", "TheoryRisk", "TheoryTable", "estimate_risks", "theory_table", "weighted_mean"]
+
+
+@dataclass(frozen=True)
+class TheoryTable:
+    """What the human bound needs that does not depend on the query (computed once per graph set).
+
+    weights: (N, H) within-theory weights, softmax over the graphs that satisfy h of log R (the found
+        support of h: sampled graphs and h's completions, weighted by the posterior), zero elsewhere;
+    mass, mass_high: (H,) p(h|D) and its upper 95% bound; plausible: (H,) bool; best: (H,) graph index
+        of h's highest-reward member (-1 when h has none); p_min: (H,).
+    """
+
+    weights: torch.Tensor
+    mass: torch.Tensor
+    mass_high: torch.Tensor
+    plausible: torch.Tensor
+    best: torch.Tensor
+    p_min: torch.Tensor
+    members: torch.Tensor  # (H,) number of member graphs
+
+
+def theory_table(
+    log_reward: torch.Tensor,
+    log_weight: torch.Tensor,
+    satisfies: torch.Tensor,
+    p_min: torch.Tensor,
+    *,
+    delta: float = 0.1,
+    exact: bool = False,
+    min_ess: float = 30.0,
+) -> TheoryTable:
+    """Masses, plausibility and within-theory weights of H hypotheses over N graphs.
+
+    A theory is implausible only when the data refute it with confidence: the upper bound of its mass is
+    below delta * p_min and the estimate is trustworthy (exact, or an effective sample size of at least
+    ``min_ess``). With too few effective samples nothing is declared refuted: a sampler that has not
+    found a theory's graphs is no evidence against the theory.
+    """
+    n, h = satisfies.shape
+    if log_reward.shape != (n,) or log_weight.shape != (n,) or p_min.shape != (h,):
+        raise ValueError("log_reward and log_weight must be (N,), satisfies (N, H), p_min (H,)")
+    sat = satisfies.to(torch.bool)
+    w = torch.softmax(log_weight.to(torch.float64), 0)
+    s = sat.to(torch.float64)
+    mass = (w[:, None] * s).sum(0)
+    ess = float("inf") if exact else float(1.0 / (w**2).sum())
+    half = 0.0 if exact else 1.96 * ((w[:, None] ** 2) * (s - mass[None]) ** 2).sum(0).sqrt()
+    mass_high = (mass + half).clamp_max(1.0)
+    can_refute = exact or ess >= min_ess
+    members = sat.sum(0)
+    plausible = (members > 0) & ((mass_high >= delta * p_min) | (not can_refute))
+    masked = torch.where(sat, log_reward.to(torch.float64)[:, None], torch.full((n, h), -math.inf, dtype=torch.float64))
+    weights = torch.where(members[None] > 0, torch.softmax(masked, 0), torch.zeros_like(masked)).nan_to_num(0.0)
+    best = torch.where(members > 0, masked.argmax(0), torch.full((h,), -1, dtype=torch.long))
+    return TheoryTable(weights, mass, mass_high, plausible, best, p_min.to(torch.float64), members)
 
 
 @dataclass(frozen=True)
@@ -93,6 +148,8 @@ def estimate_risks(
     delta: float = 0.1,
     exact: bool = False,
     weights: torch.Tensor | None = None,
+    table: TheoryTable | None = None,
+    min_ess: float = 30.0,
 ) -> RiskEstimates:
     """All risk estimates from per-graph harm probabilities.
 
@@ -100,11 +157,12 @@ def estimate_risks(
         p: (N,) P(H | do(a), G_i, D).
         log_reward: (N,) log R(G_i) = log P(G_i) + log P(D | G_i) (unnormalized log posterior).
         log_weight: (N,) log posterior weight of each graph in the set (log R for an exact enumeration,
-            log R - log P_T for GFlowNet samples).
+            log R - log P_T for GFlowNet samples, -inf for graphs that are not draws, such as completions).
         satisfies: (N, H) bool, G_i |= h; p_min: (H,) prior floors lam * w_h.
         alpha: Prop. 4.6 plausibility ratio; delta: human-bound confidence.
         exact: the set is every graph (d <= 5): the interval collapses to the point estimate.
         weights: (N,) softmax(log_weight) when cached by the caller (it is the same for every query).
+        table: the query-independent part of the human bound, when cached (see :func:`theory_table`).
     """
     n = p.shape[0]
     if log_reward.shape != (n,) or log_weight.shape != (n,):
@@ -123,21 +181,17 @@ def estimate_risks(
     i46 = int(torch.argmax(p_masked))
     theories: list[TheoryRisk] = []
     human, human_i = 0.0, None
-    if satisfies is not None and satisfies.shape[1] > 0:
+    if table is None and satisfies is not None and satisfies.shape[1] > 0:
         if satisfies.shape[0] != n or p_min is None or p_min.shape != (satisfies.shape[1],):
             raise ValueError("satisfies must be (N, H) and p_min (H,)")
-        masses = (w_all[:, None] * satisfies.to(torch.float64)).sum(0)  # (H,) p(h | D)
-        for h in range(satisfies.shape[1]):
-            members = satisfies[:, h]
-            k = int(members.sum())
-            if k == 0:
-                theories.append(TheoryRisk(h, 0.0, float(p_min[h]), False, float("nan"), 0, -1))
-                continue
-            lw_h = torch.where(members, log_weight.to(torch.float64), torch.full_like(p, -math.inf))
-            risk_h = float((torch.softmax(lw_h, 0) * p).sum())
-            best = int(torch.argmax(torch.where(members, lr, torch.full_like(lr, -math.inf))))
-            plausible = float(masses[h]) >= delta * float(p_min[h])
-            theories.append(TheoryRisk(h, float(masses[h]), float(p_min[h]), plausible, risk_h, k, best))
+        table = theory_table(lr, log_weight, satisfies, p_min, delta=delta, exact=exact, min_ess=min_ess)
+    if table is not None:
+        risks = table.weights.T @ p  # (H,) P(H | do(a), h, D)
+        for h in range(risks.shape[0]):
+            k = int(table.members[h])
+            risk_h = float(risks[h]) if k else float("nan")
+            plausible = bool(table.plausible[h])
+            theories.append(TheoryRisk(h, float(table.mass[h]), float(table.p_min[h]), plausible, risk_h, k, int(table.best[h])))
             if plausible and risk_h > human:
                 human, human_i = risk_h, h
     return RiskEstimates(

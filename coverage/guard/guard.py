@@ -16,7 +16,7 @@ import torch
 
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.guard.actions import Action, HarmEvent, Quantiles, alias_resolver, parse_action, parse_harm
-from theorycov.coverage.guard.bounds import RiskEstimates, estimate_risks
+from theorycov.coverage.guard.bounds import RiskEstimates, estimate_risks, theory_table
 from theorycov.coverage.guard.explain import Decision, DecisionStatus, EvidenceRef, explain_paths
 from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
 
@@ -35,6 +35,7 @@ class GuardConfig:
     delta: float = 0.1  # human bound: theories with p(h|D) >= delta * p_min(h) are plausible
     inhibit_q: float = 0.05  # "inhibit X" sets X to this observational quantile
     activate_q: float = 0.95  # "activate X" sets X to this observational quantile
+    min_ess: float = 30.0  # below this effective sample size no theory is declared refuted
     harm: HarmModelConfig = HarmModelConfig()
 
 
@@ -77,11 +78,12 @@ class Guard:
         n_u = uniq.shape[0]
         d = len(self.variables)
         self.graphs = uniq.reshape(n_u, d, d)
-        lw = torch.full((n_u,), -math.inf, dtype=torch.float64)
-        self.log_weight = lw.scatter_reduce(0, inverse, log_weight.to(torch.float64), reduce="amax")
-        # Duplicates of one graph share its weight: log sum = max + log count for equal values.
-        counts = torch.bincount(inverse, minlength=n_u).to(torch.float64)
-        self.log_weight = self.log_weight + counts.log() if not exact else self.log_weight
+        # Duplicates of one graph merge: their weights add (log-sum-exp per group).
+        lw_in = log_weight.to(torch.float64)
+        top = torch.full((n_u,), -math.inf, dtype=torch.float64).scatter_reduce(0, inverse, lw_in, reduce="amax")
+        safe = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+        summed = torch.zeros(n_u, dtype=torch.float64).scatter_add_(0, inverse, (lw_in - safe[inverse]).exp())
+        self.log_weight = safe + summed.log()
         self.log_reward = torch.zeros(n_u, dtype=torch.float64).scatter_(0, inverse, log_reward.to(torch.float64))
         self.weights = torch.softmax(self.log_weight, 0)  # (N,) the same for every query
         self.model = HarmModel(data, intervened, config.harm)
@@ -91,6 +93,12 @@ class Guard:
         self.constraints = constraints
         self.satisfies = constraints.satisfies(self.graphs) if constraints is not None and len(constraints) else None
         self.p_min = p_min
+        self.table = None
+        if self.satisfies is not None:
+            if p_min is None:
+                raise ValueError("hypotheses need their prior floors p_min (H,)")
+            self.table = theory_table(self.log_reward, self.log_weight, self.satisfies, p_min,
+                                      delta=config.delta, exact=exact, min_ess=config.min_ess)
         self.resolve = alias_resolver(self.variables, aliases)
         self._evidence = evidence or (lambda a, b: ())
         self._citations = citations or (lambda h: ())
@@ -111,7 +119,7 @@ class Guard:
         p = self.harm_probabilities(action, harm)
         est = estimate_risks(
             p, self.log_reward, self.log_weight, self.satisfies, self.p_min,
-            alpha=self.config.alpha, delta=self.config.delta, exact=self.exact, weights=self.weights,
+            alpha=self.config.alpha, delta=self.config.delta, exact=self.exact, weights=self.weights, table=self.table,
         )
         return p, est
 

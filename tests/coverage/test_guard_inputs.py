@@ -74,3 +74,18 @@ def test_estimates_on_three_graphs() -> None:
     assert strict.get("cautious") == strict.prop46
     with pytest.raises(ValueError, match="unknown bound"):
         strict.get("optimistic")
+
+
+def test_low_ess_refutes_no_theory() -> None:
+    """With an effective sample size of ~1, a theory absent from the dominant graph is not declared refuted."""
+    p = torch.tensor([0.1, 0.9, 0.9], dtype=torch.float64)
+    lr = torch.tensor([0.0, -30.0, -31.0], dtype=torch.float64)
+    lw = torch.tensor([0.0, -30.0, -31.0], dtype=torch.float64)  # one draw dominates: ESS ~ 1
+    sat = torch.tensor([[True, False], [False, True], [False, True]])
+    est = estimate_risks(p, lr, lw, sat, torch.tensor([0.05, 0.05]), delta=0.1, min_ess=30.0)
+    assert est.ess < 2 and est.theories[1].plausible and est.human == pytest.approx(0.9)
+    # with the same weights but trusted (as if exact), theory 1 is refuted and the bound falls to 0.1
+    trusted = estimate_risks(p, lr, lw, sat, torch.tensor([0.05, 0.05]), delta=0.1, exact=True)
+    assert not trusted.theories[1].plausible and trusted.human == pytest.approx(0.1)
+    # within a theory, members are weighted by R: graph 1 (log R -30) outweighs graph 2 (-31)
+    assert est.theories[1].risk == pytest.approx(0.9) and est.theories[1].best_graph == 1

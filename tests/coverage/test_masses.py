@@ -66,3 +66,13 @@ def test_verdicts() -> None:
     reached = torch.tensor([True, True, False, False])
     v = verdicts(p, q, prior, reached, eps=0.1, delta=0.1)
     assert v == [Verdict.COVERED, Verdict.UNDER_COVERED, Verdict.REFUTED, Verdict.UNDER_COVERED]
+
+
+def test_poor_estimates_refute_nothing() -> None:
+    p = torch.tensor([0.0, 0.3])
+    q = torch.tensor([0.0, 0.3])
+    prior = torch.tensor([0.05, 0.05])
+    reached = torch.tensor([False, True])
+    assert verdicts(p, q, prior, reached, can_refute=False)[0] is Verdict.UNDER_COVERED
+    assert verdicts(p, q, prior, reached, p_high=torch.tensor([0.2, 0.4]))[0] is Verdict.UNDER_COVERED  # upper bound not low enough
+    assert verdicts(p, q, prior, reached, p_high=torch.tensor([0.001, 0.4]))[0] is Verdict.REFUTED
