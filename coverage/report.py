@@ -118,7 +118,8 @@ def _json_default(o: object) -> object:
 
 
 _CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}"
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px;width:100%}"
+    "td:nth-child(2){min-width:22em}td:nth-child(3){min-width:9em}"
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}tr.ok td:nth-child(9){color:#176317}"
     "tr.bad td:nth-child(9){color:#b00020;font-weight:bold}tr.ref{color:#888}.plots{display:flex;gap:2em;flex-wrap:wrap}"
     ".summary{font-size:16px}"
