@@ -2,7 +2,6 @@
 non-refuted hypothesis; one that never draws a hypothesis' graphs is flagged; the report renders."""
 from __future__ import annotations
 
-import itertools
 import json
 
 import torch
@@ -12,18 +11,10 @@ from theorycov.coverage.audit import audit
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.prior import FloorPrior
 from theorycov.gfn.data import make_linear_gaussian_er
-from theorycov.gfn.graphs import is_acyclic
+from theorycov.gfn.exact import enumerate_dags
 from theorycov.gfn.reward import Reward
 from theorycov.gfn.scores.bge import BGeScore
 
-
-def _all_dags(d: int) -> torch.Tensor:
-    pairs = [(i, j) for i in range(d) for j in range(d) if i != j]
-    bits = torch.tensor(list(itertools.product([0, 1], repeat=len(pairs))), dtype=torch.bool)
-    adj = torch.zeros(bits.shape[0], d, d, dtype=torch.bool)
-    for k, (i, j) in enumerate(pairs):
-        adj[:, i, j] = bits[:, k]
-    return adj[is_acyclic(adj)]
 
 
 def _setup():  # noqa: ANN202
@@ -38,7 +29,7 @@ def _setup():  # noqa: ANN202
         Hypothesis((Constraint(names[a], names[b], forbidden=True, path=True), Constraint(names[b], names[a], forbidden=True, path=True))),  # planted false: a, b unrelated
     ]
     cs = ConstraintSet(hyps, names)
-    dags = _all_dags(4)
+    dags = enumerate_dags(4)
     prior = FloorPrior(cs, torch.tensor([0.4, 0.4, 0.2], dtype=torch.float64), lam=0.1, dags=dags)
     reward = Reward(BGeScore(data), prior)
     return reward, cs, prior, dags

@@ -1,7 +1,6 @@
 """Constrained hill-climbing finds the best completion that exhaustive search over all DAGs finds."""
 from __future__ import annotations
 
-import itertools
 
 import pytest
 import torch
@@ -10,18 +9,10 @@ from theorycov.corpus.types import Constraint, Hypothesis
 from theorycov.coverage.completion import best_completion
 from theorycov.coverage.constraints import ConstraintSet, HypothesisError
 from theorycov.gfn.data import make_linear_gaussian_er
-from theorycov.gfn.graphs import is_acyclic
+from theorycov.gfn.exact import enumerate_dags
 from theorycov.gfn.reward import Reward
 from theorycov.gfn.scores.bge import BGeScore
 
-
-def _all_dags(d: int) -> torch.Tensor:
-    pairs = [(i, j) for i in range(d) for j in range(d) if i != j]
-    bits = torch.tensor(list(itertools.product([0, 1], repeat=len(pairs))), dtype=torch.bool)
-    adj = torch.zeros(bits.shape[0], d, d, dtype=torch.bool)
-    for k, (i, j) in enumerate(pairs):
-        adj[:, i, j] = bits[:, k]
-    return adj[is_acyclic(adj)]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -29,7 +20,7 @@ def test_completion_is_the_constrained_argmax(seed: int) -> None:
     data, true = make_linear_gaussian_er(4, 1.0, 100, seed=seed)
     reward = Reward(BGeScore(data))
     names = list(data.names)
-    dags = _all_dags(4)
+    dags = enumerate_dags(4)
     lr = reward.log_reward(dags)
     # One hypothesis agreeing with the truth (if it has an edge), one contradicting it, one path, one forbidden.
     i, j = (true.nonzero()[0].tolist() if bool(true.any()) else (0, 1))

@@ -1,7 +1,6 @@
 """Exact and importance-sampled hypothesis masses, and verdicts."""
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
@@ -11,18 +10,10 @@ from theorycov.corpus.types import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.masses import Verdict, exact_masses, importance_masses, sample_share, verdicts
 from theorycov.gfn.data import make_linear_gaussian_er
-from theorycov.gfn.graphs import is_acyclic
+from theorycov.gfn.exact import enumerate_dags
 from theorycov.gfn.reward import Reward
 from theorycov.gfn.scores.bge import BGeScore
 
-
-def _all_dags(d: int) -> torch.Tensor:
-    pairs = [(i, j) for i in range(d) for j in range(d) if i != j]
-    bits = torch.tensor(list(itertools.product([0, 1], repeat=len(pairs))), dtype=torch.bool)
-    adj = torch.zeros(bits.shape[0], d, d, dtype=torch.bool)
-    for k, (i, j) in enumerate(pairs):
-        adj[:, i, j] = bits[:, k]
-    return adj[is_acyclic(adj)]
 
 
 def test_importance_interval_covers_exact_mass() -> None:
@@ -31,7 +22,7 @@ def test_importance_interval_covers_exact_mass() -> None:
     data, _ = make_linear_gaussian_er(4, 1.0, 30, seed=4)
     names = list(data.names)
     reward = Reward(BGeScore(data))
-    dags = _all_dags(4)
+    dags = enumerate_dags(4)
     lr = reward.log_reward(dags) / 8.0  # a flatter target so that 400 uniform draws suffice
     cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1], path=True),)), Hypothesis((Constraint(names[2], names[3]),)), Hypothesis((Constraint(names[1], names[3], forbidden=True),))], names)
     sat = cs.satisfies(dags)

@@ -1,7 +1,6 @@
 """The human-floor prior: exact normalization, the floor guarantee, the exact P0 sampler and its estimate."""
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
@@ -10,18 +9,11 @@ import torch
 from theorycov.corpus.types import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.prior import FloorPrior, HypothesisPriorMass, log_dag_count, sample_edge_prior_dags
+from theorycov.gfn.exact import enumerate_dags
 from theorycov.gfn.graphs import is_acyclic
 
 VARS = ["A", "B", "C", "D"]
 
-
-def _all_dags(d: int) -> torch.Tensor:
-    pairs = [(i, j) for i in range(d) for j in range(d) if i != j]
-    bits = torch.tensor(list(itertools.product([0, 1], repeat=len(pairs))), dtype=torch.bool)
-    adj = torch.zeros(bits.shape[0], d, d, dtype=torch.bool)
-    for k, (i, j) in enumerate(pairs):
-        adj[:, i, j] = bits[:, k]
-    return adj[is_acyclic(adj)]
 
 
 @pytest.mark.parametrize("d,count", [(1, 1), (2, 3), (3, 25), (4, 543), (5, 29281)])
@@ -30,7 +22,7 @@ def test_dag_counts(d: int, count: int) -> None:
 
 
 def test_weighted_count_matches_enumeration() -> None:
-    dags = _all_dags(4)
+    dags = enumerate_dags(4)
     assert dags.shape[0] == 543
     beta = 0.3
     want = float((beta ** dags.flatten(1).sum(1).to(torch.float64)).sum())
@@ -40,7 +32,7 @@ def test_weighted_count_matches_enumeration() -> None:
 def test_sampler_is_exact() -> None:
     """Frequencies of all 25 DAGs on 3 nodes against beta^|E| / Z (chi-square style bound)."""
     beta, n = 0.5, 40000
-    dags = _all_dags(3)
+    dags = enumerate_dags(3)
     samples = sample_edge_prior_dags(3, beta, n, seed=1)
     assert bool(is_acyclic(samples).all())
     codes = lambda a: (a.flatten(1).to(torch.int64) * (2 ** torch.arange(9))).sum(1)  # noqa: E731
@@ -62,7 +54,7 @@ def _hyps() -> list[Hypothesis]:
 
 
 def test_floor_prior_normalized_with_floor() -> None:
-    dags = _all_dags(4)
+    dags = enumerate_dags(4)
     cs = ConstraintSet(_hyps(), VARS)
     w = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
     prior = FloorPrior(cs, w, beta=0.5, lam=0.2, dags=dags)
@@ -76,7 +68,7 @@ def test_floor_prior_normalized_with_floor() -> None:
 
 
 def test_monte_carlo_prior_mass_within_interval() -> None:
-    dags = _all_dags(4)
+    dags = enumerate_dags(4)
     cs = ConstraintSet(_hyps(), VARS)
     exact = HypothesisPriorMass.compute(cs, 0.5, dags=dags)
     mc = HypothesisPriorMass.compute(cs, 0.5, n_samples=20000, seed=3)
