@@ -90,6 +90,8 @@ def main() -> None:
     horizon = max(1000, int(rate * args.minutes * 60))
     tr = Trainer(config(args.train_batch, args.train_envs, horizon, args), reward)
     tr.train(max_seconds=args.minutes * 60)
+    if tr.train_seconds < args.minutes * 60:  # schedule ended early (calibration ran on small graphs): go on at lr_min
+        tr.train(num_iterations=10**9, max_seconds=args.minutes * 60 - tr.train_seconds)
     g = torch.Generator().manual_seed(123)
     t0 = time.perf_counter()
     samples = sample(tr.policy, args.num_samples, generator=g)
