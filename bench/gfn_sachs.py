@@ -56,7 +56,8 @@ def main() -> None:
     ap.add_argument("--num-envs", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--note", default="", help="free text added to the RESULTS.md entry")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--num-samples", type=int, default=10_000)
     ap.add_argument("--no-record", action="store_true")
@@ -100,7 +101,7 @@ def main() -> None:
     top = sorted(((float(marg[i, j]), data.names[i], data.names[j]) for i in range(11) for j in range(11) if i != j), reverse=True)[:20]
     top_txt = ", ".join(f"{a}->{b} {p:.2f}{'*' if truth[data.index(a), data.index(b)] else ''}" for p, a, b in top)
     figures: dict[str, object] = {**row, "top_edges": top_txt, "data_file": str(find_sachs_file()), "config": vars(args)}
-    notes = (f"data: {find_sachs_file()}; load at start: {load_before.split('load average ')[-1]}; "
+    notes = (f"{args.note + '; ' if args.note else ''}data: {find_sachs_file()}; load at start: {load_before.split('load average ')[-1]}; "
              f"top-20 edge marginals (* = consensus edge): {top_txt}")
     print(table([row]))
     if not args.no_record:
