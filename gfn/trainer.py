@@ -53,7 +53,7 @@ class TrainerConfig:
     batch_size: int = 256  # replayed transitions per gradient update (db only)
     replay_capacity: int = 100_000  # transitions kept in the ring buffer
     prefill: int = 1_000  # transitions collected (by the untrained policy) before the first update
-    lr: float = 1e-3  # peak Adam learning rate
+    lr: float = 1e-3  # peak Adam learning rate (fine at d <= 11; at d = 20 use 1e-4: 1e-3 drifts to dense low-reward graphs)
     lr_min: float = 1e-5  # final learning rate of the cosine schedule
     lr_schedule: str = "cosine"  # "cosine" (after warmup) or "constant"
     warmup_iters: int = 200  # linear warmup of the learning rate
