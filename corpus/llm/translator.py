@@ -111,7 +111,7 @@ class _ModelExtractor(Extractor):
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            from theorycov.corpus.llm.backends import LlamaCppBackend
+            from theorycov.corpus.llm.llamacpp import LlamaCppBackend
 
             self._backend = LlamaCppBackend()
         elif callable(self._backend) and not hasattr(self._backend, "complete"):
