@@ -74,7 +74,10 @@ class CoverageTraining:
         return self.history
 
     def _callback(self, trainer: Trainer) -> None:
-        if trainer.iteration % self.audit_every == 0:
+        # the trainer calls back every log_every iterations; audit once audit_every have passed since the
+        # last audit (a test on iteration % audit_every would never fire when the two do not divide)
+        last = self.history.curve[-1][0] if self.history.curve else 0
+        if trainer.iteration - last >= self.audit_every:
             self.running_audit()
 
     @torch.no_grad()

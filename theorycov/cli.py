@@ -30,8 +30,14 @@ def _fail(msg: str, code: int = 2) -> None:
 
 
 def _project(db: str | None):  # noqa: ANN202
+    import torch
+
+    from theorycov.corpus.llm.backends import free_threads
     from theorycov.project import Project
 
+    # torch's threads wait for each other: on a busy 2-core machine two threads made small tensor work
+    # ~170x slower than one (measured in bench/coverage.py), so use only the cores that are free
+    torch.set_num_threads(free_threads())
     return Project(db)
 
 

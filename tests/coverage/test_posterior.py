@@ -31,3 +31,17 @@ def test_fit_posterior_small(tmp_path: Path) -> None:
     back = PosteriorSample.load(tmp_path / "post.pt")
     assert torch.equal(back.graphs, res.sample.graphs) and back.names == res.sample.names
     assert torch.isfinite(back.log_weight).all()
+
+
+def test_running_audit_fires_when_cadences_do_not_divide() -> None:
+    from theorycov.coverage.constraints import ConstraintSet
+    from theorycov.coverage.train import CoverageTraining
+    from theorycov.gfn import BGeScore, Reward, Trainer
+
+    data, true = make_linear_gaussian_er(3, 1.0, 50, seed=1)
+    a, b = true.nonzero()[0].tolist() if bool(true.any()) else (0, 1)
+    cs = ConstraintSet([Hypothesis((Constraint(data.names[a], data.names[b]),))], list(data.names))
+    tr = Trainer(TrainerConfig(num_iterations=350, num_envs=8, batch_size=32, prefill=32, log_every=100, progress=False,
+                               policy=PolicyConfig(hidden=16)), Reward(BGeScore(data)))
+    hist = CoverageTraining(tr, cs, None, audit_every=150, n_samples=32).run()
+    assert [it for it, _ in hist.curve] == [0, 200, 350]  # audits after >= 150 iterations, then at the end
