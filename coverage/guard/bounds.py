@@ -71,7 +71,8 @@ def theory_table(
     s = sat.to(torch.float64)
     mass = (w[:, None] * s).sum(0)
     ess = float("inf") if exact else float(1.0 / (w**2).sum())
-    half = 0.0 if exact else 1.96 * ((w[:, None] ** 2) * (s - mass[None]) ** 2).sum(0).sqrt()
+    var = torch.maximum(((w[:, None] ** 2) * (s - mass[None]) ** 2).sum(0), mass * (1 - mass) / ess)  # as masses.py
+    half = 0.0 if exact else 1.96 * var.sqrt()
     mass_high = (mass + half).clamp_max(1.0)
     can_refute = exact or ess >= min_ess
     members = sat.sum(0)
