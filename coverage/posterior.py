@@ -48,6 +48,7 @@ class FitConfig:
     audit_every: int = 500
     audit: AuditConfig = field(default_factory=AuditConfig)
     bdeu_ess: float = 1.0  # equivalent sample size for discrete data
+    progress: bool = True  # a time-based progress bar while training for ``minutes``
     likelihood_power: float = 1.0  # eta: log R = log P(G) + eta log P(D|G) (gfn.scores.tempered); 1 = exact Bayes
 
 
@@ -96,6 +97,27 @@ class FitResult:
     seconds: dict[str, float]
 
 
+class _TimeBar:
+    """Progress of a time-budgeted run in seconds (the trainer's own bar counts towards an iteration
+    horizon that a time budget never reaches), with iterations, speed and loss as postfix."""
+
+    def __init__(self, seconds: float | None, trainer: Trainer, *, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.t0, self.trainer, self.covered = time.perf_counter(), trainer, None
+        self.bar = tqdm(total=int(seconds or 0), unit="s", desc="train", disable=not enabled)
+
+    def tick(self, trainer: Trainer) -> None:
+        elapsed = time.perf_counter() - self.t0
+        self.bar.n = min(self.bar.total, int(elapsed))
+        loss = trainer.losses[-1] if trainer.losses else float("nan")
+        self.bar.set_postfix(it=trainer.iteration, it_s=f"{trainer.iteration / max(elapsed, 1e-9):.0f}", loss=f"{loss:.3g}")
+
+    def close(self) -> None:
+        self.bar.n = self.bar.total
+        self.bar.close()
+
+
 def _score(data: DataTable, bdeu_ess: float, power: float = 1.0):  # noqa: ANN202
     from theorycov.gfn.scores.tempered import TemperedScore
 
@@ -131,16 +153,19 @@ def fit_posterior(
     t_setup = time.perf_counter() - t0
     history = None
     max_seconds = None if config.minutes is None else 60.0 * config.minutes
+    bar = _TimeBar(max_seconds, trainer, enabled=config.progress and max_seconds is not None)
     if cs is not None:
         p_ref = None
         if dags is not None:
             from theorycov.coverage.masses import exact_masses
 
             p_ref = exact_masses(reward.log_reward(dags), cs.satisfies(dags)).p
-        runner = CoverageTraining(trainer, cs, objective, p_reference=p_ref, audit_every=config.audit_every)
+        runner = CoverageTraining(trainer, cs, objective, p_reference=p_ref, audit_every=config.audit_every, on_log=bar.tick)
         history = runner.run(max_seconds=max_seconds)
+        bar.covered = history.curve[-1][1] if history.curve else None
     else:
-        trainer.train(max_seconds=max_seconds)
+        trainer.train(max_seconds=max_seconds, callback=bar.tick)
+    bar.close()
     t_train = time.perf_counter() - t0 - t_setup
     draws = sample(trainer.policy, config.n_samples, generator=torch.Generator().manual_seed(config.trainer.seed + 1))
     uniq, counts = torch.unique(draws.flatten(1), dim=0, return_counts=True)

@@ -11,6 +11,7 @@ stream (and therefore checkpoint resume) is unaffected.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -56,6 +57,7 @@ class CoverageTraining:
         eps: float = 0.1,
         completions_per_audit: int = 8,
         seed: int = 0,
+        on_log: Callable[[Trainer], None] | None = None,
     ) -> None:
         self.trainer, self.cs, self.objective = trainer, constraints, objective
         self.p_reference, self.eps = p_reference, eps
@@ -63,6 +65,7 @@ class CoverageTraining:
         self.audit_every, self.n_samples, self.k = audit_every, n_samples, completions_per_audit
         self.generator = torch.Generator().manual_seed(seed + 7919)
         self.history = CoverageHistory(first_hit=[None] * len(constraints))
+        self.on_log = on_log  # called at every trainer log step (progress display)
 
     def run(self, iterations: int | None = None, max_seconds: float | None = None) -> CoverageHistory:
         """Train for ``iterations`` (or ``max_seconds``), auditing along the way; returns the history."""
@@ -79,6 +82,8 @@ class CoverageTraining:
         last = self.history.curve[-1][0] if self.history.curve else 0
         if trainer.iteration - last >= self.audit_every:
             self.running_audit()
+        if self.on_log is not None:
+            self.on_log(trainer)
 
     @torch.no_grad()
     def running_audit(self) -> torch.Tensor:

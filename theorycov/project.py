@@ -104,7 +104,9 @@ class Project:
             logger.warning("no usable hypotheses for domain %s: training without a human floor", dom.name)
         weights = torch.tensor([max(len(h.evidence), 1) for _, h, _ in hyps], dtype=torch.float64) if hyps else None
         cfg = FitConfig(minutes=minutes, use_coverage=use_coverage, n_samples=n_samples, likelihood_power=power,
-                        trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=progress))
+                        progress=progress,
+                        # time-budgeted: the horizon only sets the schedule; the progress bar counts seconds
+                        trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=False))
         with session_scope(self.engine) as s:
             drow = crud.get_domain(dom.name, session=s)
             spec = str(Path(domain).resolve()) if Path(domain).is_file() else domain  # how to load the domain again
