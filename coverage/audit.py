@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +65,7 @@ def audit(
     coverage_curve: Sequence[tuple[int, float]] = (),
     hypothesis_ids: Sequence[int] | None = None,
     completions: Sequence[torch.Tensor] | None = None,
+    log_pt_of: Callable[[torch.Tensor], torch.Tensor] | None = None,
     domain: str = "",
     config: AuditConfig = AuditConfig(),
 ) -> AuditReport:
@@ -76,6 +77,9 @@ def audit(
         dags: (N, d, d) every DAG (d <= 5) for exact masses.
         completions: (d, d) best completions already found (e.g. by the coverage objective); each is
             used as a hill-climbing start, so the audit's completion is never worse than it.
+        log_pt_of: (B, d, d) -> (B,) the sampler's log P_T (backward estimate). At d > 5 a single best
+            completion is rarely drawn even by a perfect sampler, so it counts as reached when drawn or
+            when P_T(G*) >= 0.1 p(G*|D), with p(G*|D) = R(G*) / Z and Z estimated from the draws.
     """
     n_h, s = len(cs), samples.shape[0]
     sat_s = cs.satisfies(samples)  # (S, H)
@@ -102,6 +106,14 @@ def audit(
         comp = best_completion(reward, cs, h, restarts=1 if start is not None else config.restarts, seed=h, start=start)
         comps.append(comp)
         reached[h] = _member(comp.adj, sample_codes)
+    if log_pt_of is not None and log_pt is not None and dags is None:
+        log_z = torch.logsumexp(reward.log_reward(samples) - log_pt, 0) - torch.log(torch.tensor(float(s)))
+        missing = (~reached).nonzero().flatten().tolist()
+        if missing:
+            graphs = torch.stack([comps[h].adj for h in missing])
+            ratio = log_pt_of(graphs) - (torch.tensor([comps[h].log_reward for h in missing], dtype=torch.float64) - log_z)
+            for h, r in zip(missing, ratio.tolist()):
+                reached[h] = r >= torch.log(torch.tensor(0.1)).item()
     tol = binomial_tolerance(q, s)
     verdict = verdicts(mass.p, q, prior_h, reached, eps=config.eps, delta=config.delta, q_tolerance=tol,
                        p_high=mass.high, can_refute=mass.exact or mass.ess >= config.min_ess)

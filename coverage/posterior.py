@@ -196,6 +196,7 @@ def fit_posterior(
             citations=citations, first_hit=history.first_hit if history else None,
             coverage_curve=history.curve if history else (), hypothesis_ids=hypothesis_ids, domain=domain, config=config.audit,
             completions=objective.best if objective is not None else None,
+            log_pt_of=lambda g: log_pt_backward(trainer.policy, g, n_traj=32, generator=torch.Generator().manual_seed(7)),
         )
     seconds = {"setup": t_setup, "train": t_train, "sample": t_sample, "audit": time.perf_counter() - t0 - t_setup - t_train - t_sample}
     logger.info("posterior fitted: %d iterations, %d distinct graphs of %d draws, %s", trainer.iteration, uniq.shape[0], config.n_samples, seconds)

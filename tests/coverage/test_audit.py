@@ -58,3 +58,18 @@ def test_sampler_missing_a_theory_is_flagged() -> None:
     rep = audit(reward, cs, prior, samples, dags=dags)
     assert rep.rows[1].verdict == "under-covered" and rep.rows[1].q == 0.0 and not rep.rows[1].reached
     assert rep.covered_share < 1.0
+
+
+def test_reached_by_probability_when_not_drawn() -> None:
+    """Without enumeration, a best completion that was not drawn counts as reached when the sampler's
+    P_T gives it at least a tenth of its posterior probability, and not otherwise."""
+    from theorycov.gfn.graphs import graph_codes
+
+    reward, cs, prior, dags = _setup()
+    log_post = torch.log_softmax(reward.log_reward(dags), 0)
+    samples = dags[:1].repeat(50, 1, 1)  # only the empty graph was drawn
+    lookup = lambda g: log_post[torch.searchsorted(graph_codes(dags), graph_codes(g))]  # noqa: E731
+    exact_pt = audit(reward, cs, prior, samples, log_pt=lookup(samples), log_pt_of=lookup)
+    assert all(r.reached for r in exact_pt.rows[:2])
+    starved = audit(reward, cs, prior, samples, log_pt=lookup(samples), log_pt_of=lambda g: lookup(g) - 10.0)
+    assert not any(r.reached for r in starved.rows[:2])
