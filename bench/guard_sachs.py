@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--power", type=float, default=0.1, help="likelihood power of the run")
     ap.add_argument("--extractor", default="auto")
     ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--dose", default="quantile", choices=["quantile", "condition"],
+                    help="target level: observational q5/q95, or its mean in the held-out condition")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from theorycov.corpus.domain import load_domain
@@ -78,7 +80,7 @@ def main() -> int:
         run_id = project.train("sachs", minutes=args.minutes, power=args.power).run_id
     guard = project.guard(run_id, threshold=args.threshold)
     variables = load_domain("sachs").names
-    report = validate_interventions(guard, sachs_conditions(list(variables)), threshold=args.threshold)
+    report = validate_interventions(guard, sachs_conditions(list(variables)), threshold=args.threshold, dose=args.dose)
     m = report.metrics
     print(f"\nguard validation on Sachs interventions (run {run_id}, {len(guard.graphs)} distinct graphs, "
           f"{int(guard.satisfies.shape[1]) if guard.satisfies is not None else 0} hypotheses)")
@@ -95,14 +97,14 @@ def main() -> int:
     blob.update({
         "sign_agreement_posterior_mean": m["posterior"]["sign_agreement"], "brier_posterior_mean": m["posterior"]["brier"],
         "human_bound_missed_harms": m["human"]["missed_theory_harms"], "validation": m, "validation_run_power": args.power,
-        "validation_minutes": args.minutes, "machine": machine, "date": date, "command_sachs": command,
+        "validation_minutes": args.minutes, "validation_dose": args.dose, "machine": machine, "date": date, "command_sachs": command,
         "peak_rss_mb_sachs": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     })
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(blob, indent=2))
     with (ROOT / "bench" / "RESULTS.md").open("a") as fh:
         fh.write(f"\n## guard_sachs — {date}\n\nmachine: {machine}; command: `{command}`; wall {time.perf_counter() - t0:.0f} s; "
-                 f"likelihood power {args.power}, {args.minutes} min training\n\n| estimator | sign agreement (|SMD|>0.2) | n | Brier | missed harms | false blocks | real harms |\n|---|---|---|---|---|---|---|\n")
+                 f"likelihood power {args.power}, {args.minutes} min training, dose {args.dose}\n\n| estimator | sign agreement (|SMD|>0.2) | n | Brier | missed harms | false blocks | real harms |\n|---|---|---|---|---|---|---|\n")
         for est, v in m.items():
             fh.write(f"| {est} | {v['sign_agreement']:.3f} | {int(v['n_shifted'])} | {v['brier']:.3f} | {int(v['missed_harms'])} | {int(v['false_blocks'])} | {int(v['real_harms'])} |\n")
         fh.write(f"\nhuman bound: {int(m['human']['theory_predicted_harms'])} real harms predicted by a plausible ingested theory, "

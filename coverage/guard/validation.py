@@ -87,8 +87,16 @@ def validate_interventions(
     threshold: float = 0.5,
     smd_min: float = 0.2,
     band: tuple[float, float] = (0.05, 0.95),
+    dose: str = "quantile",
 ) -> ValidationReport:
-    """Predict every (condition, other variable) pair and compare with the held-out cells."""
+    """Predict every (condition, other variable) pair and compare with the held-out cells.
+
+    dose: "quantile" sets the target to its observational q5 (inhibited) or q95 (activated), as the phrase
+    parser does; "condition" sets it to the target's mean in the condition's own cells, i.e. the measured
+    strength of the reagent (the target's column is an input then, never scored).
+    """
+    if dose not in ("quantile", "condition"):
+        raise ValueError(f"dose must be 'quantile' or 'condition', got {dose!r}")
     obs = guard.quantiles.observational  # (n_obs, d)
     lo_q = torch.quantile(obs, band[0], dim=0)
     hi_q = torch.quantile(obs, band[1], dim=0)
@@ -97,8 +105,11 @@ def validate_interventions(
     pairs = []
     for cond in conditions:
         q = guard.config.inhibit_q if cond.kind == "inhibited" else guard.config.activate_q
-        action = Action(cond.target, quantile=q, phrase=f"{cond.kind} {cond.target} ({cond.name})")
         t = guard.variables.index(cond.target)
+        if dose == "quantile":
+            action = Action(cond.target, quantile=q, phrase=f"{cond.kind} {cond.target} ({cond.name})")
+        else:
+            action = Action(cond.target, value=float(cond.values[:, t].mean()), phrase=f"{cond.kind} {cond.target} ({cond.name})")
         value = action.resolved_value(guard.quantiles)
         for y, name in enumerate(guard.variables):
             if y == t:
