@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,16 +85,24 @@ class BelStatement:
 _ARG = re.compile(r'([A-Za-z][A-Za-z0-9_]*):("(?:[^"\\]|\\.)*"|[^,()\s]+)')
 
 
-def _split_args(s: str) -> list[str]:
-    """Top-level comma-separated arguments of a function's argument string."""
-    out, depth, cur, quoted = [], 0, [], False
-    for ch in s:
+def _scan(s: str) -> Iterator[tuple[int, str, int, bool]]:
+    """(index, char, parenthesis depth after it, inside quotes) for every character of ``s``."""
+    depth, quoted = 0, False
+    for i, ch in enumerate(s):
         if ch == '"':
             quoted = not quoted
         elif not quoted and ch == "(":
             depth += 1
         elif not quoted and ch == ")":
             depth -= 1
+        yield i, ch, depth, quoted
+
+
+def _split_args(s: str) -> list[str]:
+    """Top-level comma-separated arguments of a function's argument string."""
+    out: list[str] = []
+    cur: list[str] = []
+    for _, ch, depth, quoted in _scan(s):
         if ch == "," and depth == 0 and not quoted:
             out.append("".join(cur).strip())
             cur = []
@@ -126,18 +135,11 @@ def parse_term(text: str) -> BelTerm:
 
 def _find_relation(line: str) -> tuple[str, str, str] | None:
     """Split 'subject relation object' at the first top-level relation token."""
-    depth, quoted = 0, False
-    for i, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-            if depth == 0:
-                rest = line[i + 1 :]
-                m = re.match(r"\s+(\S+)\s+(.*)$", rest, flags=re.S)
-                return (line[: i + 1], m.group(1), m.group(2).strip()) if m else None
+    for i, ch, depth, quoted in _scan(line):
+        if ch == ")" and not quoted and depth == 0:
+            rest = line[i + 1 :]
+            m = re.match(r"\s+(\S+)\s+(.*)$", rest, flags=re.S)
+            return (line[: i + 1], m.group(1), m.group(2).strip()) if m else None
     return None
 
 
