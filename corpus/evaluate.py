@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bel import BelStatement, parse_bel, parse_term
+from .bel import BelStatement, BelTerm, parse_bel, parse_term
 from .domain import Domain, Variable, alias_key, load_domain
 from .grounding import Grounder, GroundingConfig
+from .lexicon import Lexicon
 from .pubtator import parse_pubtator
 from .sentences import split_text
 from .types import Claim, Evidence, Extractor, Relation, Sentence
@@ -98,34 +99,70 @@ def _scorable(st: BelStatement) -> bool:
             and st.object.kind in SCORED_KINDS and bool(st.subject.entity) and bool(st.object.entity))  # fmt: skip
 
 
-def _entity_domain(name: str, labels: Iterable[str]) -> tuple[Domain, dict[str, str]]:
-    """A domain with one variable per distinct entity name (merged by alias key); label -> variable."""
+def _entity_domain(name: str, entities: Iterable[tuple[str, str]], lexicon: Lexicon | None = None) -> tuple[Domain, dict[str, str]]:
+    """A domain with one variable per distinct entity name (merged by alias key); label -> variable.
+
+    ``entities`` are (label, NS:name) pairs. With a lexicon each variable also answers to the entity's
+    synonyms (HGNC, FamPlex: corpus/lexicon.py); a synonym two variables claim at the same rank, or that
+    is another variable's own name, is given to none (ambiguous text is not grounded).
+    """
     by_key: dict[str, Variable] = {}
     label_var: dict[str, str] = {}
-    for label in labels:
+    entity_of: dict[str, str] = {}
+    for label, entity in entities:
         key = alias_key(label)
         if not key:
             continue
         if key not in by_key:
             by_key[key] = Variable(label, ())
+            entity_of[label] = entity
         label_var[label] = by_key[key].name
-    extra: dict[str, list[str]] = {}
+    claims: dict[str, dict[int, set[str]]] = {}  # alias key -> rank -> variables
+    surface: dict[tuple[str, str], str] = {}
     for key, var in by_key.items():  # "RAF Family" also answers to "RAF", unless that names another entity
         if var.name.lower().endswith(" family"):
             short = var.name[: -len(" family")].strip()
-            if alias_key(short) and alias_key(short) not in by_key:
-                extra.setdefault(var.name, []).append(short)
+            if alias_key(short):
+                claims.setdefault(alias_key(short), {}).setdefault(1, set()).add(var.name)
+                surface[(alias_key(short), var.name)] = short
+        for text, rank in (lexicon.synonyms(entity_of[var.name]) if lexicon else []):
+            k = alias_key(text)
+            if k and k != key:
+                claims.setdefault(k, {}).setdefault(rank, set()).add(var.name)
+                surface.setdefault((k, var.name), text)
+    extra: dict[str, list[str]] = {}
+    for k, ranks in claims.items():
+        if k in by_key:
+            continue
+        best = ranks[min(ranks)]
+        if len(best) == 1:
+            (owner,) = best
+            extra.setdefault(owner, []).append(surface[(k, owner)])
     variables = tuple(Variable(v.name, tuple(extra.get(v.name, ()))) for v in by_key.values())
     return Domain(name, variables), label_var
 
 
-def load_bel_gold(path: str | Path, *, domain: Domain | None = None) -> GoldSet:
-    """Evidence texts of a BEL document with their activity/amount polarity statements."""
+_PROTEIN_NS = {"HGNC", "MGI", "RGD", "SPID", "SFAM", "SCOMP", "EGID"}
+
+
+def _protein(term: BelTerm) -> bool:
+    """A gene product, protein family or named complex (its entity's namespace), in any function."""
+    return bool(term.entity) and term.entity.split(":", 1)[0] in _PROTEIN_NS  # type: ignore[union-attr]
+
+
+def load_bel_gold(path: str | Path, *, domain: Domain | None = None, lexicon: Lexicon | None = None,
+                  proteins_only: bool = False) -> GoldSet:
+    """Evidence texts of a BEL document with their activity/amount polarity statements.
+
+    Without ``domain``, the domain is built from the gold's entity names, plus their HGNC / FamPlex
+    synonyms when a ``lexicon`` is given. ``proteins_only``: only statements between proteins (families,
+    complexes) are scored, as the extraction issue asks; the others (chemicals, processes) are ignored.
+    """
     statements, _ = parse_bel(Path(path).read_text(encoding="utf-8"))
     with_ev = [s for s in statements if s.evidence and s.object is not None and s.subject.entity and s.object.entity]
     if domain is None:
-        labels = [lab for s in with_ev for lab in (s.subject.label, s.object.label) if lab]
-        domain, label_var = _entity_domain(f"gold:{Path(path).stem}", labels)
+        ents = [(t.label, t.entity) for s in with_ev for t in (s.subject, s.object) if t is not None and t.label and t.entity]
+        domain, label_var = _entity_domain(f"gold:{Path(path).stem}", ents, lexicon)
         ground = label_var.get
     else:
         ground = lambda lab: domain.lookup(lab)[0]  # noqa: E731
@@ -139,7 +176,7 @@ def load_bel_gold(path: str | Path, *, domain: Domain | None = None) -> GoldSet:
             c, e = ground(s.subject.label or ""), ground(s.object.label or "")  # type: ignore[union-attr]
             if not c or not e or c == e:
                 continue
-            if _scorable(s):
+            if _scorable(s) and (not proteins_only or (_protein(s.subject) and _protein(s.object))):  # type: ignore[arg-type]
                 triples.add((c, e, POLAR[s.relation]))
             else:
                 ignore.add((c, e))
