@@ -2,6 +2,8 @@
 and flags the real harm; a wrong dose choice is refused."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -10,23 +12,17 @@ from theorycov.coverage.guard.validation import Condition, validate_intervention
 from theorycov.gfn import BGeScore, DataTable, Reward, enumerate_dags
 
 
-def _sem(n: int, do_a: float | None, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    a = torch.randn(n, generator=g, dtype=torch.float64) if do_a is None else torch.full((n,), do_a, dtype=torch.float64)
-    b = 0.9 * a + 0.4 * torch.randn(n, generator=g, dtype=torch.float64)
-    c = -0.8 * b + 0.4 * torch.randn(n, generator=g, dtype=torch.float64)
-    return torch.stack([a, b, c], 1)
 
 
-def test_exact_guard_predicts_a_known_intervention() -> None:
-    obs = _sem(2000, None, 0)
+def test_exact_guard_predicts_a_known_intervention(chain_sem: Callable[..., torch.Tensor]) -> None:
+    obs = chain_sem(2000, None, 0)
     table = DataTable(obs.numpy(), ("A", "B", "C"))
     dags = enumerate_dags(3)
     lr = Reward(BGeScore(table)).log_reward(dags)
     # the data cannot orient the chain; keep the DAGs in which A is a root (what an experimenter knows)
     keep = ~dags[:, :, 0].any(1)
     guard = Guard(["A", "B", "C"], obs, None, dags[keep], lr[keep], lr[keep], exact=True)
-    cells = _sem(500, 3.0, 1)  # do(A = 3): B up by 2.7, C down by 2.2 (far outside the band)
+    cells = chain_sem(500, 3.0, 1)  # do(A = 3): B up by 2.7, C down by 2.2 (far outside the band)
     rep = validate_interventions(guard, [Condition("boost", "A", "activated", cells)], dose="condition")
     m = rep.metrics["posterior"]
     assert m["sign_agreement"] == 1.0 and m["n_shifted"] == 2
