@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 seed, few iterations, short d=20 and Sachs runs")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--minutes", type=float, default=None, help="cap on each d=5 GFlowNet run (default: none; iterations decide)")
-    ap.add_argument("--iterations", type=int, default=2500, help="coverage GFlowNet iterations per d=5 seed")
+    ap.add_argument("--iterations", type=int, default=8000, help="coverage GFlowNet iterations per d=5 seed")
     ap.add_argument("--d20-seconds", type=float, default=60.0, help="training seconds of each d=20 GFlowNet (reference MC3: the same)")
     ap.add_argument("--sachs-seconds", type=float, default=120.0)
     ap.add_argument("--skip-d20", action="store_true")
@@ -66,7 +66,7 @@ def main() -> None:
         args.seeds, args.iterations, args.d20_seconds, args.sachs_seconds = 1, 300, 10.0, 15.0
     t0 = time.perf_counter()
     load_before = os.getloadavg()
-    cfg_cov = CoverageConfig(per_iteration=8)
+    cfg_cov = CoverageConfig()
     rows = []
     for seed in range(args.seeds):
         r = run_d5_seed(seed, args.iterations, None if args.minutes is None else 60 * args.minutes, cfg_cov)

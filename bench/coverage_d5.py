@@ -145,7 +145,7 @@ class _AuditLog(CoverageTraining):
 def train_gfn(reward: Reward, cs: ConstraintSet, *, coverage: bool, iterations: int, seed: int, p_ref: torch.Tensor | None,
               refuted: torch.Tensor, max_seconds: float | None, audit_every: int, cfg_cov: CoverageConfig,
               hidden: int = 256, n_audit: int = 2048, num_envs: int = 32, constant_lr: bool = False,
-              max_evaluations: int | None = None) -> tuple[Trainer, _AuditLog, dict[str, int]]:
+              max_evaluations: int | None = None, exact_graphs: torch.Tensor | None = None) -> tuple[Trainer, _AuditLog, dict[str, int]]:
     """Train one GFlowNet (with or without the coverage objective); counts buffer transitions.
 
     Time-capped runs (d = 20, Sachs) use a constant learning rate and a 2,000-iteration exploration decay;
@@ -166,7 +166,7 @@ def train_gfn(reward: Reward, cs: ConstraintSet, *, coverage: bool, iterations: 
 
     trainer.buffer.add = counted_add  # type: ignore[method-assign]
     log = _AuditLog(trainer, cs, objective, p_reference=p_ref, refuted=refuted, audit_every=audit_every,
-                    n_samples=n_audit, seed=seed, counter=counter)
+                    n_samples=n_audit, seed=seed, counter=counter, exact_graphs=exact_graphs)
     if max_evaluations is None:
         log.run(iterations=iterations, max_seconds=max_seconds)
     else:
@@ -179,9 +179,9 @@ def train_gfn(reward: Reward, cs: ConstraintSet, *, coverage: bool, iterations: 
     return trainer, log, counter
 
 
-def _audit_every(iterations: int, log_every: int = 100) -> int:
-    """About 6 running audits per run, at a multiple of the trainer's log_every (its callback cadence)."""
-    return max(log_every, round(iterations / 6 / log_every) * log_every)
+def _audit_every(iterations: int, log_every: int = 100, audits: int = 20) -> int:
+    """About ``audits`` running audits per run (exact at d = 5: 0.2 s each), at a multiple of log_every."""
+    return max(log_every, round(iterations / audits / log_every) * log_every)
 
 
 def _first_hit_evals(log: _AuditLog) -> list[int | None]:
@@ -220,14 +220,15 @@ def run_d5_seed(seed: int, iterations: int, max_seconds: float | None, cfg_cov: 
     t0 = time.perf_counter()
     runs: dict[str, tuple[Trainer, _AuditLog, dict[str, int]]] = {}
     runs["coverage"] = train_gfn(inst.reward, inst.cs, coverage=True, iterations=iterations, seed=seed, p_ref=inst.p,
-                                 refuted=inst.refuted, max_seconds=max_seconds, audit_every=_audit_every(iterations), cfg_cov=cfg_cov)
+                                 refuted=inst.refuted, max_seconds=max_seconds, audit_every=_audit_every(iterations), cfg_cov=cfg_cov,
+                                 exact_graphs=inst.dags)
     tr, _, cnt = runs["coverage"]
     e_cov = cnt["sampler"] + cnt["objective"]
     per_it = cnt["sampler"] / max(tr.iteration, 1)
     it_plain = max(1, round(e_cov / per_it))  # plain GFlowNet gets the same number of evaluations
     runs["plain"] = train_gfn(inst.reward, inst.cs, coverage=False, iterations=it_plain, seed=seed, p_ref=inst.p,
                               refuted=inst.refuted, max_seconds=None if max_seconds is None else max_seconds * it_plain / max(tr.iteration, 1),
-                              audit_every=_audit_every(it_plain), cfg_cov=cfg_cov)
+                              audit_every=_audit_every(it_plain), cfg_cov=cfg_cov, exact_graphs=inst.dags)
     for name, (trainer, log, c) in runs.items():
         pt = exact_terminal_distribution(trainer.policy, inst.dags)
         q = pt @ inst.sat.to(torch.float64)

@@ -79,7 +79,7 @@ def run_d20(seed: int, ref_seconds: float, gfn_seconds: float, hidden: int) -> d
     objective_module.best_completion = functools.partial(full, max_steps=10)  # seed the pools with 10-move climbs
     runs = {}
     runs["coverage"] = train_gfn(reward, cs, coverage=True, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, max_seconds=gfn_seconds,
-                                 audit_every=100, cfg_cov=CoverageConfig(per_iteration=8, restarts=1), hidden=hidden, n_audit=256, num_envs=24, constant_lr=True)
+                                 audit_every=100, cfg_cov=CoverageConfig(restarts=1), hidden=hidden, n_audit=256, num_envs=24, constant_lr=True)
     objective_module.best_completion = full
     e_cov = runs["coverage"][2]["sampler"] + runs["coverage"][2]["objective"]
     runs["plain"] = train_gfn(reward, cs, coverage=False, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, max_seconds=3 * gfn_seconds,

@@ -1,9 +1,13 @@
 """The coverage objective (DESIGN.md, "Coverage objective"): off-policy training data that builds
 completions of every human hypothesis, mixed into the GFlowNet's replay buffer.
 
-For each hypothesis h we keep a small pool of completions (graphs G |= h): its best completion by
-constrained hill-climbing, its minimal graph, and completions the GFlowNet itself draws when started
-from h's own edges. Every training iteration the hook draws ``per_iteration`` transitions: a hypothesis
+For each hypothesis h we keep a pool of completions (graphs G |= h): its best completion by
+constrained hill-climbing and its minimal graph (both pinned), plus a random reservoir of the region's
+graphs that the sampler itself draws: the running audit's samples that satisfy h and completions the
+GFlowNet draws when started from h's own edges. Best completions alone are not enough: a hypothesis
+such as "no path between X and Y" can hold 6% of the posterior spread over ~6,000 graphs at d = 5, none
+above 0.04%, and a sampler that under-weights that whole region is corrected only by training on the
+region's graphs, which the reservoir holds in proportion to the sampler's own mass. Every training iteration the hook draws ``per_iteration`` transitions: a hypothesis
 (with probability ∝ its priority), a completion from its pool, a uniformly random order of that
 completion's edges, and one step G_t -> G_{t+1} of the trajectory that adds them in that order. Its
 log-reward change comes from the same ``Reward.delta_edges`` as the sampler's own transitions.
@@ -35,10 +39,11 @@ __all__ = ["CoverageConfig", "CoverageObjective"]
 class CoverageConfig:
     """Settings of the coverage objective."""
 
-    per_iteration: int = 16  # human-trajectory transitions added to the replay buffer per iteration
+    per_iteration: int = 16  # human-trajectory transitions added per iteration while some hypothesis is under-covered
     boost: float = 4.0  # priority factor of hypotheses the running audit finds under-covered
     restarts: int = 2  # hill-climbing restarts for each hypothesis' best completion
-    pool_size: int = 16  # completions kept per hypothesis (best, minimal, GFlowNet-drawn)
+    pool_size: int = 256  # completions kept per hypothesis: best and minimal (pinned) plus a random reservoir
+    covered_priority: float = 0.0  # priority of hypotheses the last audit found covered (0: replay only the under-covered)
     seed: int = 0
 
 
@@ -58,10 +63,12 @@ class CoverageObjective:
         self.best: list[torch.Tensor] = []  # per hypothesis: (d, d) best completion found so far
         self.best_log_r = torch.full((len(constraints),), float("-inf"), dtype=torch.float64)
         self.usable = torch.ones(len(constraints), dtype=torch.bool)
+        self.pinned: list[int] = []  # per hypothesis: how many leading pool entries are never evicted
+        self.generator = torch.Generator().manual_seed(config.seed + 104729)  # reservoir eviction only
         for h in range(len(constraints)):
             try:
                 comp = best_completion(reward, constraints, h, restarts=config.restarts, seed=config.seed + h)
-                pool = torch.stack([comp.adj, minimal_graph(constraints, h)])
+                pool = torch.unique(torch.stack([comp.adj, minimal_graph(constraints, h)]).flatten(1), dim=0).reshape(-1, self.d, self.d)
                 self.best.append(comp.adj)
                 self.best_log_r[h] = comp.log_reward
             except HypothesisError as err:  # e.g. a path constraint no simple graph realizes
@@ -70,9 +77,14 @@ class CoverageObjective:
                 pool = torch.zeros(0, self.d, self.d, dtype=torch.bool)
                 self.best.append(torch.zeros(self.d, self.d, dtype=torch.bool))
             self.pools.append(pool)
+            self.pinned.append(pool.shape[0])
 
     def add_completions(self, h: int, graphs: torch.Tensor) -> None:
-        """Add graphs that satisfy h (e.g. GFlowNet samples started from h's edges) to its pool."""
+        """Add graphs that satisfy h (audit samples, GFlowNet draws from h's edges) to its pool.
+
+        graphs: (B, d, d) or (B, d*d) bool; those that do not satisfy h are dropped. The pinned entries
+        (best and minimal completion) stay; past ``pool_size`` the rest is a uniform random subset.
+        """
         graphs = as_adjacency(graphs, self.d)
         graphs = graphs[self.cs.satisfies(graphs)[:, h]]
         if graphs.shape[0] == 0:
@@ -81,16 +93,22 @@ class CoverageObjective:
         k = int(torch.argmax(lr))
         if float(lr[k]) > float(self.best_log_r[h]):
             self.best[h], self.best_log_r[h] = graphs[k], lr[k]
-        pool = torch.unique(torch.cat([self.pools[h], graphs]).flatten(1), dim=0).reshape(-1, self.d, self.d)
-        if pool.shape[0] > self.config.pool_size:  # keep the highest-reward completions
-            keep = torch.argsort(self.reward.log_reward(pool), descending=True)[: self.config.pool_size]
-            pool = pool[keep]
-        self.pools[h] = pool
+            self.pools[h] = torch.cat([graphs[k : k + 1], self.pools[h]])  # the new best is pinned too
+            self.pinned[h] += 1
+        pinned, rest = self.pools[h][: self.pinned[h]], self.pools[h][self.pinned[h]:]
+        flat = pinned.flatten(1)
+        rest = torch.unique(torch.cat([rest, graphs]).flatten(1), dim=0)
+        rest = rest[~(rest[:, None, :] == flat[None]).all(-1).any(1)]  # not already pinned
+        room = max(self.config.pool_size - pinned.shape[0], 0)
+        if rest.shape[0] > room:
+            rest = rest[torch.randperm(rest.shape[0], generator=self.generator)[:room]]
+        self.pools[h] = torch.cat([pinned, rest.reshape(-1, self.d, self.d)])
         self.usable[h] = True
 
     def set_under_covered(self, under: torch.Tensor) -> None:
         """(H,) bool from the running audit: those hypotheses are replayed ``boost`` times more often."""
-        self.priority = torch.where(under, torch.full_like(self.priority, self.config.boost), torch.ones_like(self.priority))
+        self.priority = torch.where(under, torch.full_like(self.priority, self.config.boost),
+                                    torch.full_like(self.priority, self.config.covered_priority))
 
     def __call__(self, iteration: int, generator: torch.Generator) -> Transitions | None:
         """Draw ``per_iteration`` transitions along random edge orders of hypothesis completions."""

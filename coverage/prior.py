@@ -150,11 +150,17 @@ class FloorPrior(GraphPrior):
         beta: P0 ∝ beta^|E| (1.0 for the uniform prior).
         lam: the floor's share of prior mass.
         mass: P0(h); computed if omitted (exact when ``dags`` is given).
+        policy_features: give the policy the floor's change for every candidate edge (:meth:`delta`);
+            default: when d <= FEATURE_MAX_D.
     """
 
     decomposable = False
+    #: d at or below which :meth:`delta` feeds the policy by default (its cost is O(B H d^3) per state batch:
+    #: measured 0.1 s for 512 states at d = 20 against ~20 ms for a whole training iteration there)
+    FEATURE_MAX_D = 12
 
-    def __init__(self, constraints: ConstraintSet, weights: torch.Tensor, *, beta: float = 1.0, lam: float = 0.1, mass: HypothesisPriorMass | None = None, dags: torch.Tensor | None = None) -> None:
+    def __init__(self, constraints: ConstraintSet, weights: torch.Tensor, *, beta: float = 1.0, lam: float = 0.1, mass: HypothesisPriorMass | None = None, dags: torch.Tensor | None = None,
+                 policy_features: bool | None = None) -> None:
         if not 0.0 <= lam < 1.0:
             raise ValueError(f"lam must be in [0, 1), got {lam}")
         if weights.shape != (len(constraints),) or bool((weights < 0).any()) or abs(float(weights.sum()) - 1.0) > 1e-6:
@@ -162,6 +168,7 @@ class FloorPrior(GraphPrior):
         self.constraints, self.weights, self.beta, self.lam = constraints, weights.to(torch.float64), beta, lam
         self.mass = mass or HypothesisPriorMass.compute(constraints, beta, dags=dags)
         self.log_z0 = log_dag_count(len(constraints.variables), beta)
+        self.feature_delta = len(constraints.variables) <= self.FEATURE_MAX_D if policy_features is None else policy_features
 
     @property
     def p_min(self) -> torch.Tensor:
@@ -172,6 +179,20 @@ class FloorPrior(GraphPrior):
     def floor_error(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(H,) bounds on the realized floor ratio P0(h) / P0_hat(h) (both 1 when exact)."""
         return self.mass.low / self.mass.mass, self.mass.high / self.mass.mass
+
+    def delta(self, adj: torch.Tensor) -> torch.Tensor:
+        """log P(G + i->j) - log P(G) for every candidate edge: (B, d, d) -> (B, d, d) float64 (0 on present edges).
+
+        The floor term depends on which hypotheses the graph satisfies, so a "no path between X and Y"
+        theory changes the prior of edges far from X and Y; without this input the policy has to learn
+        that from the graph alone (measured at d = 5: such a region stayed at 0.87 of its posterior mass).
+        """
+        adj = as_adjacency(adj)
+        coef = self.weights / self.mass.mass.clamp_min(1e-300)  # (H,)
+        before = torch.log((1.0 - self.lam) + self.lam * (self.constraints.satisfies(adj).to(torch.float64) @ coef))  # (B,)
+        after_sat = self.constraints.satisfies_after_each_edge(adj).to(torch.float64)  # (B, d, d, H)
+        after = torch.log((1.0 - self.lam) + self.lam * (after_sat @ coef))  # (B, d, d)
+        return (after - before[:, None, None] + math.log(self.beta)) * (~adj).to(torch.float64)
 
     def log_prob(self, adj: torch.Tensor) -> torch.Tensor:
         """(B, d, d) -> (B,) normalized log P(G) (exactly normalized when P0(h) is exact)."""

@@ -19,6 +19,7 @@ import torch
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.masses import binomial_tolerance, importance_masses
 from theorycov.coverage.objective import CoverageObjective
+from theorycov.gfn.exact import exact_terminal_distribution
 from theorycov.gfn.sampling import log_pt_backward, sample
 from theorycov.gfn.trainer import Trainer
 
@@ -42,6 +43,10 @@ class CoverageTraining:
         objective: the coverage objective, or None (plain GFlowNet; the running audit still records).
         p_reference: (H,) exact p(h|D) when known (d <= 5); otherwise estimated by importance sampling.
         refuted: (H,) bool hypotheses already known to be refuted (never boosted).
+        exact_graphs: (K, d, d) every DAG (``gfn.enumerate_dags(d)``, d <= 5): the audit's q(h) is then the
+            policy's exact terminal mass instead of a sample share (no sampling noise, no reward evaluations).
+        target_eps: the running audit boosts h when q(h) + tol < (1 - target_eps) p(h|D). Stricter than the
+            verdict's eps (default eps / 2), so training aims past the bar instead of hovering at it.
     """
 
     def __init__(
@@ -57,10 +62,15 @@ class CoverageTraining:
         eps: float = 0.1,
         completions_per_audit: int = 8,
         seed: int = 0,
+        exact_graphs: torch.Tensor | None = None,
+        target_eps: float | None = None,
         on_log: Callable[[Trainer], None] | None = None,
     ) -> None:
         self.trainer, self.cs, self.objective = trainer, constraints, objective
         self.p_reference, self.eps = p_reference, eps
+        self.target_eps = eps / 2 if target_eps is None else target_eps
+        self.exact_graphs = exact_graphs
+        self._exact_sat = None if exact_graphs is None else constraints.satisfies(exact_graphs).to(torch.float64)
         self.refuted = torch.zeros(len(constraints), dtype=torch.bool) if refuted is None else refuted
         self.audit_every, self.n_samples, self.k = audit_every, n_samples, completions_per_audit
         self.generator = torch.Generator().manual_seed(seed + 7919)
@@ -95,19 +105,24 @@ class CoverageTraining:
         for h in range(len(self.cs)):
             if self.history.first_hit[h] is None and bool(sat[:, h].any()):
                 self.history.first_hit[h] = it
+        tol = binomial_tolerance(q, self.n_samples)
+        if self.exact_graphs is not None:  # d <= 5: the policy's exact mass of each hypothesis
+            q = exact_terminal_distribution(policy, self.exact_graphs) @ self._exact_sat
+            tol = torch.zeros_like(q)
         if self.p_reference is not None:
             p = self.p_reference
         else:
             lr = self.trainer.reward.log_reward(graphs)
             lpt = log_pt_backward(policy, graphs, n_traj=8, generator=self.generator)
             p = importance_masses(lr, lpt, sat).p
-        tol = binomial_tolerance(q, self.n_samples)
-        under = (q + tol < (1 - self.eps) * p) & ~self.refuted
         judged = ~self.refuted
-        share = 1.0 - float(under[judged].sum()) / max(int(judged.sum()), 1)
+        share = 1.0 - float(((q + tol < (1 - self.eps) * p) & judged).sum()) / max(int(judged.sum()), 1)
+        under = (q + tol < (1 - self.target_eps) * p) & judged
         self.history.curve.append((it, share))
         if self.objective is not None:
             for h in range(len(self.cs)):
+                if bool(sat[:, h].any()):  # the region as the sampler sees it, in proportion to its mass
+                    self.objective.add_completions(h, graphs[sat[:, h]])
                 start = self.cs.edges(h)
                 try:
                     drawn = sample(policy, self.k, start=start, generator=self.generator)

@@ -146,8 +146,11 @@ class DAGEnv:
         feats = state.features
         if feats is not None:
             feats = feats.clone()
-            new_col = self.reward.delta_feature_columns(adj[rows], dst).to(torch.float32)  # (E, d)
-            feats[rows, :, dst] = new_col
+            if self.reward.columnwise_features:
+                new_col = self.reward.delta_feature_columns(adj[rows], dst).to(torch.float32)  # (E, d)
+                feats[rows, :, dst] = new_col
+            else:  # a whole-graph prior part (e.g. the human floor) can change every candidate's feature
+                feats[rows] = self.reward.delta_features(adj[rows]).to(torch.float32)
         return GraphState(adj, closure, feats, done), delta
 
     def next_adjacency(self, adj: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

@@ -49,13 +49,19 @@ class Reward:
     def delta_features(self, adj: torch.Tensor) -> torch.Tensor:
         """Per-candidate-edge change of the decomposable part of log R: (B, d, d) -> (B, d, d) float64.
 
-        This is what the policy sees as an input feature; a non-decomposable prior's part is left
-        to the network (the loss still uses the exact :meth:`delta_edges`).
+        This is what the policy sees as an input feature. A non-decomposable prior's part is included
+        when the prior offers it (``feature_delta``), else left to the network (the loss always uses the
+        exact :meth:`delta_edges`).
         """
         adj = as_adjacency(adj, self.d)
         out = self.score.delta(adj)
-        pd = self.prior.delta(adj) if self.prior.decomposable else None
+        pd = self.prior.delta(adj) if (self.prior.decomposable or self.prior.feature_delta) else None
         return out if pd is None else out + pd
+
+    @property
+    def columnwise_features(self) -> bool:
+        """True when adding i -> j changes only column j of :meth:`delta_features` (decomposable parts only)."""
+        return self.prior.decomposable or not self.prior.feature_delta
 
     def delta_feature_columns(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Column ``dst[b]`` of :meth:`delta_features` for each graph: (B, d, d), (B,) -> (B, d)."""

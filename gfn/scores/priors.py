@@ -25,6 +25,9 @@ class GraphPrior(ABC):
 
     #: True when log P(G + i->j) - log P(G) is available for every candidate edge via :meth:`delta`
     decomposable: bool = False
+    #: a non-decomposable prior whose :meth:`delta` still gives every candidate's change (for the policy's
+    #: input features; it depends on the whole graph, so it is recomputed per step rather than per column)
+    feature_delta: bool = False
 
     @abstractmethod
     def log_prob(self, adj: torch.Tensor) -> torch.Tensor:

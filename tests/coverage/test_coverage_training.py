@@ -50,7 +50,11 @@ def test_coverage_training_exact_d4() -> None:
         assert float(q[h]) >= 0.9 * float(p[h]), (h, q, p)
     assert bool((q <= p + 0.02).all()), (q, p)  # no inflation beyond the tolerance
     assert hist.first_hit[0] is not None and hist.curve[-1][1] == 1.0
-    # the human trajectories are real transitions of the DAG environment
+    # all covered: the objective is idle (covered_priority 0), so it costs no reward evaluations
+    objective.set_under_covered(torch.zeros(3, dtype=torch.bool))
+    assert objective(0, torch.Generator().manual_seed(1)) is None
+    # the human trajectories of an under-covered hypothesis are real transitions of the DAG environment
+    objective.set_under_covered(torch.tensor([True, False, False]))
     extra = objective(0, torch.Generator().manual_seed(1))
     assert extra is not None and 1 <= len(extra) <= 16  # completions with no edges give no transition
     trainer.buffer.add(extra, validate=True)

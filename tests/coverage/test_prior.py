@@ -74,3 +74,20 @@ def test_monte_carlo_prior_mass_within_interval() -> None:
     mc = HypothesisPriorMass.compute(cs, 0.5, n_samples=20000, seed=3)
     assert not mc.exact and mc.n_samples == 20000
     assert bool(((mc.low <= exact.mass) & (exact.mass <= mc.high)).all())
+
+
+def test_floor_prior_delta_is_the_log_prob_difference() -> None:
+    """The policy's prior feature: log P(G + i->j) - log P(G) for every candidate, 0 on present edges."""
+    names = ["A", "B", "C", "D"]
+    hyps = [Hypothesis((Constraint("A", "D", path=True, forbidden=True), Constraint("D", "A", path=True, forbidden=True))),
+            Hypothesis((Constraint("B", "C"),))]
+    dags = enumerate_dags(4)
+    prior = FloorPrior(ConstraintSet(hyps, names), torch.tensor([0.5, 0.5], dtype=torch.float64), beta=0.5, lam=0.3, dags=dags)
+    delta = prior.delta(dags)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                g = dags.clone()
+                g[:, i, j] = True
+                ref = (prior.log_prob(g) - prior.log_prob(dags)) * (~dags[:, i, j]).to(torch.float64)
+                assert torch.allclose(delta[:, i, j], ref, atol=1e-10), (i, j)
