@@ -156,7 +156,7 @@ def train_gfn(reward: Reward, cs: ConstraintSet, *, coverage: bool, iterations: 
                         eps_decay_iters=decay, warmup_iters=50, progress=False, lr_schedule="constant" if constant_lr else "cosine",
                         policy=PolicyConfig(hidden=hidden, num_layers=2))
     objective = CoverageObjective(reward, cs, cfg_cov) if coverage else None
-    trainer = Trainer(cfg, reward, extra_transitions=objective)
+    trainer = Trainer(cfg, reward, extra_transitions=objective, start_states=None if objective is None else objective.start_states)
     counter = {"sampler": 0, "objective": 0}
     add = trainer.buffer.add
 

@@ -149,7 +149,8 @@ def fit_posterior(
         prior = FloorPrior(cs, w / w.sum(), beta=config.beta, lam=config.lam, mass=mass, dags=dags)
     reward = Reward(_score(data, config.bdeu_ess, config.likelihood_power), prior)
     objective = CoverageObjective(reward, cs, config.coverage) if (cs is not None and config.use_coverage) else None
-    trainer = Trainer(config.trainer, reward, extra_transitions=objective, run_dir=run_dir)
+    trainer = Trainer(config.trainer, reward, extra_transitions=objective, run_dir=run_dir,
+                      start_states=None if objective is None else objective.start_states)
     t_setup = time.perf_counter() - t0
     history = None
     max_seconds = None if config.minutes is None else 60.0 * config.minutes

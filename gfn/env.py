@@ -96,6 +96,17 @@ class DAGEnv:
             feats[which] = fresh.features
         return GraphState(adj, closure, feats, done)
 
+    def set_where(self, state: GraphState, rows: torch.Tensor, adj: torch.Tensor) -> GraphState:
+        """Replace the graphs at ``rows`` (k,) long by the DAGs ``adj`` (k, d, d) bool (not done)."""
+        fresh = self.states(adj.to(torch.bool))
+        a, closure, done = state.adj.clone(), state.closure.clone(), state.done.clone()
+        a[rows], closure[rows], done[rows] = fresh.adj, fresh.closure, False
+        feats = state.features
+        if feats is not None:
+            feats = feats.clone()
+            feats[rows] = fresh.features
+        return GraphState(a, closure, feats, done)
+
     # ---- masks ----------------------------------------------------------------------------------
     def edge_mask(self, adj: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
         """(B, d, d) bool: True where adding i -> j keeps the graph a DAG (and respects max_parents)."""

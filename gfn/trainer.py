@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: hook for off-policy transitions from outside: (iteration, generator) -> Transitions or None
 ExtraTransitions = Callable[[int, torch.Generator], "Transitions | None"]
+#: hook for where finished environments restart: (number restarting, generator) -> (k <= n, d, d) bool DAGs or None
+StartStates = Callable[[int, torch.Generator], "torch.Tensor | None"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class Trainer:
 
     extra_transitions: optional hook called once per iteration with (iteration, generator); the
     transitions it returns (validated) go into the replay buffer next to the sampler's own.
+    start_states: optional hook asked, whenever environments finish, for graphs to restart some of them
+    from instead of the empty graph (the sampler then continues on-policy from there; the same number of
+    transitions per iteration, so it costs no reward evaluations beyond the sampler's own).
     run_dir: where config.json, metrics.jsonl and checkpoints go (None: nothing written).
     """
 
@@ -104,10 +109,12 @@ class Trainer:
         reward: Reward,
         extra_transitions: ExtraTransitions | None = None,
         run_dir: str | Path | None = None,
+        start_states: StartStates | None = None,
     ) -> None:
         self.config = config
         self.reward = reward
         self.extra_transitions = extra_transitions
+        self.start_states = start_states
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.env = DAGEnv(reward, max_parents=config.max_parents, use_features=config.policy.use_delta)
         with torch.random.fork_rng():  # initialization from the config seed, global RNG untouched
@@ -165,7 +172,12 @@ class Trainer:
         is_edge = actions < env.d * env.d
         if bool(is_edge.any()):
             self.buffer.add(Transitions(state.adj[is_edge], actions[is_edge], delta[is_edge]))
-        self.state = env.reset_where(nxt, nxt.done)  # stopped graphs restart from the empty graph
+        self.state = env.reset_where(nxt, nxt.done)  # stopped graphs restart from the empty graph ...
+        if self.start_states is not None and bool(nxt.done.any()):  # ... or from graphs the hook chooses
+            starts = self.start_states(int(nxt.done.sum()), self.generator)
+            if starts is not None and starts.shape[0] > 0:
+                rows = nxt.done.nonzero().flatten()[: starts.shape[0]]
+                self.state = env.set_where(self.state, rows, starts[: rows.numel()])
         return int(is_edge.sum())
 
     def _prefill(self) -> None:
