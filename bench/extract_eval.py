@@ -121,14 +121,15 @@ def sachs_statements(path: Path, gold: ev.GoldSet, preds: dict[str, set[ev.Tripl
     return {"statements": n, "scorable": scorable, "found": found}
 
 
-def abstracts_per_minute(backend, n: int, seed: int) -> tuple[float, int, int, float]:  # noqa: ANN001
+def abstracts_per_minute(backend, n: int, seed: int, strategy: str = TranslatorConfig().strategy) -> tuple[float, int, int, float, dict]:  # noqa: ANN001
     """Abstracts through split + ground (Sachs domain) + translate, no answer cache.
 
     The texts are the project's bundled bibliography (theorycov/data/bibliography.jsonl: 18 abstracts on
     the Sachs pathway, dense in the domain's variables), the workload `theorycov ingest` meets on the
     shipped domain; BioRED abstracts rarely name two Sachs proteins in one sentence (a first sample of
     ten sent no sentence to the model). Also returns the CPU seconds this process used per abstract: on a
-    shared machine the wall-clock rate depends on the other jobs, the CPU cost much less."""
+    shared machine the wall-clock rate depends on the other jobs, the CPU cost much less; and the model's
+    seconds and evaluated tokens per sentence and per question."""
     from theorycov.corpus.domain import load_domain
     from theorycov.corpus.grounding import Grounder
     from theorycov.corpus.llm import AnswerCache, LLMTranslator
@@ -138,7 +139,7 @@ def abstracts_per_minute(backend, n: int, seed: int) -> tuple[float, int, int, f
     rows = random.Random(seed).sample(rows, min(n, len(rows)))
     texts = [r["title"] + ". " + r["abstract"] for r in rows]
     grounder = Grounder(load_domain("sachs"))
-    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"))
+    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=TranslatorConfig(strategy=strategy))
     grounder.annotate(["warm up the embedding model"])
     t0, cpu0 = time.perf_counter(), time.process_time()
     for text in texts:
@@ -149,7 +150,11 @@ def abstracts_per_minute(backend, n: int, seed: int) -> tuple[float, int, int, f
                 Tolerant(tr).extract(sent, mentions, evidence=Evidence(sent.text))
     minutes = (time.perf_counter() - t0) / 60
     cpu_per_abstract = (time.process_time() - cpu0) / max(len(texts), 1)
-    return len(texts) / minutes, tr.stats.sentences, tr.stats.questions, cpu_per_abstract
+    st = tr.stats
+    per = {"strategy": strategy, "threads": backend.n_threads, "sentences": st.sentences, "questions": st.questions,
+           "s_per_sentence": round(st.model_s / max(st.sentences, 1), 2), "s_per_question": round(st.model_s / max(st.questions, 1), 2),
+           "tokens_per_sentence": round(st.prompt_tokens / max(st.sentences, 1), 1)}
+    return len(texts) / minutes, st.sentences, st.questions, cpu_per_abstract, per
 
 
 def setup_seconds() -> dict[str, float]:
@@ -170,16 +175,18 @@ def setup_seconds() -> dict[str, float]:
 
 
 def speed_only(backend, args: argparse.Namespace) -> int:  # noqa: ANN001
-    apm, n_sent, n_q, cpu_abs = abstracts_per_minute(backend, args.speed_abstracts, args.seed)
+    apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     line = (f"{apm:.2f} abstracts/min, {cpu_abs:.1f} CPU s per abstract ({args.speed_abstracts} abstracts of the bundled "
-            f"bibliography through the Sachs domain, {n_sent} sentences, {n_q} questions, {backend.n_threads} thread(s); {uptime})")
+            f"bibliography through the Sachs domain, strategy {args.strategy}, {n_sent} sentences, {n_q} questions, "
+            f"{per['s_per_sentence']} s and {per['tokens_per_sentence']} evaluated tokens per sentence, "
+            f"{per['s_per_question']} s per question, {backend.n_threads} thread(s); {uptime})")
     print(line)
     if args.no_record:
         return 0
     path = RESULTS / "extract.json"
     result = json.loads(path.read_text()) if path.is_file() else {}
-    result.update({"abstracts_per_min": round(apm, 2), "cpu_s_per_abstract": round(cpu_abs, 2),
+    result.update({"abstracts_per_min": round(apm, 2), "cpu_s_per_abstract": round(cpu_abs, 2), "speed": per,
                    "speed_command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                    "speed_date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     path.write_text(json.dumps(result, indent=1) + "\n")
@@ -252,8 +259,8 @@ def main() -> int:
             (RESULTS / "extract.partial.json").write_text(json.dumps(rows, indent=1) + "\n")  # survives a crash
             print(f"{key:11s} {name:9s} P {sc.precision:.3f} R {sc.recall:.3f} F1 {sc.f1:.3f} "
                   f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}; {sc.seconds:.0f} s)", flush=True)
-    apm, n_sent, n_q, cpu_abs = abstracts_per_minute(backend, args.speed_abstracts, args.seed)
-    print(f"speed: {apm:.2f} abstracts/min ({args.speed_abstracts} bundled-bibliography abstracts, Sachs domain, "
+    apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
+    print(f"speed ({per}): {apm:.2f} abstracts/min ({args.speed_abstracts} bundled-bibliography abstracts, Sachs domain, "
           f"{n_sent} sentences to the model, {n_q} questions, {backend.n_threads} thread(s)); "
           f"{cpu_abs:.1f} CPU s per abstract", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -270,6 +277,7 @@ def main() -> int:
         "rules_recall_sachs14": rows["sachs14/rules"]["recall"],
         "abstracts_per_min": round(apm, 2),
         "cpu_s_per_abstract": round(cpu_abs, 2),
+        "speed": per,
         "setup_s": round(args.compile_s + setup["assemble_s"] + setup["load_s"], 1),
         "setup_parts_s": {"compile_llama_cpp_python": args.compile_s, "assemble_model": round(setup["assemble_s"], 1),
                           "load_model": round(setup["load_s"], 1)},
@@ -296,6 +304,9 @@ def main() -> int:
         f"\n## extract_eval: language-model translator vs rules ({result['date']})\n",
         f"Machine: {result['machine']}. The CPU is shared with other jobs: the load average above is at the end of the run.\n",
         f"Command: `{result['command']}` (wall {result['wall_s']:.0f} s, llama.cpp threads {backend.n_threads}).\n",
+        f"BEL scope: {result['bel_scope']}; gold grounded with the lexicon at {result['lexicon']}; model strategy "
+        f"{result['strategy']}. Sachs table, statement level (llm): {result['llm_sachs14_statements']} (3 of the 14 rows are "
+        f"pmod statements, outside the polarity score; the rest share 5 node-level triples).\n",
         *[line + "\n" for line in table],
         f"\nAbstracts per minute (split + ground + translate, no cache): {result['abstracts_per_min']} "
         f"({result['cpu_s_per_abstract']:.1f} CPU s per abstract). "

@@ -41,6 +41,9 @@ class Completion:
     token_logprobs: tuple[tuple[str, float], ...] | None = None  # (token text, log p) of each output token
     prompt_tokens: int = 0  # tokens the backend had to evaluate for the prompt (after prefix reuse)
     completion_tokens: int = 0
+    # Scored decoding of a flat schema: per field, the probability of each allowed value (schema order),
+    # read at the branch point(s) where the values part; None when the backend does not score.
+    choices: tuple[tuple[float, ...], ...] | None = None
 
 
 class Backend(Protocol):

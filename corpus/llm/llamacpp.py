@@ -191,6 +191,7 @@ class LlamaCppBackend:
         prompt = self.render(messages)
         before = self.evaluated_tokens
         text, pieces, skipping = "{", [("{", 0.0)], False
+        dists: list[tuple[float, ...]] = []
         for i, (name, prop) in enumerate(schema["properties"].items()):
             renders, values = _value_options(prop)  # type: ignore[misc]
             key = f', "{name}":' if i else f'"{name}":'
@@ -200,7 +201,8 @@ class LlamaCppBackend:
                 text += " false"
                 pieces.append((" false", 0.0))
                 continue
-            best, logp_best = self._choose(prompt + text, renders)
+            best, logp_best, dist = self._choose(prompt + text, renders)
+            dists.append(dist)
             text += renders[best]
             pieces.append((renders[best], logp_best))
             if skip_if and name == skip_if[0] and values[best] == skip_if[1]:
@@ -208,18 +210,20 @@ class LlamaCppBackend:
         text += "}"
         pieces.append(("}", 0.0))
         return Completion(text=text, token_logprobs=tuple(pieces), prompt_tokens=self.evaluated_tokens - before,
-                          completion_tokens=sum(1 for _, lp in pieces if lp != 0.0))
+                          completion_tokens=sum(1 for _, lp in pieces if lp != 0.0), choices=tuple(dists))
 
-    def _choose(self, prefix: str, renders: list[str]) -> tuple[int, float]:
+    def _choose(self, prefix: str, renders: list[str]) -> tuple[int, float, tuple[float, ...]]:
         """Greedy constrained decoding of one field: walk the token trie of ``prefix + value`` over the
         allowed values; where only one token is allowed it is forced (and evaluated later, in a batch),
         where several are, the model's next-token distribution picks among them. Returns the chosen
-        value and the log of its probability (the product of its shares at the branch points)."""
+        value, the log of its probability (the product of its shares at the branch points), and each
+        value's share at the first branch point (exact when the values part there, as one-token labels do)."""
         import numpy as np
 
         fulls = [self._tokenize(prefix + r) for r in renders]
         alive = list(range(len(renders)))
         n, logp_total = 0, 0.0
+        dist: list[float] | None = None
         while len(alive) > 1:
             ended = [i for i in alive if len(fulls[i]) <= n]
             if ended:
@@ -232,9 +236,14 @@ class LlamaCppBackend:
             scores = np.array([logp[t] for t in nexts])
             k = int(scores.argmax())
             logp_total += float(scores[k] - np.logaddexp.reduce(scores))
+            if dist is None:
+                share = np.exp(scores - np.logaddexp.reduce(scores))
+                dist = [float(share[nexts.index(fulls[i][n])]) for i in range(len(renders))]
             alive = [i for i in alive if fulls[i][n] == nexts[k]]
             n += 1
-        return alive[0], logp_total
+        if dist is None:
+            dist = [1.0 if i == alive[0] else 0.0 for i in range(len(renders))]
+        return alive[0], logp_total, tuple(dist)
 
     def _grammar(self, messages: list[dict], schema: dict[str, Any], max_tokens: int) -> Completion:
         recorder = _LogprobRecorder() if self.config.logprobs else None

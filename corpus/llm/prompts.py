@@ -23,7 +23,9 @@ from typing import Any
 
 from theorycov.corpus.types import ExtractionError, Relation
 
-PROMPT_VERSION = "verify-v1"
+#: Version of the one-question-per-sentence prompt (corpus/llm/sentence_prompts.py); part of PROMPT_VERSION.
+SENTENCE_PROMPT_VERSION = "sentence-v2"
+PROMPT_VERSION = "verify-v1+" + SENTENCE_PROMPT_VERSION
 #: Labels the model may give a pair; "none" means the sentence states no relation from CAUSE to EFFECT.
 RELATION_LABELS = ("activates", "inhibits", "causes", "no_effect", "none")
 FLAGS = ("direct", "negated", "hedged")
@@ -289,6 +291,7 @@ __all__ = [
     "FLAGS",
     "MalformedOutputError",
     "PROMPT_VERSION",
+    "SENTENCE_PROMPT_VERSION",
     "PairAnswer",
     "RELATION_LABELS",
     "defuse",

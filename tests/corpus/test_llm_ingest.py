@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from theorycov.corpus.llm import AnswerCache, Completion, LLMTranslator
+from theorycov.corpus.llm import AnswerCache, Completion, LLMTranslator, TranslatorConfig
 from theorycov.corpus.pipeline import IngestConfig, ingest
 
 
@@ -38,7 +38,7 @@ def test_ingest_with_the_model_translator(tmp_path: Path) -> None:
     papers.mkdir()
     (papers / "a.txt").write_text("Raf activates Mek in these cells. PKA was measured. Erk garble Mek.\n")
     backend = _Reader({"Raf activates Mek"})
-    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"))
+    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=TranslatorConfig(strategy="verify"))
     summary = ingest([papers], "sachs", f"sqlite:///{tmp_path / 'db.sqlite'}", extractor=tr,
                      config=IngestConfig(index=False, progress=True))
     assert summary.counts["claims"] == 1

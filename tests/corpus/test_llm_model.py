@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from theorycov.corpus.llm import AnswerCache, LLMTranslator, llm_available
+from theorycov.corpus.llm import AnswerCache, LLMTranslator, TranslatorConfig, llm_available
 from theorycov.corpus.types import Evidence, Mention, Relation, Sentence
 
 pytestmark = [
@@ -47,7 +47,8 @@ def test_reads_clear_claims_and_caches_them(backend, tmp_path) -> None:  # noqa:
     for (sent, mentions), expected in cases:
         claims = tr.extract(sent, mentions, evidence=Evidence(sentence=sent.text))
         assert [(c.cause, c.effect, c.relation) for c in claims] == [expected]
-        assert 0.5 < claims[0].confidence <= 1.0 and claims[0].extractor == "llm"
+        # the confidence is the chosen label's probability among activates / inhibits / none
+        assert TranslatorConfig().sentence_accept <= claims[0].confidence <= 1.0 and claims[0].extractor == "llm"
     asked = tr.stats.questions - tr.stats.cached
     t0 = time.perf_counter()
     again = LLMTranslator(backend, cache=cache)
