@@ -238,7 +238,8 @@ def _usable(hyps: Sequence, names: Sequence[str]) -> list:
         try:
             ConstraintSet([h], names)
         except HypothesisError as err:
-            logger.warning("hypothesis %d left out of training: %s", hid, err)
+            # the check ran on a one-row set, so the message says "hypothesis 0": name the stored id instead
+            logger.warning("hypothesis %d left out of training: %s", hid, str(err).replace("hypothesis 0 ", "it ", 1))
             continue
         out.append((hid, h, cites))
     return out
