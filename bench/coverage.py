@@ -66,7 +66,7 @@ def main() -> None:
         args.seeds, args.iterations, args.d20_seconds, args.sachs_seconds = 1, 300, 10.0, 15.0
     t0 = time.perf_counter()
     load_before = os.getloadavg()
-    cfg_cov = CoverageConfig()
+    cfg_cov = CoverageConfig.budgeted()
     rows = []
     for seed in range(args.seeds):
         r = run_d5_seed(seed, args.iterations, None if args.minutes is None else 60 * args.minutes, cfg_cov)

@@ -79,11 +79,11 @@ def run_d20(seed: int, ref_seconds: float, gfn_seconds: float, hidden: int) -> d
     objective_module.best_completion = functools.partial(full, max_steps=10)  # seed the pools with 10-move climbs
     runs = {}
     runs["coverage"] = train_gfn(reward, cs, coverage=True, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, max_seconds=gfn_seconds,
-                                 audit_every=100, cfg_cov=CoverageConfig(restarts=1), hidden=hidden, n_audit=256, num_envs=24, constant_lr=True)
+                                 audit_every=100, cfg_cov=CoverageConfig.budgeted(restarts=1), hidden=hidden, n_audit=256, num_envs=24, constant_lr=True)
     objective_module.best_completion = full
     e_cov = runs["coverage"][2]["sampler"] + runs["coverage"][2]["objective"]
     runs["plain"] = train_gfn(reward, cs, coverage=False, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, max_seconds=3 * gfn_seconds,
-                              audit_every=100, cfg_cov=CoverageConfig(), hidden=hidden, n_audit=256, num_envs=32, constant_lr=True, max_evaluations=e_cov)
+                              audit_every=100, cfg_cov=CoverageConfig.budgeted(), hidden=hidden, n_audit=256, num_envs=32, constant_lr=True, max_evaluations=e_cov)
     g = torch.Generator().manual_seed(seed + 5)
     for name, (tr, log, c) in runs.items():
         draws = sample(tr.policy, n_eval, generator=g)
@@ -180,7 +180,7 @@ def run_sachs(seconds: float, hidden: int, seed: int = 0) -> dict[str, object]:
     prior = FloorPrior(cs, w, lam=LAM, mass=HypothesisPriorMass.compute(cs, 1.0, n_samples=4000, seed=seed))
     reward = Reward(BGeScore(data), prior)
     tr, log, c = train_gfn(reward, cs, coverage=True, iterations=1_000_000, seed=seed, p_ref=None, refuted=None, max_seconds=seconds,
-                           audit_every=200, cfg_cov=CoverageConfig(), hidden=hidden, n_audit=512, num_envs=24, constant_lr=True)
+                           audit_every=200, cfg_cov=CoverageConfig.budgeted(), hidden=hidden, n_audit=512, num_envs=24, constant_lr=True)
     gen = torch.Generator().manual_seed(seed)
     samples = sample(tr.policy, 4000, generator=gen)
     uniq, inv = torch.unique(samples.flatten(1), dim=0, return_inverse=True)

@@ -41,7 +41,7 @@ def test_coverage_training_exact_d4() -> None:
     assert refuted.tolist() == [False, False, True], (p, prior_h)
     cfg = TrainerConfig(seed=0, num_iterations=1500, num_envs=32, batch_size=256, prefill=256, eps_decay_iters=500,
                         warmup_iters=50, progress=False, policy=PolicyConfig(hidden=64, num_layers=2))
-    objective = CoverageObjective(reward, cs, CoverageConfig(per_iteration=16))
+    objective = CoverageObjective(reward, cs, CoverageConfig.budgeted())
     trainer = Trainer(cfg, reward, extra_transitions=objective)
     hist = CoverageTraining(trainer, cs, objective, p_reference=p, refuted=refuted, audit_every=500, n_samples=256).run()
     pt = exact_terminal_distribution(trainer.policy, dags)
