@@ -131,6 +131,24 @@ class CoverageObjective:
                                     torch.full_like(self.priority, self.config.covered_priority))
         self.remaining = self.config.per_audit * int(under.sum()) if self.config.per_audit > 0 else None
 
+    def _draw_completions(self, prio: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n completions: a hypothesis with probability ∝ ``prio``, then a uniform pick from its pool. (n, d, d)."""
+        hyp = torch.multinomial(prio, n, replacement=True, generator=generator)  # (n,)
+        return torch.stack([self.pools[h][int(torch.randint(self.pools[h].shape[0], (1,), generator=generator))] for h in hyp.tolist()])
+
+    def _random_order(self, graphs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A uniformly random order of each graph's edges: (k, d, d) -> (order, rank), both (k, d*d) long.
+
+        order[b, r] is the r-th edge (edges first, then the non-edges); rank[b, e] is the position of edge e.
+        """
+        k, dd = graphs.shape[0], self.d * self.d
+        keys = torch.rand(k, dd, generator=generator)
+        keys = torch.where(graphs.flatten(1), keys, torch.full_like(keys, 2.0))  # edges first, random order
+        order = torch.argsort(keys, dim=1)
+        rank = torch.empty_like(order)
+        rank.scatter_(1, order, torch.arange(dd).expand(k, -1))
+        return order, rank
+
     def start_states(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         """The trainer's ``start_states`` hook: restart up to ``restart_share`` of n finished environments
         at a random prefix (random edge order) of a completion of an under-covered hypothesis.
@@ -139,13 +157,13 @@ class CoverageObjective:
         number per iteration, no extra reward evaluations) teach the flow there. (k, d, d) bool or None.
         """
         prio = torch.where(self.usable, self.priority, torch.zeros_like(self.priority))
-        k = int(torch.binomial(torch.tensor(float(n)), torch.tensor(self.config.restart_share), generator=generator)) if n else 0
-        if k == 0 or float(prio.sum()) == 0.0 or self.config.restart_share <= 0:
+        if n == 0 or self.config.restart_share <= 0 or float(prio.sum()) == 0.0:  # no draw: the stream stays the sampler's
             return None
-        hyp = torch.multinomial(prio, k, replacement=True, generator=generator)
-        graphs = torch.stack([self.pools[h][int(torch.randint(self.pools[h].shape[0], (1,), generator=generator))] for h in hyp.tolist()])
-        keys = torch.where(graphs.flatten(1), torch.rand(k, self.d * self.d, generator=generator), torch.full((k, self.d * self.d), 2.0))
-        rank = torch.argsort(torch.argsort(keys, dim=1), dim=1)  # position of each edge in a random order
+        k = int(torch.binomial(torch.tensor(float(n)), torch.tensor(self.config.restart_share), generator=generator))
+        if k == 0:
+            return None
+        graphs = self._draw_completions(prio, k, generator)
+        _, rank = self._random_order(graphs, generator)
         m = graphs.flatten(1).sum(1)
         t = (torch.rand(k, generator=generator) * (m + 1)).long()  # prefix length in [0, m]
         return (graphs.flatten(1) & (rank < t[:, None])).reshape(k, self.d, self.d)
@@ -159,20 +177,15 @@ class CoverageObjective:
         if self.remaining is not None:
             self.remaining -= n
         d = self.d
-        hyp = torch.multinomial(prio, n, replacement=True, generator=generator)  # (n,)
-        graphs = torch.stack([self.pools[h][int(torch.randint(self.pools[h].shape[0], (1,), generator=generator))] for h in hyp.tolist()])
+        graphs = self._draw_completions(prio, n, generator)
         m = graphs.flatten(1).sum(1)  # (n,) edges per completion
         nonempty = m > 0
         graphs, m = graphs[nonempty], m[nonempty]
         if graphs.shape[0] == 0:
             return None
         k = graphs.shape[0]
-        keys = torch.rand(k, d * d, generator=generator)
-        keys = torch.where(graphs.flatten(1), keys, torch.full_like(keys, 2.0))  # edges first, random order
-        order = torch.argsort(keys, dim=1)  # (k, d*d)
+        order, rank = self._random_order(graphs, generator)
         t = (torch.rand(k, generator=generator) * m).long()  # step index in [0, m)
-        rank = torch.empty_like(order)
-        rank.scatter_(1, order, torch.arange(d * d).expand(k, -1))  # position of each edge in the order
         state = (graphs.flatten(1) & (rank < t[:, None])).reshape(k, d, d)  # first t edges
         action = order[torch.arange(k), t]  # the (t+1)-th edge
         src, dst = action // d, action % d

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from theorycov.coverage.guard.validation import Condition
+from theorycov.gfn.graphs import is_acyclic
 
 __all__ = ["SignPairs", "CeilingResult", "sign_pairs", "graph_sign_agreement", "tuned_sign_ceiling"]
 
@@ -84,16 +85,6 @@ def graph_sign_agreement(adj: torch.Tensor, cov: torch.Tensor, pairs: SignPairs)
     return int((torch.sign(eff) == pairs.observed).sum())
 
 
-def _acyclic(adj: torch.Tensor) -> bool:
-    reach = adj.to(torch.float64)
-    power = reach.clone()
-    for _ in range(adj.shape[0]):
-        if float(power.diagonal().sum()) > 0:
-            return False
-        power = (power @ reach).clamp(max=1.0)
-    return True
-
-
 def tuned_sign_ceiling(observational: torch.Tensor, pairs: SignPairs, *, restarts: int = 4, seed: int = 0) -> CeilingResult:
     """Greedy hill-climb over DAGs maximizing the sign agreement with the held-out outcomes.
 
@@ -120,7 +111,7 @@ def tuned_sign_ceiling(observational: torch.Tensor, pairs: SignPairs, *, restart
                 cand[i, j] = not bool(cand[i, j])
                 if cand[i, j]:
                     cand[j, i] = False
-                    if not _acyclic(cand):
+                    if not bool(is_acyclic(cand[None])[0]):
                         continue
                 score = graph_sign_agreement(cand, cov, pairs)
                 if score > cur:

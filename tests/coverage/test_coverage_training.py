@@ -58,3 +58,21 @@ def test_coverage_training_exact_d4() -> None:
     extra = objective(0, torch.Generator().manual_seed(1))
     assert extra is not None and 1 <= len(extra) <= 16  # completions with no edges give no transition
     trainer.buffer.add(extra, validate=True)
+
+
+def test_restarts_begin_inside_the_under_covered_region() -> None:
+    """start_states: prefixes of completions of the under-covered theory only; none when the share is 0."""
+    data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=1)
+    names = list(data.names)
+    cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]), Constraint(names[1], names[2]))),
+                        Hypothesis((Constraint(names[3], names[0]),))], names)
+    reward = Reward(BGeScore(data))
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restart_share=1.0))
+    obj.set_under_covered(torch.tensor([True, False]))
+    starts = obj.start_states(64, torch.Generator().manual_seed(0))
+    assert starts is not None and starts.shape == (64, 4, 4)
+    pool = obj.pools[0]  # every start is a subgraph of some completion of theory 0
+    inside = (starts[:, None] & ~pool[None]).flatten(2).any(-1).logical_not().any(1)
+    assert bool(inside.all())
+    assert bool(starts.flatten(1).any(1).any())  # not all empty: prefixes of length 0..m
+    assert CoverageObjective(reward, cs).start_states(64, torch.Generator()) is None  # default: no restarts
