@@ -63,7 +63,7 @@ def subset(gold: ev.GoldSet, n: int, seed: int) -> ev.GoldSet:
         return gold
     keep = set(random.Random(seed).sample(range(len(gold.items)), n))
     return ev.GoldSet(gold.name + f"[{n} of {len(gold.items)}, seed {seed}]",
-                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed)
+                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed, gold.scope)
 
 
 def pair_budget(gold: ev.GoldSet, budget: int, seed: int) -> ev.GoldSet:
@@ -89,7 +89,7 @@ def pair_budget(gold: ev.GoldSet, budget: int, seed: int) -> ev.GoldSet:
             keep.add(i)
             used += n
     return ev.GoldSet(gold.name + f"[{len(keep)} of {len(gold.items)}, <= {budget} pairs, seed {seed}]",
-                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed)
+                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed, gold.scope)
 
 
 def score(gold: ev.GoldSet, extractor: Extractor) -> tuple[ev.Scores, int, dict[str, set[ev.Triple]]]:

@@ -58,6 +58,9 @@ class GoldSet:
     items: tuple[GoldItem, ...]
     domain: Domain | None
     directed: bool = True
+    # Variables the measure is about (BEL protein-protein: the protein variables); a prediction with an end
+    # outside is neither right nor wrong, as the gold never scores such a pair. None: every variable.
+    scope: frozenset[str] | None = None
 
     @property
     def n_triples(self) -> int:
@@ -71,6 +74,7 @@ class Scores:
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    outside: int = 0  # predictions with an end outside the gold set's scope (not scored)
     items: int = 0
     seconds: float = 0.0
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (item, kind, triple) for inspection
@@ -90,7 +94,7 @@ class Scores:
 
     def as_dict(self) -> dict[str, float | int]:
         return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
-                "tp": self.tp, "fp": self.fp, "fn": self.fn, "items": self.items, "seconds": round(self.seconds, 2)}  # fmt: skip
+                "tp": self.tp, "fp": self.fp, "fn": self.fn, "outside": self.outside, "items": self.items, "seconds": round(self.seconds, 2)}  # fmt: skip
 
 
 # ---------------------------------------------------------------- gold loaders
@@ -160,12 +164,15 @@ def load_bel_gold(path: str | Path, *, domain: Domain | None = None, lexicon: Le
     """
     statements, _ = parse_bel(Path(path).read_text(encoding="utf-8"))
     with_ev = [s for s in statements if s.evidence and s.object is not None and s.subject.entity and s.object.entity]
+    terms = [t for s in with_ev for t in (s.subject, s.object) if t is not None and t.label and t.entity]
     if domain is None:
-        ents = [(t.label, t.entity) for s in with_ev for t in (s.subject, s.object) if t is not None and t.label and t.entity]
-        domain, label_var = _entity_domain(f"gold:{Path(path).stem}", ents, lexicon)
+        domain, label_var = _entity_domain(f"gold:{Path(path).stem}", [(t.label, t.entity) for t in terms], lexicon)
         ground = label_var.get
     else:
         ground = lambda lab: domain.lookup(lab)[0]  # noqa: E731
+    # proteins_only: a claim about a chemical or a process is outside the measure, even on a pair the
+    # curator did not mention (else a correct "H2O2 activates JNK" would count as a false positive)
+    scope = frozenset(v for t in terms if _protein(t) and (v := ground(t.label or ""))) if proteins_only else None
     groups: dict[tuple[str | None, str], list[BelStatement]] = {}
     for s in with_ev:
         groups.setdefault((s.pmid, s.evidence), []).append(s)
@@ -182,7 +189,7 @@ def load_bel_gold(path: str | Path, *, domain: Domain | None = None, lexicon: Le
                 ignore.add((c, e))
         if triples or ignore:
             items.append(GoldItem(f"{pmid}:{len(items)}", evidence, frozenset(triples), frozenset(ignore)))
-    return GoldSet(f"bel:{Path(path).name}", tuple(items), domain)
+    return GoldSet(f"bel:{Path(path).name}", tuple(items), domain, scope=scope)
 
 
 def load_sachs_tsv(path: str | Path, *, domain: Domain | None = None) -> GoldSet:
@@ -292,7 +299,9 @@ def score_predictions(gold: GoldSet, predictions: dict[str, set[Triple]]) -> Sco
         got = {_norm(t, gold.directed) for t in predictions.get(item.id, set())}
         ignore = item.ignore if gold.directed else {tuple(sorted(p)) for p in item.ignore}
         for t in got:
-            if t in want:
+            if gold.scope is not None and not (t[0] in gold.scope and t[1] in gold.scope):
+                sc.outside += 1
+            elif t in want:
                 sc.tp += 1
             elif (t[0], t[1]) not in ignore:
                 sc.fp += 1

@@ -46,3 +46,16 @@ def test_shared_gold_files_load(shared_data: Path) -> None:
     assert {t for i in tsv.items for t in i.triples} >= {("PKC", "Raf", 1), ("Raf", "Mek", 1), ("PKA", "Raf", -1)}
     biored = ev.load_biored_gold(shared_data / "biored" / "Dev.PubTator")
     assert len(biored.items) == 100 and not biored.directed and biored.n_triples > 100
+
+
+def test_protein_scope_leaves_chemical_claims_unscored(tmp_path: Path) -> None:
+    p = tmp_path / "g.bel"
+    p.write_text(BEL + 'SET Evidence = "Hydrogen peroxide activates AKT1, which inhibits RAF1."\n'
+                       'a(CHEBI:"hydrogen peroxide") increases kin(p(HGNC:AKT1))\nkin(p(HGNC:AKT1)) decreases kin(p(HGNC:RAF1))\n')
+    gold = ev.load_bel_gold(p, proteins_only=True)
+    assert gold.scope == {"PRKCA", "RAF1", "MAP2K1", "AKT1", "BRAF"}
+    last = gold.items[-1]
+    # a claim on a chemical, even on a pair the curator left out, is outside the protein-protein measure
+    sc = ev.score_predictions(gold, {last.id: {("AKT1", "RAF1", -1), ("hydrogen peroxide", "RAF1", 1)}})
+    assert (sc.tp, sc.fp, sc.outside) == (1, 0, 1)
+    assert ev.score_predictions(ev.load_bel_gold(p), {last.id: {("hydrogen peroxide", "RAF1", 1)}}).fp == 1
