@@ -253,12 +253,12 @@ def main() -> int:
                 st = made.stats
                 asked = max(st.questions - st.cached, 0)
                 rows[f"{key}/{name}"]["model"] = {
-                    "strategy": config.strategy, "sentences": st.sentences, "questions": st.questions, "cached": st.cached,
+                    "strategy": config.strategy, "tie_break": config.tie_break, "sentences": st.sentences, "questions": st.questions, "cached": st.cached,
                     "prompt_tokens": st.prompt_tokens, "completion_tokens": st.completion_tokens, "model_s": round(st.model_s, 1),
                     "s_per_question": round(st.model_s / asked, 3) if asked else None}
             (RESULTS / "extract.partial.json").write_text(json.dumps(rows, indent=1) + "\n")  # survives a crash
             print(f"{key:11s} {name:9s} P {sc.precision:.3f} R {sc.recall:.3f} F1 {sc.f1:.3f} "
-                  f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}; {sc.seconds:.0f} s)", flush=True)
+                  f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}, {sc.outside} out of scope; {sc.seconds:.0f} s)", flush=True)
     apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
     print(f"speed ({per}): {apm:.2f} abstracts/min ({args.speed_abstracts} bundled-bibliography abstracts, Sachs domain, "
           f"{n_sent} sentences to the model, {n_q} questions, {backend.n_threads} thread(s)); "
@@ -289,11 +289,11 @@ def main() -> int:
         "threads": backend.n_threads,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    table = ["| gold | extractor | P | R | F1 | tp | fp | fn | s |", "|---|---|---|---|---|---|---|---|---|"]
+    table = ["| gold | extractor | P | R | F1 | tp | fp | fn | out of scope | s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for k, r in rows.items():
         g, name = k.split("/")
         table.append(f"| {r['gold']} | {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
-                     f"{r['tp']} | {r['fp']} | {r['fn']} | {r['seconds']:.0f} |")
+                     f"{r['tp']} | {r['fp']} | {r['fn']} | {r['outside']} | {r['seconds']:.0f} |")
     print("\n".join(table))
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
     if args.no_record:
@@ -304,7 +304,8 @@ def main() -> int:
         f"\n## extract_eval: language-model translator vs rules ({result['date']})\n",
         f"Machine: {result['machine']}. The CPU is shared with other jobs: the load average above is at the end of the run.\n",
         f"Command: `{result['command']}` (wall {result['wall_s']:.0f} s, llama.cpp threads {backend.n_threads}).\n",
-        f"BEL scope: {result['bel_scope']}; gold grounded with the lexicon at {result['lexicon']}; model strategy "
+        f"BEL scope: {result['bel_scope']} (a claim with a non-protein end is out of scope, not scored: "
+        f"column 'out of scope'); gold grounded with the lexicon at {result['lexicon']}; model strategy "
         f"{result['strategy']}. Sachs table, statement level (llm): {result['llm_sachs14_statements']} (3 of the 14 rows are "
         f"pmod statements, outside the polarity score; the rest share 5 node-level triples).\n",
         *[line + "\n" for line in table],

@@ -84,6 +84,15 @@ def _groups(mentions: list[Mention], text: str) -> list[_Group]:
     return groups
 
 
+def coordinated_pairs(mentions: list[Mention], text: str) -> set[frozenset[str]]:
+    """Pairs of variables whose mentions are joined only by coordination ("IL-6, LIF and OSM"): they
+    share a role in the sentence, so neither acts on the other there."""
+    out: set[frozenset[str]] = set()
+    for g in _groups(mentions, text):
+        out.update(frozenset((a, b)) for a in g.variables for b in g.variables if a != b)
+    return out
+
+
 class RuleExtractor(Extractor):
     """Cue patterns, negation and hedging between grounded mentions; see the module docstring."""
 
@@ -172,4 +181,4 @@ class RuleExtractor(Extractor):
         return forward, relation, negated, direct
 
 
-__all__ = ["RuleConfig", "RuleExtractor"]
+__all__ = ["RuleConfig", "RuleExtractor", "coordinated_pairs"]

@@ -19,6 +19,7 @@ from itertools import combinations
 from typing import Any, Callable
 
 from theorycov.corpus.llm.backends import Backend, BackendError, Completion, label_confidence
+from theorycov.corpus.llm import direction
 from theorycov.corpus.llm.cache import AnswerCache, answer_key
 from theorycov.corpus.llm.prompts import (
     NO_CLAIM,
@@ -65,8 +66,14 @@ class TranslatorConfig:
     # On 60 BEL dev items (seed 0, 1 thread): branch F1 0.345 at 6.3 s/sentence, sentence 0.286 at 7.2 s
     # (thresholds from a sweep on those items: F1 0.33-0.36 for accept 0.33-0.4 at margin 0.1).
     strategy: str = "branch"
+    # accept: best F1 at 0.35 on 29 BioRED Train abstracts (gene-gene pairs, 32 gold; 0.30: 0.336, 0.40: 0.302)
     sentence_accept: float = 0.35  # branch/sentence: a claim's label needs at least this probability ...
-    sentence_margin: float = 0.1  # ... and this much more than the other direction's best label
+    sentence_margin: float = 0.1  # ... and this much more than the other direction's best label, else a tie
+    # branch: what orients a tie: "syntax" (the rule baseline's reading), "ask" (a contrastive question),
+    # "ask+syntax", "none"; measured in corpus/llm/direction.py's docstring
+    tie_break: str = "syntax"
+    agent_margin: float = 0.0  # the direction answer must be this far from 1/2 to orient a tie
+    skip_coordinated: bool = True  # branch: no claim between coordinated entities ("A, B and C")
     accept: float = 0.55  # verify: the best statement needs at least this P(yes) ...
     margin: float = 0.1  # ... and this much more than the runner-up (see LLMTranslator._verify_pair)
 
@@ -125,6 +132,8 @@ class _ModelExtractor(Extractor):
         self.on_progress = on_progress
         self._logged_at = time.perf_counter()
         self._last_choices: list[list[float]] | None = None
+        self.last_agent: dict[tuple[str, str], float] = {}  # branch: the last sentence's direction answers ...
+        self.last_pairs: list[tuple[str, str]] = []  # ... and its asked ordered pairs (dists in this order)
 
     @property
     def backend(self) -> Backend:
@@ -139,7 +148,7 @@ class _ModelExtractor(Extractor):
     @property
     def extractor_version(self) -> str:
         """Prompt version plus the model's identity: claims say which weights read them."""
-        return f"{PROMPT_VERSION}/{self.backend.model_id[:12]}"
+        return f"{PROMPT_VERSION}+{direction.DIRECTION_PROMPT_VERSION}/{self.backend.model_id[:12]}"
 
     def _ask(self, key_parts: tuple[Any, ...], sentence: str, messages: list[dict], schema: dict[str, Any],
              max_tokens: int, parse: Callable[[str], Any], skip_if: tuple[str, str] | None = None,
@@ -215,7 +224,7 @@ class LLMTranslator(_ModelExtractor):
             variables = dict(list(variables.items())[: self.config.max_variables])
         self.stats.sentences += 1
         if self.config.strategy in ("sentence", "branch"):
-            return self._sentence(sentence, variables, evidence)
+            return self._sentence(sentence, variables, evidence, mentions)
         claims: list[Claim] = []
         errors: list[str] = []
         for a, b in combinations(variables, 2):
@@ -246,19 +255,23 @@ class LLMTranslator(_ModelExtractor):
         return claims
 
 
-    def _sentence(self, sentence: Sentence, variables: dict[str, list[str]], evidence: Evidence) -> list[Claim]:
+    def _sentence(self, sentence: Sentence, variables: dict[str, list[str]], evidence: Evidence,
+                  mentions: list[Mention]) -> list[Claim]:
         """The sentence and its entities are read once (corpus/llm/sentence_prompts.py); then either one
         JSON answer labels every ordered pair in turn (strategy "sentence"), or each ordered pair is a
         one-key answer branching from the same evaluated prompt (strategy "branch": no pair's label is
-        conditioned on another's). :func:`decide` keeps at most one claim per pair. A malformed answer
-        raises, with no partial claims."""
+        conditioned on another's). At most one claim per pair is kept (branch: direction.decide, which
+        orients ties, corpus/llm/direction.py). A malformed answer raises, with no partial claims."""
         names = list(variables)
         messages = sentence_messages(sentence.text, variables)
         key = (SENTENCE_PROMPT_VERSION, tuple(variables.items()))
-        if self.config.strategy == "branch":
+        cfg = self.config
+        # coordinated entities ("IL-6, LIF and OSM") share a role: no claim between them, so not asked
+        skip = direction.coordinated_pairs(mentions, sentence.text) if cfg.skip_coordinated else set()
+        if cfg.strategy == "branch":
             answers: dict[tuple[str, str], str] = {}
             dists: list[list[float]] | None = []
-            for x, y in sentence_pairs(names):
+            for x, y in [p for p in sentence_pairs(names) if frozenset(p) not in skip]:
                 parse = lambda t, x=x, y=y: parse_sentence_answer(t, [x, y], pairs=[(x, y)])  # noqa: E731
                 text, _ = self._ask((*key, x, y), sentence.text, messages, sentence_schema(names, [(x, y)]), 16, parse,
                                     label_field="", choices=True)
@@ -270,9 +283,19 @@ class LLMTranslator(_ModelExtractor):
             text, _ = self._ask(key, sentence.text, messages, sentence_schema(names),
                                 8 * len(sentence_pairs(names)) + 8, parse, label_field="", choices=True)
             answers, dists = parse(text), self._last_choices
+        if cfg.strategy == "branch" and dists is not None:
+            agent: dict[tuple[str, str], float] = {}
+            if "ask" in cfg.tie_break:
+                ties = direction.tied_pairs(list(answers), dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin)
+                agent = self._agents(sentence.text, messages, key, ties)
+            syntax = direction.syntax_directions(sentence, mentions) if "syntax" in cfg.tie_break else set()
+            decided = direction.decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin,
+                                       skip=skip, agent=agent, syntax=syntax, agent_margin=cfg.agent_margin)
+            self._last_choices, self.last_agent, self.last_pairs = dists, agent, list(answers)  # for inspection
+        else:
+            decided = decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin)
         claims: list[Claim] = []
-        for cause, effect, label, p in decide(answers, dists, accept=self.config.sentence_accept,
-                                              margin=self.config.sentence_margin):
+        for cause, effect, label, p in decided:
             c = p if p >= 0 else self.config.default_confidence
             claim = self._claim(PairAnswer(cause, effect, label, False, False, False), c, evidence)
             if claim is not None:
@@ -280,6 +303,22 @@ class LLMTranslator(_ModelExtractor):
         self.stats.claims += len(claims)
         self._progress()
         return claims
+
+    def _agents(self, text: str, messages: list[dict], key: tuple[Any, ...],
+                pairs: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
+        """P(a acts on b) for each (a, b): "which of X and Y acts on the other", asked from the sentence's
+        evaluated prompt in both orders (the model leans to the first-named) and averaged."""
+        out: dict[tuple[str, str], float] = {}
+        for a, b in pairs:
+            votes = []
+            for x, y in ((a, b), (b, a)):
+                parse = lambda t, x=x, y=y: direction.parse_direction_answer(t, x, y)  # noqa: E731
+                answer, _ = self._ask((*key, direction.DIRECTION_PROMPT_VERSION, x, y), text, messages,
+                                      direction.direction_schema(x, y), 16, parse, label_field="", choices=True)
+                share = self._last_choices[0][0] if self._last_choices else float(parse(answer) == x)
+                votes.append(share if x == a else 1.0 - share)
+            out[(a, b)] = sum(votes) / len(votes)
+        return out
 
     def _verify_pair(self, text: str, a: str, b: str, variables: dict[str, list[str]], evidence: Evidence) -> list[Claim]:
         """Ask yes/no for "x activates y" and "x inhibits y" in both directions, and keep the statement
