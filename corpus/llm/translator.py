@@ -133,7 +133,8 @@ class _ModelExtractor(Extractor):
         self._logged_at = time.perf_counter()
         self._last_choices: list[list[float]] | None = None
         self.last_agent: dict[tuple[str, str], float] = {}  # branch: the last sentence's direction answers ...
-        self.last_pairs: list[tuple[str, str]] = []  # ... and its asked ordered pairs (dists in this order)
+        self.last_pairs: list[tuple[str, str]] = []  # ... its asked ordered pairs and their label probabilities
+        self.last_dists: list[list[float]] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -291,7 +292,8 @@ class LLMTranslator(_ModelExtractor):
             syntax = direction.syntax_directions(sentence, mentions) if "syntax" in cfg.tie_break else set()
             decided = direction.decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin,
                                        skip=skip, agent=agent, syntax=syntax, agent_margin=cfg.agent_margin)
-            self._last_choices, self.last_agent, self.last_pairs = dists, agent, list(answers)  # for inspection
+            self._last_choices = self.last_dists = dists
+            self.last_agent, self.last_pairs = agent, list(answers)
         else:
             decided = decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin)
         claims: list[Claim] = []
