@@ -7,7 +7,7 @@
    MC3's empirical distribution. Bar: coverage GFlowNet covers 100% of the non-refuted hypotheses,
    min q/p >= 0.9, JSD <= 1.1 x the plain GFlowNet's.
 2. d = 20, ER2: masses from a long MC3 reference run; time to first hit of each hypothesis.
-3. Sachs (853 observational cells): hypotheses from the BEL statements and the consensus network; the
+3. Sachs (853 observational cells, likelihood power 0.1 as in the demo): hypotheses from the BEL statements and the consensus network; the
    audit report goes to bench/results/coverage_sachs_audit.{html,json}.
 
 Counting reward evaluations: one per transition that enters the GFlowNet's replay buffer (each carries one
@@ -60,6 +60,9 @@ def main() -> None:
     ap.add_argument("--sachs-seconds", type=float, default=120.0)
     ap.add_argument("--skip-d20", action="store_true")
     ap.add_argument("--skip-sachs", action="store_true")
+    ap.add_argument("--batch-size", type=int, default=512, help="replayed transitions per gradient step of both d=5 GFlowNets")
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of both d=5 GFlowNets")
+    ap.add_argument("--jobs", type=int, default=1, help="d=5 seeds run in parallel processes (one torch thread each)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # on a shared 2-core machine torch's intra-op threads make small ops ~100x slower
     if args.quick:
@@ -68,12 +71,23 @@ def main() -> None:
     load_before = os.getloadavg()
     cfg_cov = CoverageConfig.budgeted()
     rows = []
+    cap = None if args.minutes is None else 60 * args.minutes
+    pool = None
+    if args.jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        pool = ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn"), initializer=torch.set_num_threads, initargs=(1,))
+        futures = [pool.submit(run_d5_seed, s, args.iterations, cap, cfg_cov, batch_size=args.batch_size, lr=args.lr)
+                   for s in range(args.seeds)]
     for seed in range(args.seeds):
-        r = run_d5_seed(seed, args.iterations, None if args.minutes is None else 60 * args.minutes, cfg_cov)
+        r = futures[seed].result() if pool is not None else run_d5_seed(seed, args.iterations, cap, cfg_cov,
+                                                                          batch_size=args.batch_size, lr=args.lr)
         rows.append(r)
         print(f"d=5 seed {seed} ({r['seconds']} s, {r['n_refuted']} refuted): " + "; ".join(
             f"{m}: covered {r[m]['covered_share']:.2f} min q/p {r[m]['min_q_over_p']:.3f} JSD {r[m]['jsd']:.4f} evals {r[m]['evaluations']}"
             for m in ("coverage", "plain", "mcmc")), flush=True)
+    if pool is not None:
+        pool.shutdown()
     summary: dict[str, object] = {}
     print("\n| method | covered (worst seed) | min q/p (all seeds) | JSD mean (max) | evals/seed | median evals to first hit |\n|---|---|---|---|---|---|")
     for m in ("coverage", "plain", "mcmc"):
@@ -106,6 +120,7 @@ def main() -> None:
            "jsd_ratio_vs_plain": jsd_ratio, "plain_covered_share": summary["plain"]["covered_share"],  # type: ignore[index]
            "plain_min_q_over_p": summary["plain"]["min_q_over_p"], "mcmc_covered_share": summary["mcmc"]["covered_share"],  # type: ignore[index]
            "mcmc_min_q_over_p": summary["mcmc"]["min_q_over_p"], "bar": bar, "summary": summary, "seeds": rows,  # type: ignore[index]
+           "d5_trainer": {"batch_size": args.batch_size, "lr": args.lr, "iterations": args.iterations},
            "d20": d20, "sachs": sachs, "machine": machine, "date": date, "command": cmd,
            "load_before": load_before, "load_after": os.getloadavg(), "wall_seconds": round(time.perf_counter() - t0, 1),
            "counting": __doc__.split("Counting reward evaluations: ")[1].strip()}

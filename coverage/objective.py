@@ -51,6 +51,9 @@ class CoverageConfig:
     pool_size: int = 256  # completions kept per hypothesis: best and minimal (pinned) plus a random reservoir
     covered_priority: float = 1.0  # priority of hypotheses the last audit found covered (0: replay only the under-covered)
     restart_share: float = 0.0  # share of the sampler's restarting environments sent into under-covered regions
+    pool_draw: str = "reward"  # which completion of a hypothesis' pool to replay: "reward" (∝ R(G), i.e. the
+    # posterior restricted to the pool) or "uniform" (each distinct graph alike, which at d = 5 spent most draws
+    # on the many sparse, low-reward graphs of a region such as "no path X0-X4")
     per_audit: int = 0  # transitions per under-covered hypothesis between two audits (0: no cap). They stay in
     # the replay buffer and are replayed from there; each costs a reward evaluation, so a cap keeps the
     # objective's share of the evaluation budget small (measured d = 5: uncapped it took 35% and doubled JSD)
@@ -79,7 +82,10 @@ class CoverageObjective:
         self.d = reward.d
         self.priority = torch.ones(len(constraints), dtype=torch.float64)
         self.remaining: int | None = None  # transitions left until the next audit (None: no cap yet)
+        if config.pool_draw not in ("reward", "uniform"):
+            raise ValueError(f"pool_draw must be 'reward' or 'uniform', got {config.pool_draw!r}")
         self.pools: list[torch.Tensor] = []  # per hypothesis: (K_h, d, d) bool completions
+        self.pool_log_r: list[torch.Tensor] = []  # per hypothesis: (K_h,) float64 log R of the pool's graphs
         self.best: list[torch.Tensor] = []  # per hypothesis: (d, d) best completion found so far
         self.best_log_r = torch.full((len(constraints),), float("-inf"), dtype=torch.float64)
         self.usable = torch.ones(len(constraints), dtype=torch.bool)
@@ -97,6 +103,7 @@ class CoverageObjective:
                 pool = torch.zeros(0, self.d, self.d, dtype=torch.bool)
                 self.best.append(torch.zeros(self.d, self.d, dtype=torch.bool))
             self.pools.append(pool)
+            self.pool_log_r.append(reward.log_reward(pool) if pool.shape[0] else torch.zeros(0, dtype=torch.float64))
             self.pinned.append(pool.shape[0])
 
     def add_completions(self, h: int, graphs: torch.Tensor) -> None:
@@ -123,6 +130,7 @@ class CoverageObjective:
         if rest.shape[0] > room:
             rest = rest[torch.randperm(rest.shape[0], generator=self.generator)[:room]]
         self.pools[h] = torch.cat([pinned, rest.reshape(-1, self.d, self.d)])
+        self.pool_log_r[h] = self.reward.log_reward(self.pools[h])
         self.usable[h] = True
 
     def set_under_covered(self, under: torch.Tensor) -> None:
@@ -132,9 +140,20 @@ class CoverageObjective:
         self.remaining = self.config.per_audit * int(under.sum()) if self.config.per_audit > 0 else None
 
     def _draw_completions(self, prio: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-        """n completions: a hypothesis with probability ∝ ``prio``, then a uniform pick from its pool. (n, d, d)."""
+        """n completions: a hypothesis with probability ∝ ``prio``, then a pick from its pool (∝ R(G) or
+        uniform, see ``CoverageConfig.pool_draw``). (n, d, d)."""
         hyp = torch.multinomial(prio, n, replacement=True, generator=generator)  # (n,)
-        return torch.stack([self.pools[h][int(torch.randint(self.pools[h].shape[0], (1,), generator=generator))] for h in hyp.tolist()])
+        out = torch.empty(n, self.d, self.d, dtype=torch.bool)
+        for h in torch.unique(hyp).tolist():
+            rows = (hyp == h).nonzero().flatten()
+            pool = self.pools[h]
+            if self.config.pool_draw == "reward":
+                w = torch.softmax(self.pool_log_r[h], 0)
+                pick = torch.multinomial(w, rows.numel(), replacement=True, generator=generator)
+            else:
+                pick = torch.randint(pool.shape[0], (rows.numel(),), generator=generator)
+            out[rows] = pool[pick]
+        return out
 
     def _random_order(self, graphs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A uniformly random order of each graph's edges: (k, d, d) -> (order, rank), both (k, d*d) long.
