@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Callable
 
-from theorycov.corpus.llm.backends import Backend, BackendError, Completion, label_confidence
 from theorycov.corpus.llm import direction
+from theorycov.corpus.llm.backends import Backend, BackendError, Completion, label_confidence
 from theorycov.corpus.llm.cache import AnswerCache, answer_key
 from theorycov.corpus.llm.prompts import (
     NO_CLAIM,
