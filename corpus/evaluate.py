@@ -212,13 +212,17 @@ def load_sachs_tsv(path: str | Path, *, domain: Domain | None = None) -> GoldSet
     return GoldSet(f"sachs-tsv:{Path(path).name}", items, domain)
 
 
-def load_biored_gold(path: str | Path) -> GoldSet:
-    """BioRED abstracts with their signed correlation relations (undirected), one domain per document."""
+def load_biored_gold(path: str | Path, *, types: frozenset[str] | None = None) -> GoldSet:
+    """BioRED abstracts with their signed correlation relations (undirected), one domain per document.
+    ``types``: only entities of these types are variables (e.g. {"GeneOrGeneProduct"}, the protein-protein
+    counterpart of the BEL measure), so only relations between them are scored."""
     docs, _ = parse_pubtator(Path(path).read_text(encoding="utf-8"))
     items = []
     for doc in docs:
         aliases: dict[str, list[str]] = {}
-        for _, _, mention, _, ids in doc.entities:
+        for _, _, mention, etype, ids in doc.entities:
+            if types is not None and etype not in types:
+                continue
             for eid in ids.split(","):
                 if eid and eid != "-":
                     aliases.setdefault(eid, []).append(mention)
@@ -233,7 +237,10 @@ def load_biored_gold(path: str | Path) -> GoldSet:
             continue
         dom = Domain(f"biored:{doc.pmid}", tuple(variables))
         triples, ignore = set(), set()
+        known = {v.name for v in variables}
         for rtype, a, b, _ in doc.relations:
+            if types is not None and not (a in known and b in known):
+                continue
             pol = {"Positive_Correlation": 1, "Negative_Correlation": -1}.get(rtype)
             pair = tuple(sorted((a, b)))
             if pol is None:

@@ -66,7 +66,8 @@ class TranslatorConfig:
     # On 60 BEL dev items (seed 0, 1 thread): branch F1 0.345 at 6.3 s/sentence, sentence 0.286 at 7.2 s
     # (thresholds from a sweep on those items: F1 0.33-0.36 for accept 0.33-0.4 at margin 0.1).
     strategy: str = "branch"
-    # accept: best F1 at 0.35 on 29 BioRED Train abstracts (gene-gene pairs, 32 gold; 0.30: 0.336, 0.40: 0.302)
+    # accept: best F1 at 0.35 on 28 BioRED Train abstracts, gene-gene pairs (bench/extract_tune.py: 0.373;
+    # 0.30: 0.333, 0.40: 0.314)
     sentence_accept: float = 0.35  # branch/sentence: a claim's label needs at least this probability ...
     sentence_margin: float = 0.1  # ... and this much more than the other direction's best label, else a tie
     # branch: what orients a tie: "syntax" (the rule baseline's reading), "ask" (a contrastive question),

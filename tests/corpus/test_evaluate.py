@@ -46,6 +46,9 @@ def test_shared_gold_files_load(shared_data: Path) -> None:
     assert {t for i in tsv.items for t in i.triples} >= {("PKC", "Raf", 1), ("Raf", "Mek", 1), ("PKA", "Raf", -1)}
     biored = ev.load_biored_gold(shared_data / "biored" / "Dev.PubTator")
     assert len(biored.items) == 100 and not biored.directed and biored.n_triples > 100
+    genes = ev.load_biored_gold(shared_data / "biored" / "Dev.PubTator", types=frozenset({"GeneOrGeneProduct"}))
+    assert 0 < genes.n_triples < biored.n_triples  # gene-gene relations only (NCBI Gene ids are numbers)
+    assert all(v.name.isdigit() for it in genes.items for v in it.domain.variables)  # type: ignore[union-attr]
 
 
 def test_protein_scope_leaves_chemical_claims_unscored(tmp_path: Path) -> None:
