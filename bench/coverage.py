@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=None, help="cap on each d=5 GFlowNet run (default: none; iterations decide)")
     ap.add_argument("--iterations", type=int, default=8000, help="coverage GFlowNet iterations per d=5 seed")
     ap.add_argument("--d20-seconds", type=float, default=60.0, help="training seconds of each d=20 GFlowNet (reference MC3: the same)")
-    ap.add_argument("--sachs-seconds", type=float, default=120.0)
+    ap.add_argument("--sachs-seconds", type=float, default=180.0, help="training seconds of the Sachs audit (the demo: 180)")
     ap.add_argument("--skip-d20", action="store_true")
     ap.add_argument("--skip-sachs", action="store_true")
     ap.add_argument("--batch-size", type=int, default=512, help="replayed transitions per gradient step of both d=5 GFlowNets")

@@ -13,6 +13,7 @@ from theorycov.coverage.prior import FloorPrior
 from theorycov.coverage.train import CoverageTraining
 from theorycov.gfn import BGeScore, PolicyConfig, Reward, Trainer, TrainerConfig, enumerate_dags, exact_terminal_distribution
 from theorycov.gfn.data import make_linear_gaussian_er
+from theorycov.gfn.graphs import graph_codes
 
 
 @pytest.mark.slow
@@ -102,3 +103,30 @@ def test_pool_draws_follow_the_reward_within_the_pool() -> None:
     assert float(torch.softmax(lr, 0).max()) > 5.0 / region.shape[0]  # the two modes differ, so the test can fail
     with pytest.raises(ValueError, match="pool_draw"):
         CoverageObjective(reward, cs, CoverageConfig(pool_draw="best"))
+
+
+def test_running_audit_flags_an_under_weighted_best_completion() -> None:
+    """The running audit boosts h when P_T(G*_h) < reach_ratio * p(G*_h|D), exactly at d = 4; checked
+    against the same ratio computed by hand at thresholds above, below and between the two theories'."""
+    data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=1)
+    names = list(data.names)
+    cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]),)), Hypothesis((Constraint(names[2], names[3]),))], names)
+    reward = Reward(BGeScore(data))
+    dags = enumerate_dags(4)
+    trainer = Trainer(TrainerConfig(seed=0, num_iterations=10, progress=False, prefill=64), reward)
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted())
+    pt = exact_terminal_distribution(trainer.policy, dags)
+    post = torch.softmax(reward.log_reward(dags), 0)
+    codes = {c: i for i, c in enumerate(graph_codes(dags).tolist())}
+
+    def ratio() -> torch.Tensor:  # P_T / p of the objective's current best completions, by hand
+        idx = torch.tensor([codes[c] for c in graph_codes(torch.stack(obj.best)).tolist()])
+        return pt[idx] / post[idx]
+
+    r0 = ratio()
+    assert float(r0.max()) > 1.2 * float(r0.min())  # the two completions differ, so the middle case splits them
+    for pick in (lambda r: float(r.max()) * 1.01, lambda r: float(r.min()) * 0.99, lambda r: float((r.max() * r.min()).sqrt())):
+        r = ratio()
+        run = CoverageTraining(trainer, cs, obj, exact_graphs=dags, reach_ratio=pick(r),
+                               p_reference=torch.zeros(2, dtype=torch.float64))  # p = 0: only the completion check can fire
+        assert run.running_audit().tolist() == (r < pick(r)).tolist()
