@@ -85,6 +85,7 @@ def main() -> None:
         rows.append(r)
         print(f"d=5 seed {seed} ({r['seconds']} s, {r['n_refuted']} refuted): " + "; ".join(
             f"{m}: covered {r[m]['covered_share']:.2f} min q/p {r[m]['min_q_over_p']:.3f} JSD {r[m]['jsd']:.4f} evals {r[m]['evaluations']}"
+            + (f" min P_T(G*)/p(G*) {r[m]['min_best_pt_over_p']:.3f} undrawn best {r[m]['undrawn_best']}" if m != "mcmc" else "")
             for m in ("coverage", "plain", "mcmc")), flush=True)
     if pool is not None:
         pool.shutdown()
@@ -96,6 +97,8 @@ def main() -> None:
         summary[m] = {"covered_share": _worst(rows, m, "covered_share"), "min_q_over_p": _worst(rows, m, "min_q_over_p"),
                       "jsd_mean": sum(jsd) / len(jsd), "jsd_max": max(jsd), "evaluations_mean": sum(int(r[m]["evaluations"]) for r in rows) / len(rows),
                       "first_hit_evals_median": sorted(fh)[len(fh) // 2] if fh else None}
+        if m != "mcmc":  # the exact P_T of each best completion over its posterior probability (reached: >= 0.1 or drawn)
+            summary[m]["min_best_pt_over_p"] = _worst(rows, m, "min_best_pt_over_p")  # type: ignore[index]
         s = summary[m]
         print(f"| {m} | {s['covered_share']:.2f} | {s['min_q_over_p']:.3f} | {s['jsd_mean']:.4f} ({s['jsd_max']:.4f}) | {s['evaluations_mean']:.0f} | {s['first_hit_evals_median']} |")
     jsd_ratio = summary["coverage"]["jsd_mean"] / summary["plain"]["jsd_mean"]  # type: ignore[index]
