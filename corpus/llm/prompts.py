@@ -24,7 +24,7 @@ from typing import Any
 from theorycov.corpus.types import ExtractionError, Relation
 
 #: Version of the one-question-per-sentence prompt (corpus/llm/sentence_prompts.py); part of PROMPT_VERSION.
-SENTENCE_PROMPT_VERSION = "sentence-v3"
+SENTENCE_PROMPT_VERSION = "sentence-v2"
 PROMPT_VERSION = "verify-v1+" + SENTENCE_PROMPT_VERSION
 #: Labels the model may give a pair; "none" means the sentence states no relation from CAUSE to EFFECT.
 RELATION_LABELS = ("activates", "inhibits", "causes", "no_effect", "none")
