@@ -219,7 +219,7 @@ def run_d5_seed(seed: int, iterations: int, max_seconds: float | None, cfg_cov: 
     """One seed: coverage GFlowNet, plain GFlowNet (same evaluations, same trainer settings), MC3 (same evaluations).
 
     Defaults batch 512, lr 2e-3 (stop 10): against 256 / 1e-3 they took the plain GFlowNet's seed-0 worst
-    q/p from 0.873 to 0.926 and its JSD from 0.0039 to 0.0018 at the same evaluations (/tmp/cov/fast.py runs,
+    q/p from 0.873 to 0.926 and its JSD from 0.0039 to 0.0018 at the same evaluations (bench/coverage_seed.py runs,
     bench/RESULTS.md)."""
     inst = planted_d5(seed)
     out: dict[str, object] = {"seed": seed, "n_refuted": int(inst.refuted.sum()), "kinds": inst.kinds,

@@ -121,16 +121,22 @@ class CoverageObjective:
         if float(lr[k]) > float(self.best_log_r[h]):
             self.best[h], self.best_log_r[h] = graphs[k], lr[k]
             self.pools[h] = torch.cat([graphs[k : k + 1], self.pools[h]])  # the new best is pinned too
+            self.pool_log_r[h] = torch.cat([lr[k : k + 1], self.pool_log_r[h]])
             self.pinned[h] += 1
-        pinned, rest = self.pools[h][: self.pinned[h]], self.pools[h][self.pinned[h]:]
+        p = self.pinned[h]
+        pinned, rest = self.pools[h][:p], self.pools[h][p:]
         flat = pinned.flatten(1)
-        rest = torch.unique(torch.cat([rest, graphs]).flatten(1), dim=0)
-        rest = rest[~(rest[:, None, :] == flat[None]).all(-1).any(1)]  # not already pinned
+        # log R travels with each graph (no re-scoring of the pool): duplicates carry equal values
+        rest, inv = torch.unique(torch.cat([rest, graphs]).flatten(1), dim=0, return_inverse=True)
+        rest_lr = torch.empty(rest.shape[0], dtype=torch.float64).scatter_(0, inv, torch.cat([self.pool_log_r[h][p:], lr]))
+        keep = ~(rest[:, None, :] == flat[None]).all(-1).any(1)  # not already pinned
+        rest, rest_lr = rest[keep], rest_lr[keep]
         room = max(self.config.pool_size - pinned.shape[0], 0)
         if rest.shape[0] > room:
-            rest = rest[torch.randperm(rest.shape[0], generator=self.generator)[:room]]
+            sel = torch.randperm(rest.shape[0], generator=self.generator)[:room]
+            rest, rest_lr = rest[sel], rest_lr[sel]
         self.pools[h] = torch.cat([pinned, rest.reshape(-1, self.d, self.d)])
-        self.pool_log_r[h] = self.reward.log_reward(self.pools[h])
+        self.pool_log_r[h] = torch.cat([self.pool_log_r[h][:p], rest_lr])
         self.usable[h] = True
 
     def set_under_covered(self, under: torch.Tensor) -> None:

@@ -130,3 +130,18 @@ def test_running_audit_flags_an_under_weighted_best_completion() -> None:
         run = CoverageTraining(trainer, cs, obj, exact_graphs=dags, reach_ratio=pick(r),
                                p_reference=torch.zeros(2, dtype=torch.float64))  # p = 0: only the completion check can fire
         assert run.running_audit().tolist() == (r < pick(r)).tolist()
+
+
+def test_pool_log_rewards_stay_aligned_through_eviction() -> None:
+    """The pool's log R travels with its graphs through new bests, deduplication and reservoir eviction."""
+    data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=2)
+    names = list(data.names)
+    cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]),))], names)
+    reward = Reward(BGeScore(data))
+    obj = CoverageObjective(reward, cs, CoverageConfig(pool_size=40))
+    dags = enumerate_dags(4)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        obj.add_completions(0, dags[torch.randint(dags.shape[0], (300,), generator=gen)])
+        assert obj.pools[0].shape[0] == 40
+        assert torch.allclose(obj.pool_log_r[0], reward.log_reward(obj.pools[0]))
