@@ -107,31 +107,5 @@ def parse_sentence_answer(text: str, names: list[str], pairs: list[tuple[str, st
     return {keys[k]: v for k, v in obj.items()}
 
 
-def decide(answers: dict[tuple[str, str], str], dists: list[tuple[float, ...]] | None, *, accept: float,
-           margin: float) -> list[tuple[str, str, str, float]]:
-    """At most one claim per unordered pair: of the two directions, the label with the highest
-    probability (activates or inhibits), kept when it reaches ``accept`` and beats the other direction's
-    best by ``margin``. Without probabilities (a backend that does not score) the labels are taken as
-    given, unless both directions claim something (then neither: the answer contradicts itself)."""
-    out = []
-    pairs = list(answers)
-    for i in range(0, len(pairs), 2):
-        (a, b), (b2, a2) = pairs[i], pairs[i + 1]
-        if dists is None or len(dists) != len(pairs):
-            said = [(x, y, answers[(x, y)]) for x, y in ((a, b), (b, a)) if answers[(x, y)] != "none"]
-            if len(said) == 1:
-                out.append((*said[0], -1.0))
-            continue
-        cands = []
-        for (x, y), dist in ((pairs[i], dists[i]), (pairs[i + 1], dists[i + 1])):
-            k = 0 if dist[0] >= dist[1] else 1
-            cands.append((dist[k], x, y, LABELS[k]))
-        cands.sort(reverse=True)
-        (p, x, y, label), p_other = cands[0], cands[1][0]
-        if p >= accept and p - p_other >= margin:
-            out.append((x, y, label, p))
-    return out
-
-
-__all__ = ["LABELS", "SENTENCE_PROMPT_VERSION", "decide", "pair_key", "parse_sentence_answer", "sentence_messages",
+__all__ = ["LABELS", "SENTENCE_PROMPT_VERSION", "pair_key", "parse_sentence_answer", "sentence_messages",
            "sentence_pairs", "sentence_schema"]

@@ -39,7 +39,6 @@ from theorycov.corpus.llm.prompts import (
     verify_schema,
 )
 from theorycov.corpus.llm.sentence_prompts import (
-    decide,
     parse_sentence_answer,
     sentence_messages,
     sentence_pairs,
@@ -296,7 +295,7 @@ class LLMTranslator(_ModelExtractor):
             self._last_choices = self.last_dists = dists
             self.last_agent, self.last_pairs = agent, list(answers)
         else:
-            decided = decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin)
+            decided = direction.decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin)
         claims: list[Claim] = []
         for cause, effect, label, p in decided:
             c = p if p >= 0 else self.config.default_confidence

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from theorycov.corpus.llm import AnswerCache, Completion, LLMTranslator, MalformedOutputError, ScriptedBackend, TranslatorConfig
+from theorycov.corpus.llm.direction import decide
 from theorycov.corpus.llm.sentence_prompts import (
     LABELS,
-    decide,
     pair_key,
     parse_sentence_answer,
     sentence_messages,
