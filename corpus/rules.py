@@ -1,7 +1,8 @@
 """The rule-based extractor: cue patterns between two grounded mentions (the fast path and the baseline).
 
 For every ordered pair of mention groups in a sentence ("Raf and Mek" is one group: coordinated
-mentions share their role) with no other group between them, the text between is read:
+mentions share their role, also through a short name before its alias, "kinases A (PKA) and B
+(PKB/Akt)") with no other group between them, the text between is read:
 
 - cues carry a sign: activates, stimulates, induces, increases, phosphorylates, ... (+1); inhibits,
   suppresses, blocks, decreases, attenuates, ... (-1); regulates, mediates, leads to, ... (causal, sign
@@ -11,6 +12,9 @@ mentions share their role) with no other group between them, the text between is
   phosphorylation") count too;
 - direction: the first group causes the second, unless a passive or nominal "by" ("Mek is activated
   by Raf", "activation of Mek by Raf"), "requires", "depends on" or "independent of" turns it round;
+- a list of agents: "activators of Raf include interferon beta, PKC alpha and Akt", "Raf inhibitors
+  such as PKA": each listed entity acts on the head with the agent noun's sign, through ungrounded list
+  items, until a cue, a clause or a break intervenes;
 - a causal assertion needs a verb, an agent noun ("activator of"), a hyphenated participle
   ("PKC-mediated") or a "by" phrase: "activation of Raf and phosphorylation of Mek" claims nothing;
 - negation ("did not", "failed to", ...) negates the claim; "no effect on", "did not affect" and
@@ -39,7 +43,9 @@ _HEDGE = re.compile(
     r"propos\w*|appear\w*|seem\w*|speculat\w*|unclear|whether)\b",
     re.I,
 )
-_COORD = re.compile(r"^(?:\s|,|;(?=\s*\w)|/|\(|\)|\band\b|\bor\b|\bas well as\b)*$", re.I)
+# a short capitalised name right before "(" is the ungrounded name of the alias that follows it
+# ("protein kinases A (PKA) and B (PKB/Akt)")
+_COORD = re.compile(r"^(?:\s|,|;(?=\s*\w)|/|\(|\)|\band\b|\bor\b|\bas well as\b|(?-i:\b[A-Z0-9][A-Za-z0-9]{0,2}\b)(?=\s*\())*$", re.I)
 _NEG_BEFORE = re.compile(
     r"(?:inhibit(?:ion|ors?|ing)|knock-?down|depletion|loss|deletion|silencing|blockade|blocking|ablation|deficiency|"
     r"inactivation|suppression|antagonists?|down-?regulation)\s+(?:of\s+)?(?:the\s+|endogenous\s+)?$",
@@ -47,6 +53,14 @@ _NEG_BEFORE = re.compile(
 )
 _NOMINAL_BEFORE = re.compile(rf"\b(?:(?P<neg>{_NEG})|(?P<pos>{_POS}))\w*\s+of\s+(?:the\s+|endogenous\s+)?$", re.I)
 _AFTER = re.compile(r"^\s*-?\s*(?:(?P<neg>inhibition|dephosphorylation|inactivation|degradation)|activation|activity|phosphorylation|levels?|expression|production|signal(?:l)?ing)\b", re.I)
+# agents named by a list: "activators of Raf include PKC", "Raf inhibitors such as PKA"; the list goes on
+# through ungrounded items ("include interferon beta, PKC alpha and Src") while no verb or clause intervenes
+_AGENT_NOUN = (r"(?:(?P<neg>inhibitor|suppressor|repressor|antagonist|inactivator)|(?P<pos>activator|stimulator|inducer|agonist)"
+               r"|regulator|mediator|modulator)s?")
+_LIST_BEFORE = re.compile(rf"\b{_AGENT_NOUN}\s+of\s+(?:the\s+)?$", re.I)
+_LIST_AFTER = re.compile(rf"^\s*-?\s*(?P<noun>{_AGENT_NOUN}\s*)?,?\s*(?:include[sd]?|including|such as|are|comprise[sd]?)\b",
+                         re.I)
+_CLAUSE = re.compile(r"\b(?:which|that|who|whose|is|are|was|were|has|have|had|by)\b", re.I)
 _BREAK = re.compile(r";|\b(?:whereas|while|but|although|however)\b", re.I)
 _MAX_BETWEEN = 140  # characters; longer spans are different clauses more often than not
 
@@ -107,9 +121,16 @@ class RuleExtractor(Extractor):
         groups = _groups(mentions, text)
         hedged = bool(_HEDGE.search(text))
         claims: list[Claim] = []
+        listed: tuple[_Group, Relation] | None = None  # the head of a list of agents, while the list goes on
         for i in range(len(groups) - 1):
             a, b = groups[i], groups[i + 1]  # only neighbours: a group in between breaks the pair
-            read = self._read_pair(text, a, b)
+            head = (a, rel) if (rel := _read_list(text, a, b)) is not None else None  # the list reading goes first
+            read = None if head else self._read_pair(text, a, b)
+            if read is None and head is None and listed and _list_goes_on(text[a.end : b.start]):
+                head = listed
+            listed = head
+            if head is not None:
+                a, read = head[0], (False, head[1], False, False)
             if read is None:
                 continue
             forward, relation, negated, direct = read
@@ -179,6 +200,25 @@ class RuleExtractor(Extractor):
         relation = Relation.CAUSES if not signed else (Relation.ACTIVATES if sign > 0 else Relation.INHIBITS)
         direct = bool(re.search(r"\bdirect(?:ly)?\b|\bphosphorylat(?:es|ed|ing)\b", low))
         return forward, relation, negated, direct
+
+
+def _list_goes_on(between: str) -> bool:
+    """True when the text between two listed entities is only more list ("X, Y, and")."""
+    return (len(between) <= _MAX_BETWEEN and bool(re.search(r",|\b(?:and|or)\b", between))
+            and not (_CUE.search(between) or _BREAK.search(between) or _CLAUSE.search(between) or _NEGATION.search(between)))
+
+
+def _read_list(text: str, a: _Group, b: _Group) -> Relation | None:
+    """The relation of b (the first listed agent) on a in "agent nouns of A include B ..." or "A agent nouns
+    such as B", by the agent noun's sign (regulators, mediators: unsigned); None when it is not this construction."""
+    between = text[a.end : b.start]
+    after = _LIST_AFTER.match(between)
+    noun = (after if after.group("noun") else _LIST_BEFORE.search(text[: a.start])) if after else None
+    if after is None or noun is None or len(between) > _MAX_BETWEEN or _NEGATION.search(between):
+        return None
+    if any(r.search(between[after.end() :]) for r in (_CUE, _BREAK, _CLAUSE)):
+        return None
+    return Relation.INHIBITS if noun.group("neg") else Relation.ACTIVATES if noun.group("pos") else Relation.CAUSES
 
 
 __all__ = ["RuleConfig", "RuleExtractor", "coordinated_pairs"]

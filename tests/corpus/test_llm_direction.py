@@ -116,3 +116,19 @@ def test_default_orients_a_tie_by_syntax_without_asking() -> None:
     backend = _Scored([(0.62, 0.01, 0.37), (0.62, 0.0, 0.38)])
     (claim,) = LLMTranslator(backend, cache=AnswerCache(":memory:")).extract(sent, mentions, evidence=EV)
     assert (claim.cause, claim.effect, claim.relation) == ("Raf", "Mek", Relation.ACTIVATES) and len(backend.calls) == 2
+
+
+def test_the_sachs_akt_tie_is_oriented_through_the_alias_coordination(sachs) -> None:  # type: ignore[no-untyped-def]
+    """"... phosphorylation by protein kinases A (PKA) and B (PKB/Akt)": the model's cached label
+    probabilities tie Raf/Akt (0.385 vs 0.30, inside the 0.1 margin); the rule reader, which now keeps
+    "A (PKA) and B (PKB/Akt)" one coordinated group, reads Akt inhibits Raf, so syntax orients the tie, and
+    PKA/Akt is not asked at all."""
+    from theorycov.corpus.grounding import Grounder, GroundingConfig
+
+    text = ("Furthermore, the kinase activity of Raf is inhibited by its interactions with cholesterol-rich lipid rafts in "
+            "the cell membrane and phosphorylation by protein kinases A (PKA) and B (PKB/Akt), as shown in Figure 2.95-98")
+    mentions = Grounder(sachs, GroundingConfig(use_embeddings=False)).mentions(text)
+    backend = _Scored([(0.005, 0.33, 0.664), (0.006, 0.479, 0.516), (0.022, 0.385, 0.593), (0.014, 0.3, 0.686)])
+    claims = LLMTranslator(backend, cache=AnswerCache(":memory:")).extract(Sentence(text, 0, 0, len(text)), mentions, evidence=EV)
+    assert sorted((c.cause, c.effect, c.relation) for c in claims) == [("Akt", "Raf", Relation.INHIBITS), ("PKA", "Raf", Relation.INHIBITS)]
+    assert backend.keys == ["effect of Raf on PKA", "effect of PKA on Raf", "effect of Raf on Akt", "effect of Akt on Raf"]

@@ -6,7 +6,7 @@ import pytest
 from theorycov.corpus.assemble import merge_hypotheses, paper_hypotheses
 from theorycov.corpus.domain import Domain
 from theorycov.corpus.grounding import Grounder, GroundingConfig
-from theorycov.corpus.rules import RuleExtractor
+from theorycov.corpus.rules import RuleExtractor, coordinated_pairs
 from theorycov.corpus.types import Claim, Constraint, Evidence, Extractor, Relation, Sentence
 
 A, I, C, N = Relation.ACTIVATES, Relation.INHIBITS, Relation.CAUSES, Relation.NO_EFFECT
@@ -38,6 +38,16 @@ def read(domain: Domain, text: str) -> list[tuple]:
         ("Activation of Raf and phosphorylation of Mek were measured.", []),
         ("PKA phosphorylates Raf, whereas PKC activates Mek.", [("PKA", A, "Raf", False, False), ("PKC", A, "Mek", False, False)]),
         ("Raf was measured in cells treated with STAT3.", []),
+        # agents named by a list, through ungrounded items, and only while it stays a list
+        ("Activators of Raf include interferon beta, protein kinase C (PKC) alpha, UV light, and Akt.",
+         [("PKC", A, "Raf", False, False), ("Akt", A, "Raf", False, False)]),
+        ("Raf inhibitors such as PKA were tested.", [("PKA", I, "Raf", False, False)]),
+        ("Activators of Raf include PKC, which inhibits Akt.", [("PKC", A, "Raf", False, False), ("PKC", I, "Akt", False, False)]),
+        ("Activators of Raf do not include PKC.", []),
+        ("Raf activates Mek, and PKC inhibits Akt.", [("Raf", A, "Mek", False, False), ("PKC", I, "Akt", False, False)]),
+        # a short name before its alias in parentheses keeps the coordination: both kinases act on Raf
+        ("Raf is inhibited by phosphorylation by protein kinases A (PKA) and B (PKB/Akt).",
+         [("PKA", I, "Raf", False, False), ("Akt", I, "Raf", False, False)]),
     ],
 )  # fmt: skip
 def test_rule_extractor(sachs: Domain, text: str, expected: list[tuple]) -> None:
@@ -86,3 +96,20 @@ def test_equal_hypotheses_merge_across_papers() -> None:
     assert h1.shallow_hash() == h2.shallow_hash() and h1.deep_hash() != h2.deep_hash()
     (merged,) = merge_hypotheses([h1, h2])
     assert {c.evidence.paper_sha256 for c in merged.evidence} == {"p1", "p2"}
+
+
+SACHS_PKC = ("Other Ras-independent activators of Raf include interferon beta, protein kinase C (PKC) alpha, antiapoptotic "
+             "proteins (eg, Bcl-2), scaffolding proteins (eg, ceramide-activated protein kinase), ultraviolet light, ionizing "
+             "radiation, retinoids, erythropoietin, and dimerization between Raf isoforms 86-94 (Fig 3).")
+SACHS_AKT = ("Furthermore, the kinase activity of Raf is inhibited by its interactions with cholesterol-rich lipid rafts in the "
+             "cell membrane and phosphorylation by protein kinases A (PKA) and B (PKB/Akt), as shown in Figure 2.95-98")
+
+
+def test_rules_read_the_sachs_statements_list_and_alias(sachs: Domain) -> None:
+    """Two evidence sentences of the Sachs statement table (BEL small corpus, PMID 16170185) as written:
+    "activators of Raf include ... PKC alpha" (PKC increases Raf) and "... by protein kinases A (PKA) and B
+    (PKB/Akt)" (PKA and Akt decrease Raf); the second also makes PKA and Akt coordinated (no claim between)."""
+    assert read(sachs, SACHS_PKC) == [("PKC", A, "Raf", False, False)]
+    assert read(sachs, SACHS_AKT) == [("PKA", I, "Raf", False, False), ("Akt", I, "Raf", False, False)]
+    g = Grounder(sachs, GroundingConfig(use_embeddings=False))
+    assert frozenset(("PKA", "Akt")) in coordinated_pairs(g.mentions(SACHS_AKT), SACHS_AKT)
