@@ -1,11 +1,10 @@
-"""Pick the branch translator's thresholds (accept, and accept_agree of corpus/llm/agreement.py) on data
-that is not BEL dev: BioRED Train, gene-gene relations only (the protein-protein counterpart of the BEL
-measure; undirected, so it says nothing about the direction margin). Replays every threshold from the answers cached in bench/results/.llm_cache.sqlite;
+"""Pick the branch translator's accept threshold on data that is not BEL dev: BioRED Train, gene-gene
+relations only (the protein-protein counterpart of the BEL measure; undirected, so it says nothing about
+the direction margin). Replays every threshold from the answers cached in bench/results/.llm_cache.sqlite;
 answers not cached are asked of the model (llama.cpp, THEORYCOV_LLM_THREADS threads).
 
     THEORYCOV_LLM_THREADS=1 python bench/extract_tune.py              # 29 abstracts, ~800 ordered pairs, ~15 min
     python bench/extract_tune.py --cache-only                          # replay only (fails on a missing answer)
-    python bench/extract_tune.py --cache-only --accept 0.35 0.4 --accept-agree 0.1 0.15 0.2   # and the agreement threshold
 
 Abstracts are taken in a seeded order while their ordered pairs (at most max_variables entities per
 sentence) fit the budget. Prints P/R/F1 per threshold; nothing is recorded.
@@ -68,8 +67,6 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-only", action="store_true")
     ap.add_argument("--accept", type=float, nargs="+", default=[0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6])
-    ap.add_argument("--accept-agree", type=float, nargs="*", default=[],
-                    help="also sweep TranslatorConfig.accept_agree (below each accept; corpus/llm/agreement.py)")
     args = ap.parse_args()
     base = TranslatorConfig()
     gold = tuning_set(args.budget, args.seed, base.max_variables)
@@ -82,11 +79,10 @@ def main() -> int:
     cache = AnswerCache(RESULTS / ".llm_cache.sqlite")
     print(f"{gold.name}: {gold.n_triples} gold triples; margin {base.sentence_margin}, tie_break {base.tie_break}")
     for accept in args.accept:
-        for agree in [base.accept_agree, *(a for a in args.accept_agree if a < accept)]:
-            config = dataclasses.replace(base, sentence_accept=accept, accept_agree=agree)
-            sc, failures, _ = score(gold, LLMTranslator(backend, cache=cache, config=config))
-            print(f"accept {accept:.2f} agree {agree if agree is None else f'{agree:.2f}'}: P {sc.precision:.3f} "
-                  f"R {sc.recall:.3f} F1 {sc.f1:.3f} (tp {sc.tp} fp {sc.fp} fn {sc.fn}; {failures} failed)", flush=True)
+        tr = LLMTranslator(backend, cache=cache, config=dataclasses.replace(base, sentence_accept=accept))
+        sc, failures, _ = score(gold, tr)
+        print(f"accept {accept:.2f}: P {sc.precision:.3f} R {sc.recall:.3f} F1 {sc.f1:.3f} "
+              f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}; {failures} failed)", flush=True)
     return 0
 
 

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from theorycov.corpus.llm.agreement import rule_readings
 from theorycov.corpus.llm.prompts import MalformedOutputError, _load
-from theorycov.corpus.rules import coordinated_pairs
-from theorycov.corpus.types import Mention, Sentence
+from theorycov.corpus.rules import RuleExtractor, coordinated_pairs
+from theorycov.corpus.types import Evidence, Mention, Relation, Sentence
 
 #: Version of the direction question; part of its cache key (the pair labels keep theirs).
 DIRECTION_PROMPT_VERSION = "direction-v1"
@@ -59,7 +58,8 @@ def parse_direction_answer(text: str, x: str, y: str) -> str:
 
 def syntax_directions(sentence: Sentence, mentions: list[Mention]) -> set[tuple[str, str]]:
     """Ordered (cause, effect) pairs the rule baseline reads in the sentence, its sign aside."""
-    return set(rule_readings(sentence, mentions))
+    claims = RuleExtractor().extract(sentence, mentions, evidence=Evidence(sentence.text))
+    return {(c.cause, c.effect) for c in claims if not c.negated and c.relation is not Relation.NO_EFFECT}
 
 
 def tied_pairs(pairs: list[tuple[str, str]], dists: list[tuple[float, ...]], *, accept: float,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Callable
 
-from theorycov.corpus.llm import agreement, direction
+from theorycov.corpus.llm import direction
 from theorycov.corpus.llm.backends import Backend, BackendError, Completion, label_confidence
 from theorycov.corpus.llm.cache import AnswerCache, answer_key
 from theorycov.corpus.llm.prompts import (
@@ -73,7 +73,6 @@ class TranslatorConfig:
     # "ask+syntax", "none"; measured in corpus/llm/direction.py's docstring
     tie_break: str = "syntax"
     agent_margin: float = 0.0  # the direction answer must be this far from 1/2 to orient a tie
-    accept_agree: float | None = None  # branch: lower accept for a claim the rules read too (corpus/llm/agreement.py)
     skip_coordinated: bool = True  # branch: no claim between coordinated entities ("A, B and C")
     accept: float = 0.55  # verify: the best statement needs at least this P(yes) ...
     margin: float = 0.1  # ... and this much more than the runner-up (see LLMTranslator._verify_pair)
@@ -256,6 +255,7 @@ class LLMTranslator(_ModelExtractor):
             raise err
         return claims
 
+
     def _sentence(self, sentence: Sentence, variables: dict[str, list[str]], evidence: Evidence,
                   mentions: list[Mention]) -> list[Claim]:
         """The sentence and its entities are read once (corpus/llm/sentence_prompts.py); then either one
@@ -289,11 +289,9 @@ class LLMTranslator(_ModelExtractor):
             if "ask" in cfg.tie_break:
                 ties = direction.tied_pairs(list(answers), dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin)
                 agent = self._agents(sentence.text, messages, key, ties)
-            syntax = "syntax" in cfg.tie_break
-            rules = agreement.rule_readings(sentence, mentions) if syntax or cfg.accept_agree is not None else {}
-            decided = direction.decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin, skip=skip,
-                                       agent=agent, syntax=set(rules) if syntax else set(), agent_margin=cfg.agent_margin)
-            decided += agreement.agreed(list(answers), dists, rules, accept_agree=cfg.accept_agree, decided=decided, skip=skip)
+            syntax = direction.syntax_directions(sentence, mentions) if "syntax" in cfg.tie_break else set()
+            decided = direction.decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin,
+                                       skip=skip, agent=agent, syntax=syntax, agent_margin=cfg.agent_margin)
             self._last_choices = self.last_dists = dists
             self.last_agent, self.last_pairs = agent, list(answers)
         else:
