@@ -63,7 +63,10 @@ class CoverageConfig:
     def budgeted(cls, **overrides: object) -> CoverageConfig:
         """Idle while everything is covered, at most ``per_audit`` transitions per under-covered theory per
         audit, and a quarter of the sampler's restarts inside under-covered regions (no extra evaluations)."""
-        base: dict[str, object] = {"per_iteration": 16, "covered_priority": 0.0, "per_audit": 256, "restart_share": 0.25}
+        # per_audit 64 (was 256): at equal evaluations each objective transition is one the sampler does not
+        # get, while restarts cost none; on the d = 5 bench's seeds 2 and 4 the cap 64 took JSD from 0.00185 and
+        # 0.00333 to 0.00183 and 0.00300 with ~10k fewer objective evaluations, min q/p still >= 0.94
+        base: dict[str, object] = {"per_iteration": 16, "covered_priority": 0.0, "per_audit": 64, "restart_share": 0.25}
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
 
