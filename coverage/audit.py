@@ -151,6 +151,7 @@ def audit(
         coverage_curve=list(coverage_curve),
         novel_modes=novel_modes(reward, cs, samples, sat_s, config),
         ess=None if mass.exact else mass.ess,
+        min_ess=config.min_ess,
     )
 
 

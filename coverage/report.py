@@ -56,6 +56,17 @@ class AuditReport:
     novel_modes: list[NovelMode] = field(default_factory=list)
     ess: float | None = None
     extra: dict[str, float | str | int] = field(default_factory=dict)
+    min_ess: float = 30.0  # below this effective sample size the importance estimates are flagged as rough
+
+    @property
+    def warnings(self) -> list[str]:
+        """What an auditor must know before reading the verdicts (empty when the masses are trustworthy)."""
+        if self.exact or self.ess is None or self.ess >= self.min_ess:
+            return []
+        return [f"p(h|D) rests on an importance-sampling effective sample size of {self.ess:.1f} of {self.n_samples} "
+                f"draws (below {self.min_ess:g}): the masses and their intervals are rough, nothing is declared refuted, "
+                "and an under-covered verdict may reflect the estimate rather than the sampler. Train longer or "
+                "temper the likelihood to raise it."]
 
     @property
     def covered_share(self) -> float:
@@ -69,7 +80,7 @@ class AuditReport:
 
     def to_json(self) -> str:
         d = asdict(self)
-        d["covered_share"], d["min_q_over_p"] = self.covered_share, self.min_q_over_p
+        d["covered_share"], d["min_q_over_p"], d["warnings"] = self.covered_share, self.min_q_over_p, self.warnings
         return json.dumps(d, indent=2, default=_json_default)
 
     def to_html(self) -> str:
@@ -81,6 +92,7 @@ class AuditReport:
             f"<p class=summary><b>{self.covered_share:.0%}</b> of non-refuted hypotheses covered; "
             f"min q/p = <b>{self.min_q_over_p:.2f}</b>; "
             f"{sum(r.verdict == 'refuted by the data' for r in self.rows)} refuted by the data.</p>"
+            + "".join(f"<p class=warn><b>Warning:</b> {e(w)}</p>" for w in self.warnings)
         )
         rows = []
         for r in sorted(self.rows, key=lambda r: (r.verdict != "under-covered", -r.p)):
@@ -122,7 +134,7 @@ _CSS = (
     "td:nth-child(2){min-width:22em}td:nth-child(3){min-width:9em}"
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}tr.ok td:nth-child(9){color:#176317}"
     "tr.bad td:nth-child(9){color:#b00020;font-weight:bold}tr.ref{color:#888}.plots{display:flex;gap:2em;flex-wrap:wrap}"
-    ".summary{font-size:16px}"
+    ".summary{font-size:16px}.warn{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px}"
 )
 
 

@@ -71,6 +71,7 @@ def test_project_end_to_end(toy: dict[str, Path]) -> None:
     assert res.run_dir.is_dir() and (res.run_dir / "posterior.pt").is_file() and res.html_path is not None
     report = project.audit(res.run_id, html=toy["root"] / "audit.html")
     assert report["exact"] is True and len(report["rows"]) == len(hyps)
+    assert report["warnings"] == []  # stored with the report; exact masses need no warning
     assert "<svg" in (toy["root"] / "audit.html").read_text()
     # Observational data cannot orient the chain: 2 of its 3 Markov-equivalent DAGs give Alpha no effect on
     # Gamma, so the exact posterior risk stays below 0.5 and the posterior guard allows. The papers say

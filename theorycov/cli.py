@@ -158,6 +158,8 @@ def audit(run: Annotated[Optional[int], typer.Option(help="run id (default: late
         typer.echo(json.dumps(rep, indent=2))
         return
     typer.echo(f"covered: {rep['covered_share']:.0%} of non-refuted hypotheses; min q/p {rep['min_q_over_p']}")
+    for w in rep.get("warnings", []):  # audits stored before warnings existed have none
+        typer.echo(f"warning: {w}")
     for r in rep["rows"]:
         typer.echo(f"  #{r['index']:<3} {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
     if html:

@@ -49,6 +49,8 @@ def run_demo(out: Path, *, minutes: float = 3.0, power: float = 0.1, extractor: 
     console.rule("[bold]3/4 coverage audit")
     report = project.audit(res.run_id, html=out / "audit.html")
     (out / "audit.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    for w in report.get("warnings", []):
+        console.print(f"[bold yellow]warning:[/bold yellow] {w}")
     for r in report["rows"]:
         console.print(f"  {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
     console.rule("[bold]4/4 harm checks (human bound, threshold 0.5)")

@@ -73,3 +73,23 @@ def test_reached_by_probability_when_not_drawn() -> None:
     assert all(r.reached for r in exact_pt.rows[:2])
     starved = audit(reward, cs, prior, samples, log_pt=lookup(samples), log_pt_of=lambda g: lookup(g) - 10.0)
     assert not any(r.reached for r in starved.rows[:2])
+
+
+def test_a_tiny_effective_sample_is_flagged_in_the_report() -> None:
+    """Importance weights that sit on a few draws: the report warns (JSON and HTML) and refutes nothing;
+    weights that are all equal (P_T = the posterior) give an ESS equal to the draws and no warning."""
+    from theorycov.gfn.graphs import graph_codes
+
+    reward, cs, prior, dags = _setup()
+    log_post = torch.log_softmax(reward.log_reward(dags), 0)
+    samples = dags[:60]  # 60 distinct graphs, scored as if drawn uniformly: weights ∝ R, a few dominate
+    skewed = audit(reward, cs, prior, samples, log_pt=torch.full((60,), -float(torch.log(torch.tensor(60.0)))))
+    assert skewed.ess is not None and skewed.ess < 30
+    assert len(skewed.warnings) == 1 and f"{skewed.ess:.1f} of 60 draws" in skewed.warnings[0]
+    assert json.loads(skewed.to_json())["warnings"] == skewed.warnings
+    assert "class=warn" in skewed.to_html()
+    assert all(r.verdict != "refuted by the data" for r in skewed.rows)
+    lookup = log_post[torch.searchsorted(graph_codes(dags), graph_codes(samples))]
+    even = audit(reward, cs, prior, samples, log_pt=lookup - 1.0)  # w = R / P_T constant
+    assert abs(float(even.ess) - 60.0) < 1e-6 and even.warnings == [] and "class=warn" not in even.to_html()
+    assert audit(reward, cs, prior, samples, dags=dags).warnings == []  # exact masses: nothing to warn about
