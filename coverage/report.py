@@ -65,8 +65,8 @@ class AuditReport:
             return []
         return [f"p(h|D) rests on an importance-sampling effective sample size of {self.ess:.1f} of {self.n_samples} "
                 f"draws (below {self.min_ess:g}): the masses and their intervals are rough, nothing is declared refuted, "
-                "and an under-covered verdict may reflect the estimate rather than the sampler. Train longer or "
-                "temper the likelihood to raise it."]
+                "and an under-covered verdict may reflect the estimate rather than the sampler. More backward "
+                "trajectories for P_T (FitConfig.n_traj), longer training or a tempered likelihood raise it."]
 
     @property
     def covered_share(self) -> float:
