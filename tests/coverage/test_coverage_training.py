@@ -132,6 +132,31 @@ def test_running_audit_flags_an_under_weighted_best_completion() -> None:
         assert run.running_audit().tolist() == (r < pick(r)).tolist()
 
 
+def test_running_audit_reach_check_by_importance_sampling() -> None:
+    """Without every DAG and without reference masses (the d > 5 path), the reach check takes P_T(G*_h) from
+    backward trajectories and p(G*_h|D) = R(G*_h) / Z with Z by importance sampling over the audit's draws; on
+    a trained d = 4 policy it agrees with the exact ratio at thresholds a factor 2 either side of every
+    theory's. (On a barely trained policy the 8-order estimates are far off: bench/pt_backward_bias.py.)"""
+    data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=1)
+    names = list(data.names)
+    cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]),)), Hypothesis((Constraint(names[2], names[3]),))], names)
+    reward = Reward(BGeScore(data))
+    dags = enumerate_dags(4)
+    trainer = Trainer(TrainerConfig(seed=0, num_iterations=1000, progress=False, prefill=64), reward)
+    trainer.train()
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted())
+    pt = exact_terminal_distribution(trainer.policy, dags)
+    post = torch.softmax(reward.log_reward(dags), 0)
+    codes = {c: i for i, c in enumerate(graph_codes(dags).tolist())}
+    for factor, expected in ((0.5, [False, False]), (2.0, [True, True])):
+        idx = torch.tensor([codes[c] for c in graph_codes(torch.stack(obj.best)).tolist()])  # an audit may update them
+        r = pt[idx] / post[idx]  # exact P_T / p of the current best completions
+        reach = factor * float(r.min() if factor < 1 else r.max())
+        run = CoverageTraining(trainer, cs, obj, reach_ratio=reach, n_samples=4096, seed=3,
+                               target_eps=1.0)  # (1 - target_eps) p = 0: only the completion check can fire
+        assert run.running_audit().tolist() == expected, (reach, r)
+
+
 def test_pool_log_rewards_stay_aligned_through_eviction() -> None:
     """The pool's log R travels with its graphs through new bests, deduplication and reservoir eviction."""
     data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=2)
