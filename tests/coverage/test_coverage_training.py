@@ -105,24 +105,33 @@ def test_pool_draws_follow_the_reward_within_the_pool() -> None:
         CoverageObjective(reward, cs, CoverageConfig(pool_draw="best"))
 
 
-def test_running_audit_flags_an_under_weighted_best_completion() -> None:
-    """The running audit boosts h when P_T(G*_h) < reach_ratio * p(G*_h|D), exactly at d = 4; checked
-    against the same ratio computed by hand at thresholds above, below and between the two theories'."""
+def _reach_setup(trained: int):  # noqa: ANN202
+    """Two one-edge theories at d = 4, a trainer after ``trained`` iterations (0: untrained), its objective, and
+    ratio(): (2,) exact P_T / p(G|D) of the objective's current best completions (an audit may update them)."""
     data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=1)
     names = list(data.names)
     cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]),)), Hypothesis((Constraint(names[2], names[3]),))], names)
     reward = Reward(BGeScore(data))
     dags = enumerate_dags(4)
-    trainer = Trainer(TrainerConfig(seed=0, num_iterations=10, progress=False, prefill=64), reward)
+    trainer = Trainer(TrainerConfig(seed=0, num_iterations=max(trained, 10), progress=False, prefill=64), reward)
+    if trained:
+        trainer.train()
     obj = CoverageObjective(reward, cs, CoverageConfig.budgeted())
     pt = exact_terminal_distribution(trainer.policy, dags)
     post = torch.softmax(reward.log_reward(dags), 0)
     codes = {c: i for i, c in enumerate(graph_codes(dags).tolist())}
 
-    def ratio() -> torch.Tensor:  # P_T / p of the objective's current best completions, by hand
+    def ratio() -> torch.Tensor:
         idx = torch.tensor([codes[c] for c in graph_codes(torch.stack(obj.best)).tolist()])
         return pt[idx] / post[idx]
 
+    return cs, dags, trainer, obj, ratio
+
+
+def test_running_audit_flags_an_under_weighted_best_completion() -> None:
+    """The running audit boosts h when P_T(G*_h) < reach_ratio * p(G*_h|D), exactly at d = 4; checked
+    against the same ratio computed by hand at thresholds above, below and between the two theories'."""
+    cs, dags, trainer, obj, ratio = _reach_setup(0)
     r0 = ratio()
     assert float(r0.max()) > 1.2 * float(r0.min())  # the two completions differ, so the middle case splits them
     for pick in (lambda r: float(r.max()) * 1.01, lambda r: float(r.min()) * 0.99, lambda r: float((r.max() * r.min()).sqrt())):
@@ -137,20 +146,9 @@ def test_running_audit_reach_check_by_importance_sampling() -> None:
     backward trajectories and p(G*_h|D) = R(G*_h) / Z with Z by importance sampling over the audit's draws; on
     a trained d = 4 policy it agrees with the exact ratio at thresholds a factor 2 either side of every
     theory's. (On a barely trained policy the 8-order estimates are far off: bench/pt_backward_bias.py.)"""
-    data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=1)
-    names = list(data.names)
-    cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]),)), Hypothesis((Constraint(names[2], names[3]),))], names)
-    reward = Reward(BGeScore(data))
-    dags = enumerate_dags(4)
-    trainer = Trainer(TrainerConfig(seed=0, num_iterations=1000, progress=False, prefill=64), reward)
-    trainer.train()
-    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted())
-    pt = exact_terminal_distribution(trainer.policy, dags)
-    post = torch.softmax(reward.log_reward(dags), 0)
-    codes = {c: i for i, c in enumerate(graph_codes(dags).tolist())}
+    cs, _, trainer, obj, ratio = _reach_setup(1000)
     for factor, expected in ((0.5, [False, False]), (2.0, [True, True])):
-        idx = torch.tensor([codes[c] for c in graph_codes(torch.stack(obj.best)).tolist()])  # an audit may update them
-        r = pt[idx] / post[idx]  # exact P_T / p of the current best completions
+        r = ratio()
         reach = factor * float(r.min() if factor < 1 else r.max())
         run = CoverageTraining(trainer, cs, obj, reach_ratio=reach, n_samples=4096, seed=3,
                                target_eps=1.0)  # (1 - target_eps) p = 0: only the completion check can fire
