@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 __all__ = ["AuditReport", "HypothesisRow", "NovelMode"]
 
@@ -78,6 +78,16 @@ class AuditReport:
         judged = [r.ratio for r in self.rows if r.verdict != "refuted by the data" and r.p > 0]
         return min(judged) if judged else float("nan")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "AuditReport":
+        """The report back from :meth:`to_json`'s document (derived keys are recomputed, not read)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["rows"] = [HypothesisRow(**{k: _number(v) for k, v in r.items()}) for r in d.get("rows", [])]
+        kw["novel_modes"] = [NovelMode(**m) for m in d.get("novel_modes", [])]
+        kw["coverage_curve"] = [tuple(c) for c in d.get("coverage_curve", [])]
+        return cls(**kw)
+
     def to_json(self) -> str:
         d = asdict(self)
         d["covered_share"], d["min_q_over_p"], d["warnings"] = self.covered_share, self.min_q_over_p, self.warnings
@@ -121,6 +131,11 @@ class AuditReport:
 
 def _fmt(x: float) -> str:
     return "&infin;" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.3g}")
+
+
+def _number(v: object) -> object:
+    """'nan' / 'inf' strings (as _json_default writes them) back to floats."""
+    return float(v) if isinstance(v, str) and v.lower() in ("nan", "inf", "-inf", "infinity", "-infinity") else v
 
 
 def _json_default(o: object) -> object:

@@ -66,9 +66,10 @@ def test_project_end_to_end(toy: dict[str, Path]) -> None:
     again = project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False)
     assert again.counts["papers"] == 0  # idempotent by content hash
     hyps = project.hypotheses("toy")
-    assert any("Alpha activates Beta" in h.render() for _, h, _ in hyps)
-    res = project.train(str(toy["domain"]), data=toy["data"], minutes=0.15, n_samples=400, progress=False)
-    assert res.run_dir.is_dir() and (res.run_dir / "posterior.pt").is_file() and res.html_path is not None
+    assert any("Alpha activates Beta" in t.render() for t in hyps)
+    # an iteration budget, not minutes: what the test checks must not depend on the machine's load
+    res = project.train(str(toy["domain"]), data=toy["data"], iterations=600, n_samples=400, progress=False)
+    assert res.run_dir.is_dir() and (res.run_dir / "run.json").is_file() and res.html_path is not None
     report = project.audit(res.run_id, html=toy["root"] / "audit.html")
     assert report["exact"] is True and len(report["rows"]) == len(hyps)
     assert report["warnings"] == []  # stored with the report; exact masses need no warning

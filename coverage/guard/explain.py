@@ -14,6 +14,9 @@ from enum import Enum
 
 import torch
 
+from theorycov.coverage.guard.estimators import Bound
+from theorycov.db.schemas import EvidenceRef  # the vocabulary type; re-exported for the guard's callers
+
 __all__ = [
     "CausalPath",
     "Decision",
@@ -35,18 +38,6 @@ class PathStatus(str, Enum):
     PATHS_FOUND = "paths_found"
     NO_PATHS_FOUND = "no_paths_found"  # the action cannot reach the harm variable in the deciding graph
     ACTION_ON_HARM_VARIABLE = "action_on_harm_variable"  # the action sets the harm variable itself
-
-
-@dataclass(frozen=True)
-class EvidenceRef:
-    """A sentence of a paper that supports an edge."""
-
-    citation: str  # "Kolch et al. 1993"
-    sentence: str
-    pmid: str | None = None
-    doi: str | None = None
-    claim_id: int | None = None  # row in the database, when stored
-    relation: str = ""  # what the paper says: activates / inhibits / causes
 
 
 @dataclass(frozen=True)
@@ -100,6 +91,7 @@ class Decision:
     paths: tuple[CausalPath, ...]
     versions: dict[str, str] = field(default_factory=dict)  # model, data and code versions
     decision_id: int | None = None
+    deciding_theory_id: int | None = None  # database id of the deciding theory, when it is stored
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -156,18 +148,21 @@ def explain_paths(
     return (PathStatus.PATHS_FOUND if paths else PathStatus.NO_PATHS_FOUND), tuple(paths)
 
 
+#: how the explanation names each bound (keys: Bound values)
+BOUND_NAMES = {
+    Bound.HUMAN.value: "the human bound (the most harmful theory among those the data have not refuted)",
+    Bound.CAUTIOUS.value: "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
+    Bound.PROP34.value: "the Prop. 3.4 bound",
+    Bound.POSTERIOR.value: "the posterior risk",
+    Bound.MAP.value: "the most probable graph",
+}
+
+
 def render_text(dec: Decision) -> str:
     """Plain-language explanation from a template; every number is taken from the decision."""
     verb = "Blocked" if dec.status is DecisionStatus.BLOCK else "Allowed"
     cmp = "exceeds" if dec.status is DecisionStatus.BLOCK else "does not exceed"
-    bound_name = {
-        "human": "the human bound (the most harmful theory among those the data have not refuted)",
-        "cautious": "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
-        "prop46": "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
-        "prop34": "the Prop. 3.4 bound",
-        "posterior": "the posterior risk",
-        "map": "the most probable graph",
-    }.get(dec.bound, dec.bound)
+    bound_name = BOUND_NAMES.get(dec.bound, dec.bound)
     lines = [
         f"{verb}: {dec.action}.",
         f"The probability that {dec.harm} is {dec.risk:.2f} under {bound_name}, which {cmp} the threshold {dec.threshold:.2f}.",

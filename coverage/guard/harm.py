@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import torch
 
-from theorycov.gfn.errors import CyclicGraphError
+from theorycov.gfn.errors import CyclicGraphError, DataError
 from theorycov.gfn.graphs import check_acyclic, parent_codes
+from theorycov.gfn.scores.bge_prior import BGePrior, node_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ class HarmModelConfig:
     alpha_w: float | None = None  # BGe: Wishart degrees of freedom; None means d + 2
     n_draws: int = 16  # S: parameter draws per graph (Monte Carlo over weights and noise variances)
     seed: int = 0  # seed of the parameter draws: the same graphs give the same answers
+    # eta: the parameter posterior is p(theta | G) p(D | G, theta)^eta, the conjugate NIG of eta copies of the
+    # data. A run fitted at likelihood power eta (gfn.scores.tempered) must use the same eta here: the tempered
+    # graph posterior treats the data as worth eta * n rows, and a harm model that believed all n rows would be
+    # 1/eta times too sure of each graph's weights (too narrow P(H | do(a), G, D)) while its graph weights say
+    # the opposite. FittedRun.guard() passes the run's power.
+    power: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,20 +100,22 @@ class HarmModel:
             raise HarmModelError(f"the harm model supports up to 62 variables (parent sets are keyed by a 64-bit mask), got {d}")
         self.d = d
         self.config = config
-        alpha_w = config.alpha_w if config.alpha_w is not None else d + 2.0
-        if alpha_w <= d - 1:
-            raise HarmModelError(f"alpha_w must exceed d - 1 = {d - 1}, got {alpha_w}")
-        self.alpha_w = alpha_w
-        # BGe's prior precision scale T = t I (Kuipers et al. 2014; DAG-GFlowNet bge_score.py).
-        self.t = config.alpha_mu * (alpha_w - d - 1) / (config.alpha_mu + 1) if alpha_w > d + 1 else 1.0
+        if not (config.power > 0 and config.power == config.power):
+            raise HarmModelError(f"the likelihood power must be > 0, got {config.power}")
+        # The prior is BGe's own object, so the harm model and the reward agree on what the data say.
+        try:
+            self.prior = BGePrior(d, config.alpha_mu, config.alpha_w)
+        except DataError as err:
+            raise HarmModelError(str(err)) from err
+        self.alpha_w, self.t = float(self.prior.alpha_w), self.prior.t  # type: ignore[arg-type]
         # Per node: the rows it is fitted on, their means and the centred Gram matrix; every parent set's
-        # posterior is a sub-block of these, so a new parent set costs one k x k solve.
-        self._rows = [~self.intervened[:, j] for j in range(d)]
-        self._means = [self.data[r].mean(0) for r in self._rows]
-        self._grams = []
-        for j in range(d):
-            xc = self.data[self._rows[j]] - self._means[j]
-            self._grams.append(xc.T @ xc)  # (d, d)
+        # posterior is a sub-block of these, so a new parent set costs one k x k solve. A likelihood power
+        # eta scales the statistics: the tempered NIG posterior is the one of eta copies of the data.
+        stats = node_statistics(self.data.numpy(), self.intervened.numpy())
+        self._rows = [torch.from_numpy(r) for r in stats.rows]
+        self._n = [config.power * float(k) for k in stats.n_rows]
+        self._means = [torch.from_numpy(m) for m in stats.means]
+        self._grams = [config.power * torch.from_numpy(g) for g in stats.grams]
 
     # ------------------------------------------------------------------ per node posteriors
     def node_posterior(self, j: int, parents_mask: int) -> NodePosterior:
@@ -124,12 +133,12 @@ class HarmModel:
         (U, k), the node's mean ().
         """
         g, k = self._grams[j], parents.shape[1]
-        n_j = int(self._rows[j].sum())
+        n_j = self._n[j]
         xx = g[parents[:, :, None], parents[:, None, :]]  # (U, k, k)
         xy = g[parents, j]  # (U, k)
         prec = xx + self.t * torch.eye(k, dtype=torch.float64)
         mean = torch.linalg.solve(prec, xy) if k else xy
-        a = torch.full((parents.shape[0],), (self.alpha_w - self.d + k + 1) / 2.0 + n_j / 2.0, dtype=torch.float64)
+        a = torch.full((parents.shape[0],), self.prior.noise_shape(k) + n_j / 2.0, dtype=torch.float64)
         b = self.t / 2.0 + 0.5 * (g[j, j] - (xy * mean).sum(-1))
         return mean, prec, a, b, self._means[j][parents], self._means[j][j]
 
