@@ -16,10 +16,12 @@ import torch
 
 from theorycov.coverage.completion import best_completion
 from theorycov.coverage.constraints import ConstraintSet
-from theorycov.coverage.masses import MassEstimate, binomial_tolerance, exact_masses, importance_masses, verdicts
+from theorycov.coverage.guard.harm import HarmModel
+from theorycov.coverage.masses import MassEstimate, Verdict, binomial_tolerance, exact_masses, importance_masses, refuted, verdicts
 from theorycov.coverage.prior import FloorPrior
 from theorycov.coverage.report import AuditReport, HypothesisRow, NovelMode
 from theorycov.coverage.run import PosteriorSample
+from theorycov.coverage.signs import SignSpec
 from theorycov.coverage.theories import TheorySet
 from theorycov.gfn.reward import Reward
 
@@ -70,6 +72,8 @@ def audit(
     log_pt_of: Callable[[torch.Tensor], torch.Tensor] | None = None,
     domain: str = "",
     config: AuditConfig = AuditConfig(),
+    harm: HarmModel | None = None,
+    prior_mass: torch.Tensor | None = None,
 ) -> AuditReport:
     """Audit a sampler's draws against the hypotheses.
 
@@ -85,6 +89,10 @@ def audit(
         log_pt_of: (B, d, d) -> (B,) the sampler's log P_T (backward estimate). At d > 5 a single best
             completion is rarely drawn even by a perfect sampler, so it counts as reached when drawn or
             when P_T(G*) >= 0.1 p(G*|D), with p(G*|D) = R(G*) / Z and Z estimated from the draws.
+        harm: the conjugate parameter posterior (the guard's harm model) that weighs signed theories: with it,
+            a theory's signs join the refutation rule (coverage.signs) and the report shows structure and sign
+            support apart; coverage (q against p) stays structural. prior_mass: (H,) P(h) of the whole event
+            (coverage.signs.signed_prior_mass; default the structural prior mass).
     """
     if isinstance(cs, TheorySet):
         citations = cs.citations if citations is None else citations
@@ -110,7 +118,16 @@ def audit(
         lr_s = reward.log_reward(graphs) if lr_s is None else lr_s
         mass = importance_masses(lr_s, log_pt, sat_s, counts=counts)
         rank_pool = lr_s.unique()
-    prior_h = prior.prior_mass(dags)
+    prior_structure = prior.prior_mass(dags)
+    prior_h = prior_structure if prior_mass is None else prior_mass
+    spec = SignSpec.of(cs.hypotheses, cs.variables) if harm is not None else None
+    event = mass  # the whole event (structure and signs) the refutation rule weighs
+    if spec is not None and bool(spec.signed.any()):
+        if dags is not None:
+            event = exact_masses(lr_all, sat_all.to(torch.float64) * harm.sign_probability(dags, spec))  # type: ignore[union-attr]
+        else:
+            assert lr_s is not None and log_pt is not None
+            event = importance_masses(lr_s, log_pt, sat_s.to(torch.float64) * harm.sign_probability(graphs, spec), counts=counts)  # type: ignore[union-attr]
     sample_codes = _codes(graphs)
     rows, reached = [], torch.zeros(n_h, dtype=torch.bool)
     comps = []
@@ -129,8 +146,11 @@ def audit(
             for h, r in zip(missing, ratio.tolist()):
                 reached[h] = r >= torch.log(torch.tensor(0.1)).item()
     tol = binomial_tolerance(q, s)
+    can_refute = mass.exact or mass.ess >= config.min_ess
     verdict = verdicts(mass.p, q, prior_h, reached, eps=config.eps, delta=config.delta, q_tolerance=tol,
-                       p_high=mass.high, can_refute=mass.exact or mass.ess >= config.min_ess)
+                       p_high=event.high, can_refute=can_refute)
+    by_structure = refuted(mass.high, prior_structure, delta=config.delta, can_refute=can_refute)
+    signed = spec.signed if spec is not None else torch.zeros(n_h, dtype=torch.bool)
     for h in range(n_h):
         p, lo, hi = float(mass.p[h]), float(mass.low[h]), float(mass.high[h])
         ratio = float(q[h]) / p if p > 0 else float("inf")
@@ -151,6 +171,11 @@ def audit(
                 first_hit=None if first_hit is None else first_hit[h],
                 reached=bool(reached[h]),
                 hypothesis_id=None if hypothesis_ids is None else hypothesis_ids[h],
+                p_signed=float(event.p[h]) if signed[h] else None,
+                p_signed_low=float(event.low[h]) if signed[h] else None,
+                p_signed_high=float(event.high[h]) if signed[h] else None,
+                sign_support=(float(event.p[h]) / p if p > 0 else float("nan")) if signed[h] else None,
+                refuted_by="" if verdict[h] is not Verdict.REFUTED else ("structure" if bool(by_structure[h]) else "signs"),
             )
         )
     return AuditReport(

@@ -19,9 +19,11 @@ import torch
 from tqdm.auto import tqdm
 
 from theorycov.coverage.audit import AuditConfig, audit
+from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective
 from theorycov.coverage.prior import FloorPrior, HypothesisPriorMass
 from theorycov.coverage.run import FittedRun, PosteriorSample
+from theorycov.coverage.signs import SignSpec, signed_prior_mass
 from theorycov.coverage.theories import TheorySet
 from theorycov.coverage.train import CoverageTraining
 from theorycov.db.schemas import Hypothesis, Theory
@@ -161,18 +163,28 @@ def fit_posterior(
                     torch.cat([log_r, reward.log_reward(pool)]), torch.cat([log_pt, torch.zeros(pool.shape[0], dtype=torch.float64)]),
                 )
     t_sample = time.perf_counter() - t0 - t_setup - t_train
-    report = None
+    report, prior_mass = None, None
     if cs is not None and prior is not None:
+        harm = None
+        prior_mass = prior.prior_mass(dags)
+        if not data.discrete:  # signs are a statement about the linear-Gaussian SEM's weights (coverage.signs)
+            harm = HarmModel(torch.as_tensor(data.values), torch.as_tensor(data.intervened), HarmModelConfig(power=config.likelihood_power))
+            spec = SignSpec.of(cs.hypotheses, names)
+            if bool(spec.signed.any()):
+                bge = harm.prior
+                prior_mass = signed_prior_mass(prior, spec, t=bge.t, noise_shape=[bge.noise_shape(k) for k in range(d + 1)], dags=dags,
+                                               fallback=uniq, seed=config.trainer.seed)
         report = audit(
             reward, ts, prior, drawn, dags=dags, first_hit=history.first_hit if history else None,
             coverage_curve=history.curve if history else (), domain=domain, config=config.audit,
             completions=objective.best if objective is not None else None,
             log_pt_of=lambda g: log_pt_backward(trainer.policy, g, n_traj=32, generator=torch.Generator().manual_seed(7)),
+            harm=harm, prior_mass=prior_mass,
         )
     seconds = {"setup": t_setup, "train": t_train, "sample": t_sample, "audit": time.perf_counter() - t0 - t_setup - t_train - t_sample}
     logger.info("posterior fitted: %d iterations, %d distinct graphs of %d draws, %s", trainer.iteration, uniq.shape[0], config.n_samples, seconds)
     return FittedRun(
-        data=data, sample=post, theories=ts, prior_mass=None if prior is None else prior.prior_mass(dags),
+        data=data, sample=post, theories=ts, prior_mass=prior_mass,
         p_min=None if prior is None else prior.p_min, score="bdeu" if data.discrete else "bge",
         likelihood_power=config.likelihood_power, config=config, report=report, domain=domain,
         aliases={k: list(v) for k, v in (aliases or {}).items()}, iterations=trainer.iteration, seconds=seconds,

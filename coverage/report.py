@@ -32,6 +32,14 @@ class HypothesisRow:
     first_hit: int | None  # training iteration at which a sample first satisfied h
     reached: bool  # the best completion was drawn by the sampler
     hypothesis_id: int | None = None  # database row
+    # Signed theories (coverage.signs): p above is the structural mass the sampler must cover; the event the
+    # guard weighs also needs the signs, p_signed = sum_G P(G|D) 1[G |= h] P(signs | G, D), sign_support =
+    # p_signed / p. None for a theory that states no sign. refuted_by: "structure" or "signs" when refuted.
+    p_signed: float | None = None
+    p_signed_low: float | None = None
+    p_signed_high: float | None = None
+    sign_support: float | None = None
+    refuted_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,12 @@ class AuditReport:
                 f"<tr class={cls}><td>{r.index}</td><td>{e(r.rendering)}</td><td>{e('; '.join(r.citations))}</td>"
                 f"<td>{r.completion_log_r:.1f}</td><td>{rank}</td><td>{r.p:.3g} [{r.p_low:.3g}, {r.p_high:.3g}]</td>"
                 f"<td>{r.q:.3g}</td><td>{_fmt(r.ratio)} [{_fmt(r.ratio_low)}, {_fmt(r.ratio_high)}]</td>"
-                f"<td>{e(r.verdict)}</td><td>{'&ndash;' if r.first_hit is None else r.first_hit}</td></tr>"
+                f"<td>{e(r.verdict)}</td><td>{'&ndash;' if r.first_hit is None else r.first_hit}</td><td>{_signs(r)}</td></tr>"
             )
         table = (
             "<table><tr><th>#</th><th>hypothesis</th><th>papers</th><th>log R of best completion</th><th>rank</th>"
-            "<th>p(h|D) [95%]</th><th>q(h)</th><th>q/p [95%]</th><th>verdict</th><th>first hit</th></tr>"
+            "<th>p(h|D) [95%]</th><th>q(h)</th><th>q/p [95%]</th><th>verdict</th><th>first hit</th>"
+            "<th>sign support (p(h|D) with its signs)</th></tr>"
             + "".join(rows) + "</table>"
         )
         novel = "".join(f"<li>{e(m.text)} (share {m.share:.3f}, best log R {m.best_log_r:.1f})</li>" for m in self.novel_modes)
@@ -127,6 +136,16 @@ class AuditReport:
             + "<h2>Novel modes</h2>" + (f"<ul>{novel}</ul>" if novel else "<p>No high-reward graph outside the ingested hypotheses.</p>")
         )
         return f"<!doctype html><html><head><meta charset=utf-8><title>theorycov audit</title><style>{_CSS}</style></head><body>{body}</body></html>"
+
+
+def _signs(r: HypothesisRow) -> str:
+    """The sign column: how much of the structural mass agrees with the theory's stated signs."""
+    if r.sign_support is None or r.p_signed is None:
+        return "no sign stated"
+    text = f"{r.sign_support:.2f} ({r.p_signed:.3g})"
+    if r.refuted_by == "signs":
+        text += ": the data support its edges but not its signs"
+    return text
 
 
 def _fmt(x: float) -> str:

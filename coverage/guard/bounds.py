@@ -13,9 +13,10 @@ Estimates:
 - posterior risk  E_{G ~ P(G|D)} p(G)                         (with a 95% interval and the ESS);
 - Prop. 3.4       p(G^), G^ = argmax_G P(G|D) p(G)            (the i.i.d. bound's maximizer);
 - Prop. 4.6       max p(G) over M_alpha = {G : P(G|D) >= alpha max_G' P(G'|D)};
-- human bound     max over hypotheses h with p(h|D) >= delta p_min(h) of P(H | do(a), h, D), where
-                  P(H | do(a), h, D) = E_{G ~ P(G | D, G |= h)} p(G); by Ville's inequality a true human
-                  theory keeps p(h|D_t) >= delta P(h) for all t with probability >= 1 - delta.
+- human bound     max over hypotheses h with p(h|D) >= delta P(h) of P(H | do(a), h, D), where h is an event
+                  on (graph, parameters) (coverage.signs) and P(H | do(a), h, D) averages over the (G, theta)
+                  consistent with it; by Ville's inequality a true human theory keeps p(h|D_t) >= delta P(h)
+                  for all t with probability >= 1 - delta.
 """
 from __future__ import annotations
 
@@ -38,9 +39,11 @@ TIE = 1e-9
 class TheoryTable:
     """What the human bound needs that does not depend on the query (computed once per graph set).
 
-    weights: (N, H) within-theory weights, softmax over the graphs that satisfy h of log R (the found
-        support of h: sampled graphs and h's completions, weighted by the posterior), zero elsewhere;
-    mass, mass_high: (H,) p(h|D) and its upper 95% bound (coverage.masses, the audit's own estimate);
+    weights: (N, H) within-theory weights, R(G) P(signs of h | G, D) normalized over the graphs that satisfy
+        h's structure (the found support of h: sampled graphs and h's completions, weighted by the
+        posterior and by how much of each graph's parameter posterior agrees with h's signs), zero elsewhere;
+    mass, mass_high: (H,) p(h|D) of the whole event (structure and signs) and its upper 95% bound
+        (coverage.masses, the audit's own estimate); mass_structure: (H,) the structural part alone;
     plausible: (H,) bool; best: (H,) graph index of h's highest-reward member (-1 when h has none);
     p_min: (H,) the prior mass P(h) the refutation rule compares with (or a lower bound of it).
     """
@@ -51,7 +54,8 @@ class TheoryTable:
     plausible: torch.Tensor
     best: torch.Tensor
     p_min: torch.Tensor
-    members: torch.Tensor  # (H,) number of member graphs
+    members: torch.Tensor  # (H,) number of member graphs (structure satisfied, sign probability > 0)
+    mass_structure: torch.Tensor | None = None
 
 
 def theory_table(
@@ -64,6 +68,7 @@ def theory_table(
     exact: bool = False,
     min_ess: float = 30.0,
     counts: torch.Tensor | None = None,
+    sign_prob: torch.Tensor | None = None,
 ) -> TheoryTable:
     """Masses, plausibility and within-theory weights of H hypotheses over N graphs.
 
@@ -71,19 +76,24 @@ def theory_table(
     the upper bound of its mass below delta * p_min, on an estimate that is exact or has an effective sample
     size of at least ``min_ess``): a sampler that has not found a theory's graphs is no evidence against it.
     ``counts`` (N,): draws per distinct graph, so that the interval counts each draw (see masses.snis).
+    ``sign_prob`` (N, H): P(signs of h | G, D) (coverage.signs; None: every theory unsigned). ``p_min`` is then
+    the prior mass of the whole event, signs included.
     """
     n, h = satisfies.shape
     if log_reward.shape != (n,) or log_weight.shape != (n,) or p_min.shape != (h,):
         raise ValueError("log_reward and log_weight must be (N,), satisfies (N, H), p_min (H,)")
     sat = satisfies.to(torch.bool)
-    est = exact_masses(log_weight, sat) if exact else weighted_masses(log_weight, sat, counts)
-    members = sat.sum(0)
+    event = sat.to(torch.float64) if sign_prob is None else sat.to(torch.float64) * sign_prob.to(torch.float64)  # (N, H)
+    est = exact_masses(log_weight, event) if exact else weighted_masses(log_weight, event, counts)
+    structure = est.p if sign_prob is None else (exact_masses(log_weight, sat) if exact else weighted_masses(log_weight, sat, counts)).p
+    members = (event > 0).sum(0)
     gone = refuted(est.high, p_min, delta=delta, can_refute=est.exact or est.ess >= min_ess)
     plausible = (members > 0) & ~gone
-    masked = torch.where(sat, log_reward.to(torch.float64)[:, None], torch.full((n, h), -math.inf, dtype=torch.float64))
+    masked = torch.where(event > 0, log_reward.to(torch.float64)[:, None] + event.clamp_min(1e-300).log(),
+                         torch.full((n, h), -math.inf, dtype=torch.float64))
     weights = torch.where(members[None] > 0, torch.softmax(masked, 0), torch.zeros_like(masked)).nan_to_num(0.0)
     best = torch.where(members > 0, masked.argmax(0), torch.full((h,), -1, dtype=torch.long))
-    return TheoryTable(weights, est.p, est.high, plausible, best, p_min.to(torch.float64), members)
+    return TheoryTable(weights, est.p, est.high, plausible, best, p_min.to(torch.float64), members, structure)
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,7 @@ def estimate_risks(
     table: TheoryTable | None = None,
     min_ess: float = 30.0,
     counts: torch.Tensor | None = None,
+    p_theory: torch.Tensor | None = None,
 ) -> RiskEstimates:
     """All risk estimates from per-graph harm probabilities.
 
@@ -175,6 +186,8 @@ def estimate_risks(
         exact: the set is every graph (d <= 5): the interval collapses to the point estimate.
         table: the query-independent part of the human bound, when cached (see :func:`theory_table`).
         counts: (N,) draws each distinct graph stands for (None: one each), for the interval and the ESS.
+        p_theory: (N, H) P(H | do(a), G, theta consistent with h's signs, D), the per-graph risk averaged over
+            the parameter draws in which h's signs hold (None: ``p`` for every theory, i.e. unsigned theories).
 
     Ties (scores within TIE) break towards the larger harm probability, then the lower index: Prop. 3.4's
     G^, the MAP graph and the deciding theory. Prop. 4.6's plausible set includes graphs within TIE of
@@ -201,7 +214,8 @@ def estimate_risks(
             raise ValueError("satisfies must be (N, H) and p_min (H,)")
         table = theory_table(lr, log_weight, satisfies, p_min, delta=delta, exact=exact, min_ess=min_ess, counts=counts)
     if table is not None:
-        risks = table.weights.T @ p  # (H,) P(H | do(a), h, D)
+        # (H,) P(H | do(a), h, D): over the (graph, parameter) pairs consistent with h
+        risks = table.weights.T @ p if p_theory is None else (table.weights * p_theory.to(torch.float64)).sum(0)
         for h in range(risks.shape[0]):
             k = int(table.members[h])
             risk_h = float(risks[h]) if k else float("nan")

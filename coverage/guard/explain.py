@@ -45,7 +45,8 @@ class EdgeExplanation:
     cause: str
     effect: str
     weight: float  # posterior-mean linear effect (standardized units)
-    evidence: tuple[EvidenceRef, ...] = ()
+    evidence: tuple[EvidenceRef, ...] = ()  # sentences whose stated sign agrees with the weight's (or is unstated)
+    contradicting: tuple[EvidenceRef, ...] = ()  # sentences that state the opposite sign: never cited as support
 
     @property
     def sign(self) -> str:
@@ -140,13 +141,17 @@ def explain_paths(
     i, j = variables.index(source), variables.index(target)
     paths = []
     for nodes in find_paths(adj, i, j):
-        edges = tuple(
-            EdgeExplanation(variables[a], variables[b], float(weights[a, b]), tuple(evidence(variables[a], variables[b])))
-            for a, b in zip(nodes[:-1], nodes[1:])
-        )
-        paths.append(CausalPath(edges))
+        edges = []
+        for a, b in zip(nodes[:-1], nodes[1:]):
+            w = float(weights[a, b])
+            refs = tuple(evidence(variables[a], variables[b]))
+            against = tuple(r for r in refs if _SIGN.get(r.relation, 0) * w < 0)
+            edges.append(EdgeExplanation(variables[a], variables[b], w, tuple(r for r in refs if r not in against), against))
+        paths.append(CausalPath(tuple(edges)))
     return (PathStatus.PATHS_FOUND if paths else PathStatus.NO_PATHS_FOUND), tuple(paths)
 
+
+_SIGN = {"activates": 1, "inhibits": -1}  # the sign a sentence states (other relations state none)
 
 #: how the explanation names each bound (keys: Bound values)
 BOUND_NAMES = {
@@ -191,5 +196,9 @@ def render_text(dec: Decision) -> str:
                     ids = f", PMID {ev.pmid}" if ev.pmid else (f", doi {ev.doi}" if ev.doi else "")
                     lines.append(f"    {e.cause} -> {e.effect}: \"{ev.sentence}\" ({ev.citation}{ids})")
                 if not e.evidence:
-                    lines.append(f"    {e.cause} -> {e.effect}: learned from the data; no ingested paper states it.")
+                    lines.append(f"    {e.cause} -> {e.effect}: learned from the data; no ingested paper states it"
+                                 + (" with this sign." if e.contradicting else "."))
+                if e.contradicting:
+                    lines.append(f"    {e.cause} -> {e.effect}: {len(e.contradicting)} ingested sentence(s) state the opposite sign "
+                                 f"(e.g. {e.contradicting[0].citation}); not cited as support.")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from theorycov.coverage.guard.actions import Action, HarmEvent, Quantiles, alias
 from theorycov.coverage.guard.bounds import Bound, RiskEstimates, estimate_risks, theory_table
 from theorycov.coverage.guard.explain import Decision, DecisionStatus, EvidenceRef, explain_paths
 from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
+from theorycov.coverage.signs import SignSpec
 
 if TYPE_CHECKING:
     from theorycov.coverage.run import FittedRun
@@ -99,7 +100,9 @@ class Guard:
         self.counts = torch.zeros(n_u, dtype=torch.float64).scatter_add_(0, inverse, c_in)  # (N,) draws per graph
         self.log_reward = torch.zeros(n_u, dtype=torch.float64).scatter_(0, inverse, log_reward.to(torch.float64))
         self.model = HarmModel(data, intervened, config.harm)
-        self.prepared = self.model.prepare(self.graphs)
+        # a hypothesis is an event on (graph, parameters): record, per draw, which signed constraints hold
+        self.signs = SignSpec.of(constraints.hypotheses, self.variables) if constraints is not None and len(constraints) else None
+        self.prepared = self.model.prepare(self.graphs, self.signs)
         observational = ~(intervened.any(1)) if intervened is not None else torch.ones(data.shape[0], dtype=torch.bool)
         self.quantiles = Quantiles(tuple(self.variables), data[observational].to(torch.float64))
         self.constraints = constraints
@@ -107,11 +110,17 @@ class Guard:
         self.satisfies = constraints.satisfies(self.graphs) if constraints is not None and len(constraints) else None
         self.p_min = p_min
         self.table = None
+        self.consistent: torch.Tensor | None = None  # (N, S, H) draw s of graph n agrees with h's signs
+        sign_prob = None
         if self.satisfies is not None:
             if p_min is None:
                 raise ValueError("hypotheses need their prior masses p_min (H,)")
-            self.table = theory_table(self.log_reward, self.log_weight, self.satisfies, p_min,
-                                      delta=config.delta, exact=exact, min_ess=config.min_ess, counts=self.counts)
+            assert self.signs is not None and self.prepared.sign_holds is not None
+            if bool(self.signs.signed.any()):
+                self.consistent = self.signs.consistent(self.prepared.sign_holds)
+                sign_prob = self.consistent.to(torch.float64).mean(1)  # (N, H) P(signs of h | G, D)
+            self.table = theory_table(self.log_reward, self.log_weight, self.satisfies, p_min, delta=config.delta, exact=exact,
+                                      min_ess=config.min_ess, counts=self.counts, sign_prob=sign_prob)
         self.resolve = alias_resolver(self.variables, aliases)
         self._evidence = evidence or (lambda a, b: ())
         self._citations = citations or (lambda h: ())
@@ -137,19 +146,38 @@ class Guard:
         h = harm if isinstance(harm, HarmEvent) else parse_harm(harm, self.resolve)
         return a, h
 
-    def harm_probabilities(self, action: Action, harm: HarmEvent) -> torch.Tensor:
-        """(N,) P(H | do(a), G, D) for every cached graph."""
+    def harm_draws(self, action: Action, harm: HarmEvent) -> torch.Tensor:
+        """(N, S) P(H | do(a), G, theta_s, D) for every cached graph and parameter draw."""
         t, y = self.variables.index(action.variable), self.variables.index(harm.variable)
         low, high = harm.interval(self.quantiles)
-        return self.prepared.prob(t, y, low, high, value=action.resolved_value(self.quantiles), shift=action.shift, outside=harm.outside)
+        return self.prepared.prob_draws(t, y, low, high, value=action.resolved_value(self.quantiles), shift=action.shift, outside=harm.outside)
+
+    def harm_probabilities(self, action: Action, harm: HarmEvent) -> torch.Tensor:
+        """(N,) P(H | do(a), G, D) for every cached graph."""
+        return self.harm_draws(action, harm).mean(-1)
 
     def estimate(self, action: Action, harm: HarmEvent) -> tuple[torch.Tensor, RiskEstimates]:
-        p = self.harm_probabilities(action, harm)
+        draws = self.harm_draws(action, harm)
+        p = draws.mean(-1)
+        p_theory = None
+        if self.consistent is not None:  # each theory's risk over the draws consistent with its signs
+            c = self.consistent.to(torch.float64)  # (N, S, H)
+            p_theory = (draws[:, :, None] * c).sum(1) / c.sum(1).clamp_min(1.0)
         est = estimate_risks(
-            p, self.log_reward, self.log_weight, self.satisfies, self.p_min,
-            alpha=self.config.alpha, delta=self.config.delta, exact=self.exact, table=self.table, counts=self.counts,
+            p, self.log_reward, self.log_weight, self.satisfies, self.p_min, alpha=self.config.alpha, delta=self.config.delta,
+            exact=self.exact, table=self.table, counts=self.counts, p_theory=p_theory,
         )
         return p, est
+
+    def consistent_weights(self, graph: int, theory: int | None) -> torch.Tensor:
+        """(d, d) the mean direct weights of one graph over the parameter draws consistent with a theory's
+        signs (all draws for None or an unsigned theory): what an explanation shows along the theory's paths."""
+        if theory is None or self.consistent is None or not bool(self.signs.signed[theory]):  # type: ignore[union-attr]
+            return self.prepared.weight_mean[graph]
+        keep = self.consistent[graph, :, theory]  # (S,)
+        if not bool(keep.any()):
+            return self.prepared.weight_mean[graph]
+        return self.model.weight_draws(self.graphs[graph][None])[0][keep].mean(0)
 
     def check(self, action: str | Action, harm: str | HarmEvent, *, bound: Bound | str | None = None, threshold: float | None = None) -> Decision:
         """Decide allow or block for one query and explain the decision."""
@@ -167,7 +195,8 @@ class Guard:
         else:
             g = est.graph(b)
         adj = self.graphs[g]
-        status, paths = explain_paths(adj, self.prepared.weight_mean[g], self.variables, a.variable, h.variable, self._evidence)
+        weights = self.consistent_weights(g, est.human_theory if b is Bound.HUMAN else None)
+        status, paths = explain_paths(adj, weights, self.variables, a.variable, h.variable, self._evidence)
         edges = tuple((self.variables[i], self.variables[j]) for i, j in adj.nonzero().tolist())
         estimates = {
             "posterior": est.posterior, "posterior_ci": list(est.posterior_ci), "ess": est.ess,

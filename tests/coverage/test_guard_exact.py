@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.guard.guard import Guard, GuardConfig
 from theorycov.coverage.guard.harm import HarmModelConfig
 from theorycov.coverage.prior import FloorPrior
+from theorycov.coverage.signs import SignSpec, signed_prior_mass
 from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.gfn import BGeScore, DataTable, Reward, enumerate_dags
 from theorycov.gfn.data import make_linear_gaussian_er, sample_erdos_renyi_dag, sample_linear_gaussian
@@ -65,15 +67,18 @@ def _true_risk(weights: np.ndarray, noise_sd: float, a: int, value: float, y: in
     return 1.0 - (cdf(high) - cdf(low))
 
 
-def test_human_bound_covers_the_true_risk() -> None:
-    """A planted true theory (every edge of the generating graph) keeps the human bound at least the true
+@pytest.mark.parametrize("signed", [False, True])
+def test_human_bound_covers_the_true_risk(signed: bool) -> None:
+    """A planted true theory (every edge of the generating graph; with ``signed``, each with its true sign,
+    so that the theory is an event on graph and weights) keeps the human bound at least the true
     P(Y outside [q5, q95] | do(X = 2.5 sd)) of the generating SEM, less two posterior standard deviations of
     that theory's per-draw risk (n = 60 rows leave real parameter uncertainty), in >= (1 - delta) of the
     problems; the true theory is refuted (by chance) at most at rate delta. No problem is skipped: each has
-    an edge a -> b, and the query is that edge."""
+    an edge a -> b, and the query is that edge. Signed, the same edges with the first sign flipped are
+    refuted (by their sign) in at least half of the problems and always weigh less than half the true theory."""
     dags = enumerate_dags(4)
     delta, seeds = 0.1, 10
-    ok = refuted = 0
+    ok = refuted = flipped_refuted = lower = 0
     problems, s = 0, 0
     while problems < seeds:
         rng = np.random.default_rng(100 + s)
@@ -86,12 +91,18 @@ def test_human_bound_covers_the_true_risk() -> None:
         names = [f"X{k}" for k in range(4)]
         mu, sd = raw.mean(0), raw.std(0, ddof=1)
         edges = np.argwhere(adj).tolist()
-        theory = Hypothesis(tuple(Constraint(names[i], names[j]) for i, j in edges))
+        sign = [int(np.sign(w[i, j])) if signed else 0 for i, j in edges]
+        theory = Hypothesis(tuple(Constraint(names[i], names[j], sign=s_) for (i, j), s_ in zip(edges, sign)))
         decoy = Hypothesis((Constraint(names[edges[0][1]], names[edges[0][0]], path=True),))
-        cs = ConstraintSet([theory, decoy], names)
-        prior = FloorPrior(cs, torch.tensor([0.5, 0.5], dtype=torch.float64), lam=0.1, dags=dags)
+        flipped = Hypothesis(tuple(Constraint(names[i], names[j], sign=-s_ if k == 0 else s_) for k, ((i, j), s_) in enumerate(zip(edges, sign))))
+        hyps = [theory, decoy] + ([flipped] if signed else [])
+        cs = ConstraintSet(hyps, names)
+        prior = FloorPrior(cs, torch.full((len(hyps),), 1.0 / len(hyps), dtype=torch.float64), lam=0.1, dags=dags)
         lr = Reward(BGeScore(DataTable(raw, tuple(names))), prior).log_reward(dags)
-        g = Guard(names, torch.as_tensor((raw - mu) / sd), None, dags, lr, lr, constraints=cs, p_min=prior.prior_mass(dags),
+        mass = prior.prior_mass(dags)
+        if signed:  # P(h) of the whole event: the structural mass times the prior probability of the signs
+            mass = signed_prior_mass(prior, SignSpec.of(hyps, names), t=0.5, noise_shape=[(6 - 4 + k + 1) / 2 for k in range(5)], dags=dags)
+        g = Guard(names, torch.as_tensor((raw - mu) / sd), None, dags, lr, lr, constraints=cs, p_min=mass,
                   exact=True, config=GuardConfig(delta=delta, harm=HarmModelConfig(n_draws=64)))
         a, b = edges[0]
         act, harm = g.parse(f"do({names[a]} = 2.5)", f"{names[b]} outside [q5, q95]")
@@ -102,11 +113,18 @@ def test_human_bound_covers_the_true_risk() -> None:
         z = torch.distributions.Normal(0.0, 1.0)
         sdv = var.clamp_min(1e-12).sqrt()
         per_draw = 1 - (z.cdf((high - mean) / sdv) - z.cdf((low - mean) / sdv))  # (N, S)
-        w_h = g.table.weights[:, 0:1] / per_draw.shape[1]  # the true theory's weight of each (graph, draw)
+        # the true theory's weight of each (graph, draw): its graph weight, spread over the draws consistent with it
+        keep = torch.ones_like(per_draw) if g.consistent is None else g.consistent[:, :, 0].to(torch.float64)
+        w_h = g.table.weights[:, 0:1] * keep / keep.sum(1, keepdim=True).clamp_min(1.0)
         risk = float((w_h * per_draw).sum())
         assert abs(risk - est.theories[0].risk) < 1e-9  # the theory's risk is this (graph, draw) average
         spread = float((w_h * (per_draw - risk) ** 2).sum()) ** 0.5
         refuted += not est.theories[0].plausible
         ok += est.human >= truth - 2 * spread
+        flipped_refuted += signed and not est.theories[2].plausible
+        lower += signed and est.theories[2].mass < 0.5 * est.theories[0].mass
     assert refuted <= delta * seeds, refuted
     assert ok >= (1 - delta) * seeds, ok
+    # the flipped sign is refuted where the data pin the weight down (a collinear parent or a weak weight leaves
+    # it plausible: Ville's rule needs a 1/delta evidence ratio), and it never weighs half of the true theory
+    assert not signed or (flipped_refuted >= 0.5 * seeds and lower == seeds), (flipped_refuted, lower)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,7 +15,8 @@ from theorycov.coverage.run import FittedRun, RunError
 from theorycov.coverage.theories import TheorySet
 from theorycov.db.schemas import Citation, Constraint, Hypothesis, Theory
 from theorycov.gfn import PolicyConfig, TrainerConfig
-from theorycov.gfn.data import make_linear_gaussian_er
+from theorycov.gfn import DataTable
+from theorycov.gfn.data import make_linear_gaussian_er, sample_erdos_renyi_dag, sample_linear_gaussian
 
 CFG = FitConfig(
     minutes=None, n_samples=400, n_traj=4, audit_every=100, progress=False,
@@ -23,28 +25,39 @@ CFG = FitConfig(
 )  # fmt: skip
 
 
-def _theories(names: tuple[str, ...], true: torch.Tensor) -> list[Theory]:
-    (a, b), (c, e) = true.nonzero()[0].tolist(), true.nonzero()[1].tolist()
+def _data() -> tuple[DataTable, np.ndarray]:
+    """make_linear_gaussian_er(4, 1.0, 100, seed=5) with the weights it drew: (data, weights (d, d))."""
+    rng = np.random.default_rng(5)
+    adj = sample_erdos_renyi_dag(4, 1.0, rng)
+    values, w = sample_linear_gaussian(adj, 100, rng)
+    return DataTable(values, tuple(f"X{j}" for j in range(4))), w
+
+
+def _theories(names: tuple[str, ...], w: np.ndarray) -> list[Theory]:
+    (a, b), (c, e) = np.argwhere(w != 0)[:2].tolist()
+    sign = 1 if w[a, b] > 0 else -1
     paper = Citation("A paper", ("Doe, J.", "Roe, R."), 2001)
     return [
-        Theory(7, Hypothesis((Constraint(names[a], names[b], sign=1), Constraint(names[c], names[e]))), (paper,), 2.0),
+        # true, with the true sign of a -> b
+        Theory(7, Hypothesis((Constraint(names[a], names[b], sign=sign), Constraint(names[c], names[e]))), (paper,), 2.0),
         # false: a and b causally unrelated, against a strong true edge (refuted)
         Theory(8, Hypothesis((Constraint(names[a], names[b], path=True, forbidden=True), Constraint(names[b], names[a], path=True, forbidden=True))), (), 1.0),
         Theory(9, Hypothesis((Constraint(names[a], names[b]), Constraint(names[b], names[a], path=True))), (), 1.0),  # cyclic
+        Theory(10, Hypothesis((Constraint(names[a], names[b], sign=-sign),)), (), 1.0),  # the true edge with the wrong sign
     ]
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[FittedRun, Path]:
-    data, true = make_linear_gaussian_er(4, 1.0, 100, seed=5)
-    run = fit_posterior(data, _theories(data.names, true), config=CFG, domain="toy", aliases={"X0": ["x zero"]})
+    data, w = _data()
+    run = fit_posterior(data, _theories(data.names, w), config=CFG, domain="toy", aliases={"X0": ["x zero"]})
     return run, run.save(tmp_path_factory.mktemp("run") / "run-1")
 
 
 def test_saved_run_decides_like_the_run_in_memory(fitted: tuple[FittedRun, Path]) -> None:
     run, folder = fitted
     back = FittedRun.load(folder)
-    assert back.theories is not None and [t.id for t in back.theories.theories] == [7, 8]
+    assert back.theories is not None and [t.id for t in back.theories.theories] == [7, 8, 10]
     assert [e.theory.id for e in back.theories.excluded] == [9] and "cyclic" in back.theories.excluded[0].reason
     assert back.theories.theories[0].citations[0].short() == "Doe et al. 2001" and back.theories.theories[0].weight == 2.0
     assert torch.equal(back.sample.graphs, run.sample.graphs) and torch.equal(back.prior_mass, run.prior_mass)
@@ -66,7 +79,10 @@ def test_audit_and_guard_agree_on_refuted_theories(fitted: tuple[FittedRun, Path
     refuted_audit = [r.verdict == "refuted by the data" for r in run.report.rows]
     implausible_guard = (~guard.table.plausible).tolist()
     assert refuted_audit == implausible_guard
-    assert refuted_audit == [False, True]  # the planted false theory is refuted by both, the true one by neither
+    # the planted false theories are refuted by both, the true one by neither; the wrong sign by its sign alone
+    assert refuted_audit == [False, True, True]
+    assert [r.refuted_by for r in run.report.rows] == ["", "structure", "signs"]
+    assert run.report.rows[2].sign_support < 0.05 < run.report.rows[0].sign_support
 
 
 def test_run_files_are_data_not_code(tmp_path: Path, fitted: tuple[FittedRun, Path]) -> None:
