@@ -13,7 +13,6 @@ from scipy import stats
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.guard.guard import Guard, GuardConfig
 from theorycov.coverage.guard.harm import HarmModelConfig
-from theorycov.coverage.prior import FloorPrior
 from theorycov.coverage.signs import SignSpec, prior_sign_support
 from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.gfn import BGeScore, DataTable, Reward, enumerate_dags
