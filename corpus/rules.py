@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .types import Claim, Evidence, Extractor, Mention, Relation, Sentence
+from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Relation, Sentence
 
 _POS = r"activat|stimulat|induc|increas|enhanc|promot|up-?regulat|phosphorylat|potentiat|augment|elevat|trigger|amplif|generat|produc|synthesi[sz]|recruit"
 _NEG = (

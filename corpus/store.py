@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..db import crud
-from ..db import models as m
-from .types import Citation, Claim, Constraint, Evidence, Hypothesis, Paper, Relation
+from theorycov.db import crud
+from theorycov.db import models as m
+from theorycov.corpus.types import Citation, Claim, Constraint, Evidence, Hypothesis, Paper, Relation
 
 
 def text_hash(text: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from theorycov.corpus.llm import AnswerCache, Completion, LLMTranslator, MalformedOutputError, ScriptedBackend, TranslatorConfig
 from theorycov.corpus.llm.direction import decide
-from theorycov.corpus.llm.sentence_prompts import (
+from theorycov.corpus.llm.prompts.sentence import (
     LABELS,
     pair_key,
     parse_sentence_answer,

@@ -1,4 +1,4 @@
-"""One question per sentence for all its grounded pairs (the "sentence" strategy of the translator).
+"""One question per sentence for all its grounded pairs (the "sentence" and "branch" strategies of the translator).
 
 The answer is a JSON object whose keys are exactly the ordered pairs asked about ("effect of PKA on Raf",
 then "effect of Raf on PKA") and whose values are labels: "activates", "inhibits" or "none". No key can
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from theorycov.corpus.llm.prompts import SENTENCE_PROMPT_VERSION, MalformedOutputError, _load, _quote, defuse
+from theorycov.corpus.llm.prompts.common import SENTENCE_PROMPT_VERSION, MalformedOutputError, defuse, load_json, quote_forms
 
 LABELS = ("activates", "inhibits", "none")
 
@@ -76,7 +76,7 @@ def sentence_schema(names: list[str], pairs: list[tuple[str, str]] | None = None
 
 
 def _user(sentence: str, entities: list[tuple[str, list[str]]]) -> str:
-    listing = "; ".join(f"{n} (written {_quote(forms)})" if forms and forms != [n] else n for n, forms in entities)
+    listing = "; ".join(f"{n} (written {quote_forms(forms)})" if forms and forms != [n] else n for n, forms in entities)
     return f"<sentence>\n{defuse(sentence)}\n</sentence>\nEntities: {listing}"
 
 
@@ -96,7 +96,7 @@ def sentence_messages(sentence: str, variables: dict[str, list[str]]) -> list[di
 def parse_sentence_answer(text: str, names: list[str], pairs: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], str]:
     """Validate an answer: exactly the asked ordered pairs (all of ``names``, or ``pairs``) as keys, each
     value a label; else MalformedOutputError. Returns {(cause, effect): label}."""
-    obj = _load(text)
+    obj = load_json(text)
     keys = {pair_key(x, y): (x, y) for x, y in (pairs or sentence_pairs(names))}
     if not isinstance(obj, dict) or set(obj) != set(keys):
         got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
