@@ -25,6 +25,7 @@ from theorycov.corpus.llm.prompts import (
     verify_schema,
 )
 from theorycov.corpus.types import Claim, Evidence, Mention, Sentence
+from theorycov.corpus.untrusted import stated_mentions
 
 if TYPE_CHECKING:
     from theorycov.corpus.llm.translator import LLMTranslator
@@ -101,6 +102,7 @@ class FreeTranslator(ModelExtractor):
     task = "free"
 
     def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
+        mentions = stated_mentions(sentence.text, mentions)  # paper text is data (corpus/untrusted.py)
         variables = grounded_variables(mentions)
         if len(variables) < 2:
             return []

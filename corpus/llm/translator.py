@@ -27,6 +27,7 @@ from theorycov.corpus.llm.prompts.sentence import (
     sentence_schema,
 )
 from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence
+from theorycov.corpus.untrusted import stated_claims, stated_mentions
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class LLMTranslator(ModelExtractor):
     def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
         """Claims of one sentence. A malformed answer for some pair raises MalformedOutputError (choice and
         verify: after the other pairs are done, with their claims on the exception, ``partial_claims``)."""
+        mentions = stated_mentions(sentence.text, mentions)  # paper text is data (corpus/untrusted.py)
         variables = grounded_variables(mentions)
         if len(variables) < 2:
             return []
@@ -51,8 +53,8 @@ class LLMTranslator(ModelExtractor):
             variables = dict(list(variables.items())[: self.config.max_variables])
         self.stats.sentences += 1
         if self.config.strategy in ("sentence", "branch"):
-            return self._sentence(sentence, variables, evidence, mentions)
-        return pairwise_claims(self, sentence, variables, evidence)
+            return stated_claims(self._sentence(sentence, variables, evidence, mentions), mentions)
+        return stated_claims(pairwise_claims(self, sentence, variables, evidence), mentions)
 
     def _sentence(self, sentence: Sentence, variables: dict[str, list[str]], evidence: Evidence,
                   mentions: list[Mention]) -> list[Claim]:

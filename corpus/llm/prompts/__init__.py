@@ -21,6 +21,7 @@ from theorycov.corpus.llm.prompts.common import (
     MalformedOutputError,
     PairAnswer,
     check_fields,
+    data_block,
     defuse,
     load_json,
     quote_forms,
@@ -49,7 +50,7 @@ from theorycov.corpus.llm.prompts.verify import (
 __all__ = [
     "EXAMPLES", "FLAGS", "FREE_INSTRUCTIONS", "INSTRUCTIONS", "MAX_SENTENCE_CHARS", "MalformedOutputError", "NO_CLAIM",
     "PROMPT_VERSION", "PairAnswer", "RELATION_LABELS", "SENTENCE_PROMPT_VERSION", "VERIFY_EXAMPLES",
-    "VERIFY_INSTRUCTIONS", "VERIFY_VERBS", "check_fields", "defuse", "free_messages", "free_schema", "load_json",
+    "VERIFY_INSTRUCTIONS", "VERIFY_VERBS", "check_fields", "data_block", "defuse", "free_messages", "free_schema", "load_json",
     "pair_messages", "pair_options", "pair_schema", "parse_free_answer", "parse_pair_answer", "parse_verify_answer",
     "quote_forms", "render_answer", "value_span", "verify_messages", "verify_schema",
 ]  # fmt: skip

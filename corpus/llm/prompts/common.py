@@ -1,8 +1,10 @@
 """What every prompt of the translator shares: the prompt version, how paper text is made safe to show
 the model, and the one place where a model answer is parsed as JSON and checked field by field.
 
-Paper text is data: it is placed between ``<sentence>`` tags, any tag-like text inside it is defused,
-and the instructions say that nothing inside the tags is an instruction. Changing any prompt text
+Paper text is data: it is defused (tag-like text and chat-template control tokens broken up) and shown
+as one JSON string between ``<sentence>`` tags (:func:`data_block`), and the instructions say that
+nothing inside the tags is an instruction. The claims that come back are checked once more against the
+sentence itself (corpus/untrusted.py). Changing any prompt text
 changes :data:`PROMPT_VERSION`, which is part of every cache key, so cached answers of an older prompt
 are never reused.
 """
@@ -16,8 +18,8 @@ from typing import Any
 from theorycov.corpus.types import ExtractionError, Relation
 
 #: Version of the one-question-per-sentence prompt (prompts/sentence.py); part of PROMPT_VERSION.
-SENTENCE_PROMPT_VERSION = "sentence-v2"
-PROMPT_VERSION = "verify-v1+" + SENTENCE_PROMPT_VERSION
+SENTENCE_PROMPT_VERSION = "sentence-v4q"  # v2 + the sentence as a JSON string (v3 was a reverted example set)
+PROMPT_VERSION = "verify-v2q+" + SENTENCE_PROMPT_VERSION
 #: Labels the model may give a pair; "none" means the sentence states no relation from CAUSE to EFFECT.
 RELATION_LABELS = ("activates", "inhibits", "causes", "no_effect", "none")
 FLAGS = ("direct", "negated", "hedged")
@@ -38,6 +40,13 @@ def defuse(text: str) -> str:
     text = text.replace("<|", "< |").replace("|>", "| >")
     text = " ".join(text.split())
     return text[:MAX_SENTENCE_CHARS]
+
+
+def data_block(sentence: str) -> str:
+    """The paper's sentence as the model sees it: defused, then written as one JSON string between the
+    tags, so that no text of the paper can close the string, the block, the schema or the prompt (a
+    quote in the paper is ``\\"``, a brace stays inside the string)."""
+    return f"<sentence>\n{json.dumps(defuse(sentence), ensure_ascii=False)}\n</sentence>"
 
 
 def quote_forms(surface: list[str]) -> str:
@@ -91,4 +100,4 @@ def value_span(text: str, field: str) -> tuple[int, int] | None:
 
 
 __all__ = ["FLAGS", "MAX_SENTENCE_CHARS", "MalformedOutputError", "PROMPT_VERSION", "PairAnswer", "RELATION_LABELS",
-           "SENTENCE_PROMPT_VERSION", "check_fields", "defuse", "load_json", "quote_forms", "value_span"]
+           "SENTENCE_PROMPT_VERSION", "check_fields", "data_block", "defuse", "load_json", "quote_forms", "value_span"]
