@@ -11,7 +11,11 @@ class TranslatorConfig:
 
     max_tokens_pair: int = 48  # a pair answer is ~30 tokens; a cut-off answer is malformed, not guessed
     max_tokens_free: int = 320  # room for about eight claims
-    max_variables: int = 6  # at most 15 pair questions a sentence; the rest are logged, not asked
+    # None: every pair of a sentence is asked (the demo logged sentences with 8 and 12 variables, whose
+    # pairs past the 6th variable went unasked before); branch cost is linear in the pairs, as each ordered
+    # pair is a few tokens branching from the sentence's shared prompt. A number keeps the first ones only.
+    max_variables: int | None = None
+    batch_pairs: int = 16  # "sentence" strategy: at most this many ordered pairs labelled by one answer
     use_cache: bool = True  # False: always ask the model (benchmarks of speed)
     log_every_s: float = 10.0  # progress and throughput are logged at most this often
     default_confidence: float = 0.9  # used when the backend gives no log-probabilities

@@ -47,7 +47,7 @@ class LLMTranslator(ModelExtractor):
         variables = grounded_variables(mentions)
         if len(variables) < 2:
             return []
-        if len(variables) > self.config.max_variables:
+        if self.config.max_variables is not None and len(variables) > self.config.max_variables:
             log.warning("sentence names %d variables; asking about the first %d only: %.80s",
                         len(variables), self.config.max_variables, sentence.text)
             variables = dict(list(variables.items())[: self.config.max_variables])
@@ -79,11 +79,16 @@ class LLMTranslator(ModelExtractor):
                 answers.update(parse(text))
                 dists = dists + self._last_choices if dists is not None and self._last_choices else None
             self._last_choices = dists  # the whole sentence's, for inspection
-        else:
-            parse = lambda t: parse_sentence_answer(t, names)  # noqa: E731
-            text, _ = self._ask(key, sentence.text, messages, sentence_schema(names),
-                                8 * len(sentence_pairs(names)) + 8, parse, label_field="", choices=True)
-            answers, dists = parse(text), self._last_choices
+        else:  # "sentence": one answer per batch of ordered pairs, so the answer's length stays bounded
+            pairs, step = sentence_pairs(names), max(2, cfg.batch_pairs - cfg.batch_pairs % 2)
+            answers, dists = {}, []
+            for i in range(0, len(pairs), step):
+                batch = pairs[i : i + step]
+                parse = lambda t, batch=batch: parse_sentence_answer(t, names, pairs=batch)  # noqa: E731
+                text, _ = self._ask(key if len(pairs) <= step else (*key, "batch", i), sentence.text, messages,
+                                    sentence_schema(names, batch), 8 * len(batch) + 8, parse, label_field="", choices=True)
+                answers.update(parse(text))
+                dists = dists + self._last_choices if dists is not None and self._last_choices else None
         if cfg.strategy == "branch" and dists is not None:
             agent: dict[tuple[str, str], float] = {}
             if "ask" in cfg.tie_break:
