@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..db import crud
-from ..db import models as m
-from ..db.schemas import Citation, Claim, Constraint, Evidence, EvidenceRef, Hypothesis, Relation, Theory
-from .types import Paper
+from theorycov.corpus.types import Paper
+from theorycov.db import crud
+from theorycov.db import models as m
+from theorycov.db.schemas import Citation, Claim, Constraint, Evidence, EvidenceRef, Hypothesis, Relation, Theory
 
 
 def text_hash(text: str) -> str:
