@@ -16,7 +16,8 @@ from typing import Any
 _LAZY = {
     "crud": None, "models": None, "schemas": None,
     "default_url": "session", "dispose_engine": "session", "get_engine": "session", "init_db": "session",
-    "make_engine": "session", "normalize_url": "session", "session_scope": "session",
+    "make_engine": "session", "normalize_url": "session", "session_scope": "session", "open_db": "session",
+    "DatabaseOpenError": "session",
 }  # fmt: skip
 
 

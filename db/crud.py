@@ -5,11 +5,12 @@ caller's transaction (``session_scope``) decides what is written together.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from theorycov.db.models import (
@@ -82,6 +83,48 @@ def add_source_file(sha256: str, path: str, reader: str, n_papers: int, *, sessi
     session.add(row)
     session.flush()
     return row
+
+
+def claim_source_file(sha256: str, path: str, reader: str, *, session: Session, run_id: int | None = None) -> SourceFile | None:
+    """Claim a file for this transaction, atomically: insert its row, or None when another ingest has
+    stored (or, still uncommitted, is storing) the same content. Insert-or-skip, never check-then-insert:
+    two ingests of one folder at once both read a file, and the second one's claim waits for the first
+    transaction and then finds the row, instead of failing on the UNIQUE constraint of the hash."""
+    values = dict(sha256=sha256, path=path, reader=reader, n_papers=0, run_id=run_id, created_at=datetime.now(timezone.utc))
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        make = sqlite_insert if dialect == "sqlite" else pg_insert
+        stmt = make(SourceFile).values(**values).on_conflict_do_nothing(index_elements=["sha256"]).returning(SourceFile.id)
+        new_id = session.scalar(stmt)
+    else:  # other backends: the same through a savepoint
+        try:
+            with session.begin_nested():
+                new_id = session.scalar(insert(SourceFile).values(**values).returning(SourceFile.id))
+        except IntegrityError:
+            new_id = None
+    return None if new_id is None else session.get(SourceFile, new_id)
+
+
+def known_papers(*, session: Session, shas: Iterable[str] = (), content_keys: Iterable[str] = (), dois: Iterable[str] = (),
+                 pmids: Iterable[str] = ()) -> list[Paper]:
+    """Stored papers with any of these content hashes, normalized-content keys, DOIs (lower-cased spellings,
+    compared with the stored DOI lower-cased) or PMIDs."""
+    conds = []
+    for col, vals in ((Paper.sha256, list(shas)), (Paper.content_key, list(content_keys)), (Paper.pmid, list(pmids))):
+        conds += [col.in_(vals[i : i + 500]) for i in range(0, len(vals), 500)]
+    spelled = list(dois)
+    conds += [func.lower(Paper.doi).in_(spelled[i : i + 500]) for i in range(0, len(spelled), 500)]
+    return list(session.scalars(select(Paper).where(or_(*conds)))) if conds else []
+
+
+def set_paper_content_key(paper_id: int, key: str | None, *, session: Session) -> None:
+    """Record a stored paper's normalized-content key (theorycov.corpus.identity)."""
+    paper = session.get(Paper, paper_id)
+    if paper is not None:
+        paper.content_key = key
 
 
 def get_paper(sha256: str, *, session: Session) -> Paper | None:
@@ -203,12 +246,25 @@ def mark_indexed(ids: Sequence[int], *, session: Session, indexed: bool = True) 
 
 
 # ---------------------------------------------------------------- ingest runs
-def start_ingest_run(*, session: Session, domain_id: int | None, extractor: str, extractor_version: str) -> IngestRun:
-    """A new run in state 'running' (it stays so if the process dies: the next run resumes the files)."""
-    run = IngestRun(domain_id=domain_id, extractor=extractor, extractor_version=extractor_version, counts={})
+def start_ingest_run(*, session: Session, domain_id: int | None, extractor: str, extractor_version: str,
+                     pid: int | None = None, host: str | None = None) -> IngestRun:
+    """A new run in state 'running' (it stays so if the process dies, until :func:`mark_killed_ingest_runs`
+    of the next run finds its process gone; the next run resumes the files either way)."""
+    run = IngestRun(domain_id=domain_id, extractor=extractor, extractor_version=extractor_version, counts={}, pid=pid, host=host)
     session.add(run)
     session.flush()
     return run
+
+
+def mark_killed_ingest_runs(*, session: Session, host: str, alive: Callable[[int], bool]) -> list[int]:
+    """Mark 'killed' every run still 'running' on ``host`` whose process is gone (``alive(pid)`` false):
+    its process died without recording an end. Runs of other hosts cannot be checked and stay as they are."""
+    killed = []
+    for run in session.scalars(select(IngestRun).where(IngestRun.status == "running", IngestRun.host == host, IngestRun.pid.is_not(None))):
+        if not alive(int(run.pid)):  # type: ignore[arg-type]
+            run.status, run.finished_at = "killed", datetime.now(timezone.utc)
+            killed.append(run.id)
+    return killed
 
 
 def finish_ingest_run(run_id: int, counts: dict[str, Any], seconds: float, *, session: Session, status: str = "finished") -> IngestRun:

@@ -8,12 +8,33 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from theorycov.db.models import Audit, Claim, Decision, Hypothesis, Paper, Run
+from theorycov.db.models import Audit, Claim, DatabaseIdentity, Decision, Hypothesis, Paper, Run
 
 __all__ = [
-    "add_audit", "add_decision", "add_run", "finish_run", "get_decision", "get_run", "latest_audit", "latest_checkpoint_path",
-    "latest_finished_run", "list_decisions", "row_counts",
+    "add_audit", "add_decision", "add_run", "database_id", "finish_run", "get_decision", "get_run", "latest_audit",
+    "latest_checkpoint_path", "latest_finished_run", "list_decisions", "row_counts", "set_run_folder",
 ]  # fmt: skip
+
+
+def database_id(*, session: Session) -> str:
+    """This database's random id (written by migration 0002; created here if that row was deleted)."""
+    found = session.scalar(select(DatabaseIdentity.database_id).order_by(DatabaseIdentity.id))
+    if found is None:
+        import uuid
+
+        found = uuid.uuid4().hex
+        session.add(DatabaseIdentity(database_id=found))
+        session.flush()
+    return str(found)
+
+
+def set_run_folder(run_id: int, run_dir: str, run_key: str, *, session: Session) -> Run:
+    """Record the folder a run writes into and the key its owner file repeats."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise LookupError(f"run {run_id} does not exist")
+    run.run_dir, run.run_key = run_dir, run_key
+    return run
 
 
 def add_run(*, session: Session, config: dict[str, Any], domain_id: int | None = None, kind: str = "train", data_hash: str | None = None) -> Run:

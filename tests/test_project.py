@@ -94,7 +94,7 @@ def test_csv_errors_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="missing: Gamma; unknown: Delta"):
         load_csv(bad, ["Alpha", "Beta", "Gamma"])
     bad.write_text("Alpha,Beta,Gamma\n1,2,x\n")
-    with pytest.raises(DataError, match="line 2: column 'Gamma' is not a number"):
+    with pytest.raises(DataError, match=r"line 2, column 3 \('Gamma'\): is not a number"):
         load_csv(bad, ["Alpha", "Beta", "Gamma"])
     bad.write_text("Alpha,Beta,Gamma,intervention_target\n1,2,3,Zeta\n2,3,4,\n")
     with pytest.raises(DataError, match="intervention target 'Zeta'"):
@@ -104,6 +104,7 @@ def test_csv_errors_say_what_to_do(tmp_path: Path) -> None:
 def test_cli_exit_codes(toy: dict[str, Path], tmp_path: Path) -> None:
     runner = CliRunner()
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    Project(empty)  # an existing database without runs (a read-only command refuses a missing one: exit 2)
     r = runner.invoke(app, ["check", "inhibit Raf", "--harm", "Erk < q10", "--db", empty])
     assert r.exit_code == 3 and "no finished training run" in r.output
     r = runner.invoke(app, ["domain", "show", str(toy["domain"]), "--json"])

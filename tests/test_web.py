@@ -13,6 +13,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed: pip insta
 from fastapi.testclient import TestClient  # noqa: E402
 
 XSS = "<script>alert('x')</script>"
+LOCAL = "http://127.0.0.1"  # the dashboard answers to loopback names only (a Host allow-list against DNS rebinding)
 PAPERS = [
     {"id": "p1", "title": f"Raf signalling {XSS} revisited", "authors": ["Alpha, Ann", "Beta, Bob"], "year": 2001, "pmid": "111",
      "abstract": "Raf activates Mek in T cells. Mek phosphorylates Erk after stimulation."},
@@ -47,7 +48,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     """Read-only dashboard over the papers alone (no training run: fast)."""
     from theorycov.web import create_app
 
-    return TestClient(create_app(build_web_db(tmp_path_factory.getbasetemp() / "webdb", train=False)))
+    return TestClient(create_app(build_web_db(tmp_path_factory.getbasetemp() / "webdb", train=False)), base_url=LOCAL)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +60,14 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def ro(db_url: str) -> TestClient:
     from theorycov.web import create_app
 
-    return TestClient(create_app(db_url))
+    return TestClient(create_app(db_url), base_url=LOCAL)
 
 
 @pytest.fixture(scope="module")
 def rw(db_url: str) -> TestClient:
     from theorycov.web import create_app
 
-    return TestClient(create_app(db_url, writable=True))
+    return TestClient(create_app(db_url, writable=True), base_url=LOCAL)
 
 
 def _alert(html: str) -> str:
@@ -138,7 +139,7 @@ def test_read_only_check_computes_without_storing(ro: TestClient) -> None:
 @pytest.mark.parametrize(("form", "status", "says"), [
     ({"action": "frobnicate Raf", "harm": "Mek < q10"}, 400, "inhibit X"),  # GuardInputError lists the accepted forms
     ({"action": "inhibit Zorblax", "harm": "Mek < q10"}, 400, "Zorblax"),
-    ({"action": "inhibit Raf", "harm": "Mek < q10", "threshold": "lots"}, 400, "threshold must be a number"),
+    ({"action": "inhibit Raf", "harm": "Mek < q10", "threshold": "lots"}, 400, "threshold must be a probability strictly between 0 and 1"),
     ({"action": "inhibit Raf", "harm": "Mek < q10", "bound": "vibes"}, 400, "bound must be one of"),
     ({"action": "", "harm": "Mek < q10"}, 400, "give both an action"),
 ])
@@ -152,7 +153,7 @@ def test_bad_input_shows_the_message(ro: TestClient, form: dict, status: int, sa
 def test_no_trained_run_is_409(tmp_path: Path) -> None:
     from theorycov.web import create_app
 
-    c = TestClient(create_app(f"sqlite:///{tmp_path / 'empty.db'}"))
+    c = TestClient(create_app(f"sqlite:///{tmp_path / 'empty.db'}"), base_url=LOCAL)
     r = c.post("/check", data={"action": "inhibit Raf", "harm": "Mek < q10", "bound": "human", "threshold": "0.5"})
     assert r.status_code == 409 and "theorycov train" in _alert(r.text)
     for page in ("/", "/hypotheses", "/audit", "/decisions", "/check"):

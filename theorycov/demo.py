@@ -38,7 +38,7 @@ def run_demo(out: Path, *, minutes: float = 3.0, power: float = 0.1, extractor: 
     t0 = time.perf_counter()
     project = Project(f"sqlite:///{(out / 'theorycov.db').resolve()}", workdir=out / "runs")
     console.rule("[bold]1/4 ingest the bundled bibliography")
-    project.ingest([bibliography_path()], "sachs", extractor=extractor)  # prints its own summary table
+    console.print(project.ingest([bibliography_path()], "sachs", extractor=extractor).table(), markup=False, highlight=False)
     hyps = project.hypotheses("sachs")
     console.print(f"{len(hyps)} hypotheses stored; e.g.")
     for t in hyps[:5]:

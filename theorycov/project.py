@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from theorycov import boundary
 from theorycov.datasets import data_hash, load_domain_data
-from theorycov.errors import ProjectError
+from theorycov.errors import InputError, ProjectError
 
 if TYPE_CHECKING:
     from theorycov.coverage.guard.explain import Decision
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Project", "ProjectError", "TrainResult"]
+__all__ = ["EXTRACTORS", "InputError", "Project", "ProjectError", "TrainResult"]
+
+EXTRACTORS = ("llm", "rules", "auto")
 
 
 @dataclass(frozen=True)
@@ -50,18 +53,25 @@ class Project:
 
     Args:
         db_url: SQLAlchemy URL or SQLite path (default: $THEORYCOV_DB_URL or sqlite:///theorycov.db).
-        workdir: folder for run artefacts (default: ``theorycov-runs`` beside a SQLite file, else ./theorycov-runs).
+        workdir: folder new runs are written into (default: ``<stem>-runs`` beside a SQLite file, else
+            ./theorycov-runs; see :mod:`theorycov.runfolders`). Stored runs are read from the folder their
+            row names, and only when that folder belongs to this database.
+        must_exist: refuse a database that does not exist yet instead of creating it (the commands that
+            only read pass it: a mistyped path is an error, not a new empty database).
+
+    Raises:
+        DatabaseOpenError: the URL names a folder, a file that is not SQLite, an unreachable server, a
+            malformed URL, or (with ``must_exist``) no database.
     """
 
-    def __init__(self, db_url: str | None = None, workdir: str | Path | None = None) -> None:
-        from theorycov.db.session import default_url, init_db, normalize_url
+    def __init__(self, db_url: str | None = None, workdir: str | Path | None = None, *, must_exist: bool = False) -> None:
+        from theorycov.db.session import default_url, normalize_url, open_db
+        from theorycov.runfolders import default_workdir
 
         self.db_url = normalize_url(db_url) if db_url else default_url()
-        self.engine = init_db(self.db_url)
-        if workdir is None:
-            db_file = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
-            workdir = _stored_workdir(self.engine) or (Path(db_file).resolve().parent if db_file else Path.cwd()) / "theorycov-runs"
-        self.workdir = Path(workdir)
+        self.engine = open_db(self.db_url, must_exist=must_exist)
+        self._explicit_workdir = workdir is not None
+        self.workdir = Path(workdir) if workdir is not None else default_workdir(self.engine)
         self._guards: dict[tuple[int, str, float], Guard] = {}
 
     # ------------------------------------------------------------------ reading
@@ -70,13 +80,16 @@ class Project:
         llm extra is installed, else the rules with a warning). Returns the IngestSummary."""
         from theorycov.corpus.pipeline import IngestConfig, ingest
 
+        extractor = boundary.choice(extractor, "extractor", EXTRACTORS)
         return ingest(paths, domain, self.db_url, extractor=_extractor(extractor), config=IngestConfig(progress=progress))
 
     def search(self, text: str, k: int = 5):  # noqa: ANN201
         """Hypotheses nearest in meaning to ``text`` (FAISS over renderings and evidence sentences)."""
         from theorycov.corpus.index import search
 
-        return search(text, k, db_url=self.db_url)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("give a search text, e.g. 'what activates Akt'")
+        return search(text, boundary.hits(k), db_url=self.db_url)
 
     def hypotheses(self, domain: str = "sachs") -> list[Theory]:
         """The stored theories of a domain (id, hypothesis with its claims, citations)."""
@@ -101,6 +114,13 @@ class Project:
         from theorycov.db.session import session_scope
         from theorycov.gfn import TrainerConfig
 
+        minutes = boundary.positive_float(minutes, "minutes")
+        if iterations is not None:
+            iterations = boundary.positive_int(iterations, "iterations", maximum=10**9)
+        n_samples = boundary.positive_int(n_samples, "n_samples", maximum=10**7)
+        power = boundary.power(power)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise InputError(f"seed must be a whole number from 0 to {2**63 - 1}; got {seed!r}")
         # torch's threads wait for each other; on a shared machine one stalled thread stalls them all
         torch.set_num_threads(free_threads())
         dom = load_domain(domain)
@@ -119,8 +139,9 @@ class Project:
                                                      "data": str(Path(data).resolve()) if data else "bundled",
                                                      "hypothesis_ids": theories.ids},
                                   domain_id=drow.id if drow else None, data_hash=data_hash(table)).id
-        run_dir = (self.workdir / f"run-{run_id}").resolve()  # absolute: stored paths must work from any folder
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from theorycov.runfolders import start_run_folder
+
+        run_dir = start_run_folder(self.engine, run_id, self.workdir)  # this database's own folder, claimed
         fitted = fit_posterior(table, theories, config=cfg, run_dir=run_dir, domain=dom.name,
                                aliases={v.name: list(v.all_aliases()) for v in dom.variables})
         assert fitted.trainer is not None
@@ -156,8 +177,10 @@ class Project:
         from theorycov.db import crud
         from theorycov.db.session import session_scope
 
-        run_id = run_id or self.latest_run()
+        run_id = self.latest_run() if run_id is None else boundary.record_id(run_id, "run id")
         with session_scope(self.engine) as s:
+            if crud.get_run(run_id, session=s) is None:
+                raise ProjectError(f"there is no run {run_id} in this database; `theorycov audit` without --run shows the latest")
             row = crud.latest_audit(session=s, run_id=run_id)
             if row is None:
                 raise ProjectError(f"run {run_id} has no audit (it was trained without hypotheses)")
@@ -171,17 +194,27 @@ class Project:
         """The guard over a run's fitted posterior (cached per run and settings)."""
         from theorycov.coverage.guard.guard import GuardConfig
         from theorycov.guarding import load_guard
+        from theorycov.runfolders import run_folder
 
-        key = (run_id or self.latest_run(), bound, float(threshold))
+        bound, threshold = boundary.bound_name(bound), boundary.threshold(threshold)
+        key = (self.latest_run() if run_id is None else boundary.record_id(run_id, "run id"), bound, threshold)
         if key not in self._guards:
-            self._guards[key] = load_guard(self.engine, key[0], self.workdir / f"run-{key[0]}", GuardConfig(bound=bound, threshold=threshold))
+            folder = run_folder(self.engine, key[0], self.workdir if self._explicit_workdir else None)
+            self._guards[key] = load_guard(self.engine, key[0], folder, GuardConfig(bound=bound, threshold=threshold))
         return self._guards[key]
 
     def check(self, action: str, harm: str, *, bound: str = "human", threshold: float = 0.5, run_id: int | None = None, store: bool = True) -> Decision:
-        """Decide whether ``action`` is allowed given ``harm``; stores the Decision (its id is set)."""
+        """Decide whether ``action`` is allowed given ``harm``; stores the Decision (its id is set).
+
+        Every argument is checked before anything is computed or stored: InputError names the accepted
+        values (a threshold strictly between 0 and 1, a Bound name, a run id from 1 to 2^63 - 1)."""
         from theorycov.guarding import store_decision
 
-        run_id = run_id or self.latest_run()
+        bound, threshold = boundary.bound_name(bound), boundary.threshold(threshold)
+        for name, phrase in (("action", action), ("harm", harm)):
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise InputError(f"give the {name} as a phrase, e.g. {'inhibit Raf' if name == 'action' else 'Mek < q10'!r}")
+        run_id = self.latest_run() if run_id is None else boundary.record_id(run_id, "run id")
         guard = self.guard(run_id, bound=bound, threshold=threshold)
         decision = guard.check(action, harm, bound=bound, threshold=threshold)
         return store_decision(self.engine, run_id, decision) if store else decision
@@ -191,24 +224,12 @@ class Project:
         from theorycov.db import crud
         from theorycov.db.session import session_scope
 
+        decision_id = boundary.record_id(decision_id, "decision id")
         with session_scope(self.engine) as s:
             row = crud.get_decision(decision_id, session=s)
             if row is None:
                 raise ProjectError(f"no decision with id {decision_id} in {self.db_url}")
             return str(row.explanation.get("text", ""))
-
-
-def _stored_workdir(engine) -> Path | None:  # noqa: ANN001 (SQLAlchemy engine)
-    """The folder that holds the latest finished run's folder, when it still exists: a database written
-    with another workdir (the demo's ``runs/``) must still find its posterior when opened later by URL
-    alone (``theorycov check --db``, ``theorycov serve``)."""
-    from theorycov.db import crud
-    from theorycov.db.session import session_scope
-
-    with session_scope(engine) as s:
-        path = crud.latest_checkpoint_path(session=s)
-    run_dir = Path(path).parent if path else None
-    return run_dir.parent if run_dir is not None and run_dir.is_dir() else None
 
 
 def _extractor(kind: str):  # noqa: ANN202
@@ -220,8 +241,6 @@ def _extractor(kind: str):  # noqa: ANN202
 
     if kind == "llm":
         return default_extractor()
-    if kind != "auto":
-        raise ProjectError(f"extractor must be 'llm', 'rules' or 'auto', got {kind!r}")
     if llm_available():
         return default_extractor()
     logger.warning("the llm extra is not installed: ingesting with the rule-based extractor")

@@ -8,6 +8,18 @@ elsewhere) so the dashboard works offline, and every string from a paper goes th
 Read-only by default: the check form then computes the decision without storing it. ``writable=True``
 stores decisions like ``theorycov check`` does. The CLI binds the server to 127.0.0.1.
 
+Hardening (issue 15), on every request, before any page code runs:
+
+- a Host allow-list (loopback names, plus what ``allowed_hosts`` adds): a page reached through another
+  name is refused with 400, so DNS rebinding (evil.example resolving to 127.0.0.1) reads and writes nothing;
+- a same-origin check on every POST: a browser's ``Origin`` (or, without one, ``Sec-Fetch-Site`` and
+  ``Referer``) must be this dashboard's own, else 403, so a cross-site form cannot store a decision;
+- ``X-Frame-Options: SAMEORIGIN`` and a Content-Security-Policy that loads nothing from elsewhere, runs no
+  script and frames only the dashboard's own report; ``X-Content-Type-Options: nosniff``;
+- every path id range-checked (a missing page, not a 500, for ``/decisions/99999999999999999999``), search
+  texts and phrases bounded in length, and the check form's values through :mod:`theorycov.boundary`,
+  the same checks as the API and the CLI.
+
 This module imports FastAPI at the top: only ``theorycov serve`` and the tests import it.
 """
 from __future__ import annotations
@@ -19,34 +31,51 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from theorycov import boundary
 from theorycov.coverage.guard.estimators import Bound
 from theorycov.db.session import session_scope
-from theorycov.errors import ProjectError
+from theorycov.errors import InputError, ProjectError
 from theorycov.project import Project
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BOUNDS", "create_app"]
+__all__ = ["BOUNDS", "LOOPBACK_HOSTS", "SECURITY_HEADERS", "create_app"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 BOUNDS = tuple(b.value for b in Bound)
 EXAMPLES = (("inhibit Raf", "Mek < q10"), ("activate PKC", "P38 > q90"), ("inhibit Plcg", "Akt < q10"))
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_TEXT = 500  # characters of a search text, an action or a harm phrase
+SECURITY_HEADERS = {
+    "X-Frame-Options": "SAMEORIGIN",  # the audit page frames its own report; nobody else frames anything
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+                               "frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
-def create_app(db_url: str | None = None, *, writable: bool = False, workdir: str | Path | None = None) -> FastAPI:
+def create_app(db_url: str | None = None, *, writable: bool = False, workdir: str | Path | None = None,
+               must_exist: bool = False, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     """The dashboard over ``db_url`` (default: $THEORYCOV_DB_URL or ./theorycov.db).
 
     Args:
         writable: let the check form store decisions (off by default: a dashboard is for reading).
-        workdir: run artefacts folder, as for :class:`Project` (default: found from the stored runs).
+        workdir: run artefacts folder, as for :class:`Project`.
+        must_exist: refuse a database that does not exist instead of creating it (``theorycov serve``).
+        allowed_hosts: the host names (without port) requests may name in their Host header.
     """
     from fastapi.templating import Jinja2Templates
     from jinja2 import Environment, FileSystemLoader
 
-    project = Project(db_url, workdir=workdir)
+    project = Project(db_url, workdir=workdir, must_exist=must_exist)
+    hosts = {h.strip("[]").lower() for h in allowed_hosts}
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)  # autoescape on for every template, not only *.html
     env.filters["num"] = _num
@@ -65,6 +94,17 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
     def not_found(request: Request, what: str) -> HTMLResponse:
         return page(request, "error.html", 404, title="not found", message=f"{what} does not exist in this database.")
 
+    @app.middleware("http")
+    async def _guard_requests(request: Request, call_next: Any) -> Response:
+        host = _host_name(request.headers.get("host", ""))
+        if host not in hosts:
+            return _secured(PlainTextResponse(f"400: this dashboard does not answer to the host {host!r}; allowed: "
+                                              f"{', '.join(sorted(hosts))} (theorycov serve --allow-host NAME)", 400))
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+            return _secured(PlainTextResponse("403: cross-site request refused: this form only accepts posts from the "
+                                              "dashboard's own pages", 403))
+        return _secured(await call_next(request))
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, err: Exception) -> Response:  # a message, never a stack trace, to the browser
         logger.exception("unhandled error on %s", request.url.path)
@@ -76,6 +116,8 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
 
     @app.get("/hypotheses", response_class=HTMLResponse)
     def hypotheses(request: Request, q: str = "") -> HTMLResponse:
+        if len(q) > MAX_TEXT:
+            return page(request, "error.html", 400, title="search", message=f"a search text has at most {MAX_TEXT} characters.")
         if not q.strip():
             return page(request, "hypotheses.html", title="hypotheses", hyps=hypothesis_views(project), q="", hits=None)
         with compute:
@@ -83,9 +125,10 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
         return page(request, "hypotheses.html", title="search", hyps=[], q=q, hits=hits)
 
     @app.get("/hypotheses/{hid}", response_class=HTMLResponse)
-    def hypothesis(request: Request, hid: int) -> HTMLResponse:
-        views = hypothesis_views(project, hid)
-        return page(request, "hypothesis.html", title=f"hypothesis {hid}", h=views[0]) if views else not_found(request, f"hypothesis {hid}")
+    def hypothesis(request: Request, hid: str) -> HTMLResponse:
+        n = _row_id(hid)
+        views = hypothesis_views(project, n) if n is not None else []
+        return page(request, "hypothesis.html", title=f"hypothesis {n}", h=views[0]) if views else not_found(request, f"hypothesis {hid[:40]}")
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit(request: Request) -> HTMLResponse:
@@ -103,9 +146,10 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
         return page(request, "decisions.html", title="decisions", rows=decision_rows(project))
 
     @app.get("/decisions/{did}", response_class=HTMLResponse)
-    def decision(request: Request, did: int) -> HTMLResponse:
-        view = decision_view(project, did)
-        return page(request, "decision.html", title=f"decision {did}", d=view) if view else not_found(request, f"decision {did}")
+    def decision(request: Request, did: str) -> HTMLResponse:
+        n = _row_id(did)
+        view = decision_view(project, n) if n is not None else None
+        return page(request, "decision.html", title=f"decision {n}", d=view) if view else not_found(request, f"decision {did[:40]}")
 
     @app.get("/check", response_class=HTMLResponse)
     def check_form(request: Request) -> HTMLResponse:
@@ -126,7 +170,9 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
         return overview(project)
 
     @app.get("/api/hypotheses")
-    def api_hypotheses(q: str = "") -> list:
+    def api_hypotheses(q: str = "") -> Any:
+        if len(q) > MAX_TEXT:
+            return JSONResponse({"error": f"a search text has at most {MAX_TEXT} characters"}, 400)
         if q.strip():
             with compute:
                 hits = project.search(q.strip(), k=10)
@@ -137,18 +183,19 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
     @app.get("/api/audit")
     def api_audit() -> Response:
         a = latest_audit(project)
-        return JSONResponse({"error": "no audit stored yet"}, 404) if a is None else JSONResponse(_finite(a["report"]))
+        return JSONResponse({"error": "no audit stored yet"}, 404) if a is None else JSONResponse(boundary.finite(a["report"]))
 
     @app.get("/api/decisions/{did}")
-    def api_decision(did: int) -> Response:
-        view = decision_view(project, did)
-        return JSONResponse({"error": f"no decision {did}"}, 404) if view is None else JSONResponse(_finite(view["record"]))
+    def api_decision(did: str) -> Response:
+        n = _row_id(did)
+        view = decision_view(project, n) if n is not None else None
+        return JSONResponse({"error": f"no decision {did[:40]}"}, 404) if view is None else JSONResponse(boundary.finite(view["record"]))
 
     @app.post("/api/check")
     def api_check(body: dict) -> Response:
         form = {k: str(body.get(k, d)) for k, d in (("action", ""), ("harm", ""), ("bound", "human"), ("threshold", "0.5"))}
         status, result = run_check(project, compute, form, store=writable)
-        return JSONResponse(_finite(result["record"]) if status == 200 else {"error": result}, status)
+        return JSONResponse(boundary.finite(result["record"]) if status == 200 else {"error": result}, status)
 
     return app
 
@@ -161,14 +208,14 @@ def run_check(project: Project, lock: threading.Lock, form: dict[str, str], *, s
 
     if not form["action"].strip() or not form["harm"].strip():
         return 400, "give both an action (e.g. 'inhibit Raf') and a harm (e.g. 'Mek < q10')"
+    if len(form["action"]) > MAX_TEXT or len(form["harm"]) > MAX_TEXT:
+        return 400, f"an action or a harm phrase has at most {MAX_TEXT} characters"
     if form["bound"] not in BOUNDS:
-        return 400, f"bound must be one of {', '.join(BOUNDS)}, got {form['bound']!r}"
+        return 400, f"bound must be one of {', '.join(BOUNDS)}; got {form['bound']!r}"
     try:
-        threshold = float(form["threshold"])
-    except ValueError:
-        return 400, f"threshold must be a number between 0 and 1, got {form['threshold']!r}"
-    if not 0.0 <= threshold <= 1.0:
-        return 400, f"threshold must be between 0 and 1, got {threshold:g}"
+        threshold = boundary.threshold(form["threshold"])  # the API's and the CLI's rule: strictly between 0 and 1
+    except InputError as err:
+        return 400, str(err)
     try:
         with lock:
             dec = project.check(form["action"], form["harm"], bound=form["bound"], threshold=threshold, store=store)
@@ -257,7 +304,7 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
             "threshold": exp.get("threshold", record["inputs"].get("threshold")), "estimates": record["estimates"],
             "theory": exp.get("deciding_theory"), "citations": exp.get("deciding_citations") or [], "paths": exp.get("paths") or [],
             "hypothesis_id": record.get("deciding_hypothesis_id"), "stored": record["stored"],
-            "json": json.dumps(_finite(record), indent=2, default=str)}
+            "json": boundary.dumps(record, indent=2)}
 
 
 def _variables(project: Project) -> list[str]:
@@ -281,15 +328,42 @@ def _num(x: Any, fmt: str = "{:.3g}") -> str:
     return str(x)
 
 
-def _finite(obj: Any) -> Any:
-    """JSON has no NaN or infinity: write them as strings, like coverage.report does."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+def _row_id(text: str) -> int | None:
+    """A path's id as a row id, or None (the page is then a 404): digits only, 1 to 2^63 - 1."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    n = int(text)
+    return n if 1 <= n <= boundary.MAX_ID else None
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header, lower-cased: 'LOCALHOST:8765' -> 'localhost', '[::1]:80' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether an unsafe request comes from this dashboard's own pages. Browsers send ``Origin`` with every
+    POST (``null`` from sandboxed or privacy-stripped contexts: refused); without it, ``Sec-Fetch-Site``
+    and ``Referer`` decide; a request with none of them is not from a browser page (curl, scripts)."""
+    own = request.headers.get("host", "").strip().lower()
+    origin = request.headers.get("origin")
+    if origin is not None:
+        parts = urlsplit(origin.strip().lower())
+        return origin.strip().lower() != "null" and parts.scheme in ("http", "https") and parts.netloc == own
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site.lower() not in ("same-origin", "none"):
+        return False
+    referer = request.headers.get("referer")
+    return referer is None or urlsplit(referer.strip().lower()).netloc == own
+
+
+def _secured(response: Response) -> Response:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    return response
 
 
 def _safe_url(project: Project) -> str:

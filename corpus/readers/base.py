@@ -25,6 +25,9 @@ class ReaderConfig:
 
     encoding: str | None = None  # force a text encoding; None: UTF-8 (with or without BOM) or UTF-16 with BOM
     min_chars: int = 20  # a paper with less text than this is reported, not stored
+    # a paper with more text than this is refused with a message: a book, a flattened table, a dump with no
+    # line breaks; splitting runs at ~35,000 characters a second, so this bounds one paper to about a minute
+    max_chars: int = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,13 @@ def decode_text(data: bytes, path: str | Path, cfg: ReaderConfig = ReaderConfig(
         ) from exc
 
 
+def check_size(path: str | Path, n_chars: int, cfg: ReaderConfig, what: str = "the text") -> None:
+    """ReaderError when ``n_chars`` exceed ``cfg.max_chars``, before any slow work is done on the text."""
+    if n_chars > cfg.max_chars:
+        raise ReaderError(f"{path}: {what} has {n_chars:,} characters, more than the limit of {cfg.max_chars:,} for one paper "
+                          "(ReaderConfig.max_chars); split the file into papers, or raise the limit")
+
+
 def authors_of(value: object) -> tuple[str, ...]:
     """Author names from a list or a string separated by ';', 'and' or '|'."""
     if isinstance(value, list):
@@ -119,6 +129,7 @@ __all__ = [
     "ReaderConfig",
     "RecordProblem",
     "authors_of",
+    "check_size",
     "decode_text",
     "record_sha",
     "sha256_bytes",

@@ -20,6 +20,17 @@ def _clean(value: str) -> str:
     return re.sub(r"\s+", " ", value.replace("{", "").replace("}", "")).strip()
 
 
+def _reason(block: object) -> str:
+    """What is wrong with a failed block: the parser's exceptions carry it in ``abort_reason`` and have an
+    empty str(), which left the reason blank; fall back to the block's first line."""
+    err = getattr(block, "error", None)
+    text = str(getattr(err, "abort_reason", "") or err or "").strip()
+    if not text:
+        raw = str(getattr(block, "raw", "") or "").strip().splitlines()
+        text = f"cannot parse {raw[0][:80]!r}" if raw else "cannot parse the block"
+    return " ".join(text.split())
+
+
 def read_bibtex(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> ReadResult:
     """Entries with title and abstract become papers; the others are problems naming the entry key."""
     import bibtexparser
@@ -34,7 +45,7 @@ def read_bibtex(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> 
     for block in lib.failed_blocks:
         line = getattr(block, "start_line", None)
         loc = f"line {line + 1}" if isinstance(line, int) else "a block"
-        res.problems.append(RecordProblem(loc, "ReaderError", f"{path} {loc}: BibTeX syntax error: {getattr(block, 'error', block)}"))
+        res.problems.append(RecordProblem(loc, "ReaderError", f"{path} {loc}: BibTeX syntax error: {_reason(block)}"))
     for entry in lib.entries:
         f = {k.lower(): _clean(str(v.value)) for k, v in entry.fields_dict.items()}
         loc = f"entry {entry.key}"

@@ -22,7 +22,9 @@ def read_jsonl(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> R
     ``year``, ``doi``, ``pmid``, ``venue`` optional). A bad line is a problem; the rest are read."""
     text = decode_text(data, path, cfg)
     res = ReadResult("jsonl")
-    for n, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines also breaks at U+2028, U+0085, form feeds..., which JSON strings may
+    # hold raw; that cut one record in two and shifted every later line number
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         loc = f"line {n}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from theorycov.corpus.readers.base import ReaderConfig, ReadResult, decode_text, sha256_bytes
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, check_size, decode_text, sha256_bytes
 from theorycov.corpus.types import Citation, Paper, Passage, ReaderError
 
 
@@ -40,6 +40,7 @@ def _first_line(text: str, limit: int = 300) -> str:
 def read_text(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> ReadResult:
     """Plain text or Markdown: one paper, passages by paragraph, title from the first heading or line."""
     text = decode_text(data, path, cfg)
+    check_size(path, len(text), cfg)  # before the paragraph scan: refused in well under a second, not after minutes
     markdown = path.suffix.lower() in (".md", ".markdown")
     title, passages = passages_from_paragraphs(text, markdown=markdown)
     if sum(len(p.text) for p in passages) < cfg.min_chars:
