@@ -182,13 +182,19 @@ def ingest(
                                f"supported: {', '.join(supported_suffixes())}")
     engine = init_db(db_url)
     host = socket.gethostname()
-    with session_scope(engine) as s:
-        killed = crud.mark_killed_ingest_runs(session=s, host=host, alive=_alive)
-        drow = crud.upsert_domain(dom.name, [(v.name, v.all_aliases(), v.unit) for v in dom.variables], session=s,
-                                  description=dom.description, content_hash=dom.content_hash())  # fmt: skip
-        domain_id, var_ids = drow.id, crud.variable_ids(drow.id, session=s)
-        run_id = crud.start_ingest_run(session=s, domain_id=domain_id, extractor=extractor.name,
-                                       extractor_version=extractor.version, pid=os.getpid(), host=host).id  # fmt: skip
+    for attempt in range(3):  # a concurrent ingest may create the same domain between our read and our insert
+        try:
+            with session_scope(engine) as s:
+                killed = crud.mark_killed_ingest_runs(session=s, host=host, alive=_alive)
+                drow = crud.upsert_domain(dom.name, [(v.name, v.all_aliases(), v.unit) for v in dom.variables], session=s,
+                                          description=dom.description, content_hash=dom.content_hash())  # fmt: skip
+                domain_id, var_ids = drow.id, crud.variable_ids(drow.id, session=s)
+                run_id = crud.start_ingest_run(session=s, domain_id=domain_id, extractor=extractor.name,
+                                               extractor_version=extractor.version, pid=os.getpid(), host=host).id  # fmt: skip
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     for k in killed:
         log.warning("ingest run %d was killed before it finished (its process is gone): marked 'killed'; its finished files are kept", k)
     summary = IngestSummary(run_id)

@@ -27,9 +27,10 @@ MAX_K = 1_000  # search hits: a page of results, not a dump of the index
 def threshold(value: object) -> float:
     """A blocking threshold: a probability strictly between 0 and 1. At 1 or above nothing is ever blocked,
     at 0 or below everything with any risk is; NaN compares false with everything (it would always allow)."""
-    x = _number(value, "threshold", "a probability strictly between 0 and 1, e.g. 0.5")
+    accepted = "a probability strictly between 0 and 1, e.g. 0.5"
+    x = _number(value, "threshold", accepted)
     if not 0.0 < x < 1.0:
-        raise InputError(f"threshold must be a probability strictly between 0 and 1, e.g. 0.5; got {value!r}")
+        raise InputError(f"threshold must be {accepted}; got {value!r}")
     return x
 
 
@@ -68,17 +69,19 @@ def positive_int(value: object, what: str, *, maximum: int = MAX_ID) -> int:
 
 def positive_float(value: object, what: str) -> float:
     """A finite number above 0."""
-    x = _number(value, what, "a finite number above 0")
+    accepted = "a finite number above 0"
+    x = _number(value, what, accepted)
     if not x > 0.0:
-        raise InputError(f"{what} must be a finite number above 0; got {value!r}")
+        raise InputError(f"{what} must be {accepted}; got {value!r}")
     return x
 
 
 def power(value: object) -> float:
     """The likelihood power eta in (0, 1]: 1 is exact Bayes, below 1 tempers a misspecified model."""
-    x = _number(value, "power", "a number in (0, 1]")
+    what, accepted = "power (the likelihood power eta)", "in (0, 1]: 1 is exact Bayes"
+    x = _number(value, what, accepted)
     if not 0.0 < x <= 1.0:
-        raise InputError(f"power (the likelihood power eta) must be in (0, 1]: 1 is exact Bayes; got {value!r}")
+        raise InputError(f"{what} must be {accepted}; got {value!r}")
     return x
 
 
