@@ -226,3 +226,17 @@ def test_small_tables_are_warned_about(tmp_path: Path, caplog: pytest.LogCapture
     assert len(warned) == 1 and "only 12 observational rows for 3 variables" in warned[0] and "small.csv" in warned[0]
     with pytest.raises(DataError, match=r"1 observational row\(s\)"):
         load_csv(_csv(tmp_path, "Alpha,Beta,Gamma\n1,2,3\n"), VARS)
+
+
+def test_serve_on_a_busy_port_is_exit_2_not_1(empty_db: str) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        r = _invoke("serve", "--port", str(port), "--db", empty_db)
+    assert r.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in r.output  # uvicorn itself exits 1 ("blocked")
+
+
+def test_serve_refuses_a_mistyped_database(tmp_path: Path) -> None:
+    r = _invoke("serve", "--db", str(tmp_path / "typo.db"))
+    assert r.exit_code == 2 and "there is no database at" in r.output and not (tmp_path / "typo.db").exists()

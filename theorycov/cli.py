@@ -227,7 +227,18 @@ def serve(db: DbOpt = None, host: str = "127.0.0.1", port: Annotated[int, typer.
     from theorycov.web import LOOPBACK_HOSTS, create_app
 
     hosts = (*LOOPBACK_HOSTS, *([host] if host not in ("0.0.0.0", "::") else []), *(allow_host or ()))
+    _check_can_listen(host, port)  # uvicorn exits 1 when it cannot bind, and 1 means "blocked" here
     uvicorn.run(create_app(db, writable=writable, must_exist=True, allowed_hosts=hosts), host=host, port=port, log_level="warning")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        _fail(f"cannot listen on {host}:{port}: {err.strerror or err}; choose another --port or --host", 2)
 
 
 @app.command()

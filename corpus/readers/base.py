@@ -85,10 +85,27 @@ def decode_text(data: bytes, path: str | Path, cfg: ReaderConfig = ReaderConfig(
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        guess = _guess_encoding(data, exc.start)
         raise ReaderError(
-            f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}) and the encoding is unknown; "
-            f"convert it (iconv -f <encoding> -t UTF-8) or pass ReaderConfig(encoding=...)"
+            f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, byte {col} of the line, offset {exc.start})"
+            + (f"; it reads as {guess[0]} there ({guess[1]!r})" if guess else "; the encoding is unknown")
+            + f"; convert it (iconv -f {guess[2] if guess else '<encoding>'} -t UTF-8) or pass "
+            f"ReaderConfig(encoding={guess[2] if guess else '...'!r})"
         ) from exc
+
+
+def _guess_encoding(data: bytes, at: int) -> tuple[str, str, str] | None:
+    """(name, the text around byte ``at`` decoded, codec) for the first single-byte encoding that decodes the
+    whole file: Windows-1252 (the usual 'ANSI' of Western text), else Latin-1; None when neither fits."""
+    for name, codec in (("Windows-1252", "cp1252"), ("Latin-1 (ISO-8859-1)", "latin-1")):
+        try:
+            data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return name, data[max(0, at - 12): at + 12].decode(codec, errors="replace").replace("\n", " "), codec
+    return None
 
 
 def check_size(path: str | Path, n_chars: int, cfg: ReaderConfig, what: str = "the text") -> None:

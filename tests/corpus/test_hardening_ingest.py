@@ -274,3 +274,14 @@ def test_reader_size_guard_is_configurable(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="1,900 characters, more than the limit of 1,000"):
         read_file(path, cfg=ReaderConfig(max_chars=1_000))
     assert len(read_file(path).papers) == 1
+
+
+def test_a_file_that_is_not_utf8_says_where_and_what_it_likely_is(tmp_path: Path) -> None:
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Raf activates Mek.\nAkt inhibe Raf dans les cellules été.".encode("latin-1"))
+    with pytest.raises(Exception) as err:
+        read_file(path)
+    msg = str(err.value)
+    assert "not UTF-8 (byte 0xe9 at line 2, byte 34 of the line" in msg and "it reads as Windows-1252" in msg
+    assert "cellules été" in msg and "ReaderConfig(encoding='cp1252')" in msg  # before: "the encoding is unknown"
+    assert read_file(path, cfg=ReaderConfig(encoding="cp1252")).papers[0].passages[0].text.endswith("été.")
