@@ -94,7 +94,10 @@ def audit(
             support apart; coverage (q against p) stays structural. prior_mass: (H,) P(h) of the whole event
             (coverage.signs.signed_prior_mass; default the structural prior mass).
     """
+    excluded: list[dict] = []
     if isinstance(cs, TheorySet):
+        excluded = [{"hypothesis_id": x.theory.id, "rendering": x.theory.render(), "citations": x.theory.labels(), "reason": x.reason}
+                    for x in cs.excluded]
         citations = cs.citations if citations is None else citations
         hypothesis_ids = cs.ids if hypothesis_ids is None else hypothesis_ids
         cs = cs.constraints
@@ -191,6 +194,7 @@ def audit(
         novel_modes=novel_modes(reward, cs, graphs, sat_s, config, counts=counts),
         ess=None if mass.exact else mass.ess,
         min_ess=config.min_ess,
+        excluded=excluded,
     )
 
 

@@ -65,6 +65,9 @@ class AuditReport:
     ess: float | None = None
     extra: dict[str, float | str | int] = field(default_factory=dict)
     min_ess: float = 30.0  # below this effective sample size the importance estimates are flagged as rough
+    # stored theories no graph over the domain can satisfy (cyclic, self-contradictory, unknown variable):
+    # listed with the reason, never judged, never a deciding theory. {hypothesis_id, rendering, citations, reason}
+    excluded: list[dict] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -94,6 +97,7 @@ class AuditReport:
         kw["rows"] = [HypothesisRow(**{k: _number(v) for k, v in r.items()}) for r in d.get("rows", [])]
         kw["novel_modes"] = [NovelMode(**m) for m in d.get("novel_modes", [])]
         kw["coverage_curve"] = [tuple(c) for c in d.get("coverage_curve", [])]
+        kw["excluded"] = list(d.get("excluded", []))
         return cls(**kw)
 
     def to_json(self) -> str:
@@ -112,6 +116,8 @@ class AuditReport:
             f"{sum(r.verdict == 'refuted by the data' for r in self.rows)} refuted by the data.</p>"
             + "".join(f"<p class=warn><b>Warning:</b> {e(w)}</p>" for w in self.warnings)
         )
+        left_out = "".join(f"<tr><td>{e(str(x.get('hypothesis_id')))}</td><td>{e(x['rendering'])}</td><td>{e('; '.join(x.get('citations', [])))}</td>"
+                           f"<td>{e(x['reason'])}</td></tr>" for x in self.excluded)
         rows = []
         for r in sorted(self.rows, key=lambda r: (r.verdict != "under-covered", -r.p)):
             cls = {"covered": "ok", "under-covered": "bad", "refuted by the data": "ref"}.get(r.verdict, "")
@@ -134,6 +140,9 @@ class AuditReport:
             + "<div class=plots><div><h2>q(h) against p(h|D)</h2>" + _scatter_svg(self.rows) + "</div>"
             + "<div><h2>Coverage over training</h2>" + _curve_svg(self.coverage_curve) + "</div></div>"
             + "<h2>Novel modes</h2>" + (f"<ul>{novel}</ul>" if novel else "<p>No high-reward graph outside the ingested hypotheses.</p>")
+            + (f"<h2>Stored theories left out ({len(self.excluded)})</h2><p>No causal graph over the domain can satisfy these as "
+               "stated; they are not judged, and no explanation cites them.</p><table><tr><th>id</th><th>hypothesis</th>"
+               f"<th>papers</th><th>why</th></tr>{left_out}</table>" if self.excluded else "")
         )
         return f"<!doctype html><html><head><meta charset=utf-8><title>theorycov audit</title><style>{_CSS}</style></head><body>{body}</body></html>"
 

@@ -52,7 +52,10 @@ def run_demo(out: Path, *, minutes: float = 3.0, power: float = 0.1, extractor: 
     for w in report.get("warnings", []):
         console.print(f"[bold yellow]warning:[/bold yellow] {w}")
     for r in report["rows"]:
-        console.print(f"  {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
+        signs = "" if r.get("sign_support") is None else f" sign support {r['sign_support']:.2f}"
+        console.print(f"  {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}{signs}  {r['rendering']}")
+    for x in report.get("excluded", []):
+        console.print(f"  left out: {x['rendering']} ({x['reason']})", style="dim", markup=False)
     console.rule("[bold]4/4 harm checks (human bound, threshold 0.5)")
     blocked = 0
     for action, harm in DEMO_CHECKS:
