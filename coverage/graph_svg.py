@@ -7,7 +7,9 @@ into HTML pages as they are).
 
 The graph is laid out in layers: the backbone is the highest-marginal edges taken greedily (P >= 0.5,
 skipping any that would close a cycle), each node sits one row below its deepest backbone parent, wide
-layers wrap, and a row is ordered by the mean x of its parents. Each edge i -> j with P(i -> j | D) >=
+layers wrap, and a row is ordered by the mean place of its parents; when that leaves fewer than 3 nodes a
+row (a long chain: skip edges would run along the spine), the nodes go round a circle in the same causal
+order instead, where no curve passes through a node. Each edge i -> j with P(i -> j | D) >=
 ``min_marginal`` is a curve whose width and opacity grow with its marginal; a curve always bends to the
 left of its direction, so i -> j and j -> i never overlap. Highlights (:class:`Mark`) are a theory's
 constraints (green +, red -, blue unsigned; dashed "directly or indirectly"; grey and crossed when
@@ -100,7 +102,7 @@ def layout(marginals: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, flo
     for k, row in enumerate(rows):
         for j in row:
             pos[j] = (width / 2 + slot[j] * col, 52 + k * _ROW)
-    return pos, width, 52 + max(len(rows) - 1, 0) * _ROW + 60 + 56
+    return pos, width, 52 + max(len(rows) - 1, 0) * _ROW + 40 + 50
 
 
 def _exit(c: np.ndarray, toward: np.ndarray, hw: float) -> np.ndarray:

@@ -192,3 +192,59 @@ def test_decision_row_text_is_escaped(rw: TestClient, db_url: str) -> None:
 def test_api_check(rw: TestClient) -> None:
     r = rw.post("/api/check", json={"action": "frobnicate Raf", "harm": "Mek < q10"})
     assert r.status_code == 400 and "inhibit X" in r.json()["error"]
+
+
+def _svg_marks(html: str) -> list[tuple[str, str]]:
+    """(data-edge, class) of every highlighted relation in the page's drawing (attribute text unescaped)."""
+    import html as _html
+
+    return [(_html.unescape(e), c) for c, e in re.findall(r'<path class="(mark [^"]*)" data-edge="([^"]*)"', html)]
+
+
+@pytest.mark.slow
+def test_audit_and_hypothesis_pages_draw_the_posterior(ro: TestClient) -> None:
+    report = ro.get("/api/audit").json()
+    names, rows = report["variables"], [r for r in report["rows"] if r.get("hypothesis_id")]
+    assert len(report["edge_marginals"]) == len(names) and rows
+    page = ro.get("/audit").text
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="graph"') == 1 and page.count('<g class="node">') == len(names)
+    assert _svg_marks(page) == []  # nothing picked: the posterior alone
+    row = next(r for r in rows if "Raf activates Mek" in r["rendering"])
+    picked = ro.get("/audit", params={"theory": row["hypothesis_id"]}).text
+    kind = {1: "plus", -1: "minus", 0: "unsigned"}
+    want = sorted((f"{c['cause']}->{c['effect']}", f"mark {'forbidden' if c['forbidden'] else kind[c['sign']]}" + (" path" if c["path"] else ""))
+                  for c in row["constraints"])
+    assert sorted(_svg_marks(picked)) == want and any(e == "Raf->Mek" and c.startswith("mark plus") for e, c in want)
+    assert f'<option value="{row["hypothesis_id"]}" selected>' in picked
+    missing = ro.get("/audit", params={"theory": 99999}).text
+    assert "No theory #99999 in this audit" in missing and _svg_marks(missing) == []
+    hyp = ro.get(f"/hypotheses/{row['hypothesis_id']}").text
+    assert "On the posterior" in hyp and sorted(_svg_marks(hyp)) == want
+
+
+@pytest.mark.slow
+def test_decision_page_draws_the_deciding_graph_and_path(rw: TestClient) -> None:
+    r = rw.post("/check", data={"action": "inhibit Raf", "harm": "Mek < q10", "bound": "human", "threshold": "0.5"})
+    assert r.status_code == 200, _alert(r.text)
+    did = int(re.search(r'Stored as <a href="/decisions/(\d+)">', r.text).group(1))  # type: ignore[union-attr]
+    exp = rw.get(f"/api/decisions/{did}").json()["explanation"]
+    page = rw.get(f"/decisions/{did}").text
+    assert exp["deciding_graph"] and exp["paths"]  # the seeded run's deciding theory has Raf -> Mek
+    assert "The deciding graph" in page and page.count('<path class="edge"') == len(exp["deciding_graph"])
+    path_edges = {(e["cause"], e["effect"]): e["weight"] for p in exp["paths"] for e in p["edges"]}
+    assert sorted(e for e, _ in _svg_marks(page)) == sorted(f"{a}->{b}" for a, b in path_edges)
+    for w in path_edges.values():
+        assert f">{w:+.2f}</text>" in page  # each path edge labelled with its fitted weight
+
+
+def test_drawings_escape_what_the_records_hold() -> None:
+    from theorycov.pictures import audit_graph, decision_graph
+
+    exp = {"deciding_graph": [[XSS, "Mek"]], "paths": [{"edges": [{"cause": XSS, "effect": "Mek", "weight": -0.5}]}]}
+    svg = str(decision_graph(exp))
+    assert XSS not in svg and "&lt;script&gt;" in svg and ">-0.50</text>" in svg
+    assert decision_graph({"deciding_graph": [], "paths": []}) is None
+    report = {"variables": [XSS, "b"], "edge_marginals": [[0, 0.7], [0, 0]],
+              "rows": [{"hypothesis_id": 4, "rendering": XSS, "constraints": [{"cause": XSS, "effect": "b", "sign": -1}]}]}
+    assert XSS not in str(audit_graph(report, 4)) and "mark minus" in str(audit_graph(report, 4))
+    assert audit_graph(report, 5) is None and audit_graph({"rows": []}) is None
