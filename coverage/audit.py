@@ -204,9 +204,9 @@ def audit(
 def edge_marginals(graphs: torch.Tensor, counts: torch.Tensor, exact: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[list[float]]:
     """(d, d) P(i -> j | D) for the report's drawing: over every DAG weighted by its exact posterior when
     ``exact`` = (dags (N, d, d), log R (N,)) is given (d <= 5), else the share of the draws (graphs (N, d, d)
-    with counts (N,)) that have the edge."""
+    with counts (N,)) that have the edge. Rounded to 6 decimals: a drawing needs no more, and the JSON stays short."""
     adj, w = (exact[0], torch.softmax(exact[1].to(torch.float64), 0)) if exact is not None else (graphs, counts / counts.sum())
-    return (w[:, None, None] * adj.to(torch.float64)).sum(0).clamp(0, 1).tolist()
+    return [[round(x, 6) for x in row] for row in (w[:, None, None] * adj.to(torch.float64)).sum(0).clamp(0, 1).tolist()]
 
 
 def novel_modes(reward: Reward, cs: ConstraintSet, samples: torch.Tensor, sat: torch.Tensor, config: AuditConfig = AuditConfig(),

@@ -7,9 +7,9 @@ into HTML pages as they are).
 
 The graph is laid out in layers: the backbone is the highest-marginal edges taken greedily (P >= 0.5,
 skipping any that would close a cycle), each node sits one row below its deepest backbone parent, wide
-layers wrap, and a row is ordered by the mean place of its parents; when that leaves fewer than 3 nodes a
-row (a long chain: skip edges would run along the spine), the nodes go round a circle in the same causal
-order instead, where no curve passes through a node. Each edge i -> j with P(i -> j | D) >=
+layers wrap, and a row is ordered by the mean place of its parents. When less than half of the drawn edge
+weight runs from one row to the next (a diffuse posterior, a chain with skip edges along its spine) and
+d <= 40, the nodes go round a circle in the same causal order instead, where no curve crosses a node. Each edge i -> j with P(i -> j | D) >=
 ``min_marginal`` is a curve whose width and opacity grow with its marginal; a curve always bends to the
 left of its direction, so i -> j and j -> i never overlap. Highlights (:class:`Mark`) are a theory's
 constraints (green +, red -, blue unsigned; dashed "directly or indirectly"; grey and crossed when
@@ -93,8 +93,11 @@ def layout(marginals: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, flo
             slot.update({j: k - (len(rows[-1]) - 1) / 2 for k, j in enumerate(rows[-1])})
     col = max(80.0, 2 * max((_half_width(n) for n in names), default=0.0) + 16)
     pos = np.zeros((d, 2))
-    if d >= 6 and d < 3 * len(rows):  # a tall, narrow layering (a long chain): a circle in the same order reads better
-        r = max(150.0, d * col / (2 * math.pi))
+    row_of = {j: k for k, row in enumerate(rows) for j in row}
+    drawn = [(i, j) for i in range(d) for j in range(d) if i != j and m[i, j] >= 0.1]  # as graph_svg draws by default
+    down = sum(m[i, j] for i, j in drawn if row_of[j] == row_of[i] + 1) / max(sum(m[i, j] for i, j in drawn), 1e-12)
+    if 4 <= d <= 40 and down < 0.5:  # most of the weight skips rows or runs sideways: a circle in the same order reads better
+        r = max(170.0, d * col / (2 * math.pi))
         for k, j in enumerate(j for row in rows for j in row):
             pos[j] = (r + col / 2 + 20 + r * math.cos(2 * math.pi * k / d - math.pi / 2), r + 40 + r * math.sin(2 * math.pi * k / d - math.pi / 2))
         return pos, 2 * r + col + 40, 2 * r + 80 + 56
@@ -124,7 +127,7 @@ def _curve(pos: np.ndarray, hw: list[float], i: int, j: int) -> tuple[str, np.nd
 
 
 def graph_svg(marginals: Any, names: Sequence[str], *, marks: Sequence[Mark] = (), title: str = "", uid: str = "g",
-              min_marginal: float = 0.05, caption: str = "") -> str:
+              min_marginal: float = 0.1, caption: str = "") -> str:
     """The posterior graph as an SVG document.
 
     Args:
@@ -158,7 +161,7 @@ def graph_svg(marginals: Any, names: Sequence[str], *, marks: Sequence[Mark] = (
                    f'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0L10,5L0,10z" fill="{colour}"/></marker>')
     out.append(f'</defs><rect width="100%" height="100%" fill="#fff"/><g transform="translate(0,{top:.0f})">')
     if title:
-        out.append(f'<text x="{width / 2:.0f}" y="-6" text-anchor="middle" font-size="14" font-weight="600">{escape(title)}</text>')
+        out.append(f'<text x="12" y="-6" font-size="14" font-weight="600">{escape(title)}</text>')
     dim = 0.4 if marks else 1.0  # under a highlight the posterior steps back
     for p, i, j in sorted((m[i, j], i, j) for i in range(d) for j in range(d) if i != j and m[i, j] >= min_marginal):
         path, _ = _curve(pos, hw, i, j)

@@ -21,13 +21,13 @@ def audit_graph(report: dict[str, Any] | None, theory: int | None = None, *, uid
     constraints and signs highlighted on it. None without edge marginals or when no row has that id."""
     if not report or not report.get("edge_marginals"):
         return None
-    marks, title = [], ""
+    marks = []
     if theory is not None:
         row = next((r for r in report.get("rows", []) if r.get("hypothesis_id") == theory), None)
         if row is None:
             return None
-        marks, title = theory_marks(row.get("constraints") or []), f"#{theory} {row.get('rendering', '')}"
-    return Markup(graph_svg(report["edge_marginals"], report["variables"], marks=marks, title=title, uid=uid))
+        marks = theory_marks(row.get("constraints") or [])
+    return Markup(graph_svg(report["edge_marginals"], report["variables"], marks=marks, uid=uid))
 
 
 def decision_graph(explanation: dict[str, Any], *, uid: str = "decision") -> Markup | None:
@@ -45,5 +45,5 @@ def decision_graph(explanation: dict[str, Any], *, uid: str = "decision") -> Mar
     adj = [[0.0] * len(names) for _ in names]
     for a, b in edges:
         adj[index[a]][index[b]] = 1.0
-    caption = "the deciding graph; coloured: paths from action to harm, fitted weights"
+    caption = "the deciding graph; coloured: the paths from action to harm"
     return Markup(graph_svg(adj, names, marks=path_marks(paths), caption=caption, uid=uid))

@@ -109,10 +109,10 @@ def test_report_draws_the_posterior_and_each_theory() -> None:
     samples = dags[torch.multinomial(post, 500, replacement=True, generator=torch.Generator().manual_seed(1))]
     exact = audit(reward, cs, prior, samples, dags=dags)
     assert exact.variables == list(cs.variables) and len(exact.edge_marginals) == 4
-    assert abs(exact.edge_marginals[a][b] - exact.rows[0].p) < 1e-9 and exact.edge_marginals[a][a] == 0.0
+    assert abs(exact.edge_marginals[a][b] - exact.rows[0].p) < 1e-6 and exact.edge_marginals[a][a] == 0.0
     drawn = audit(reward, cs, prior, samples, log_pt=torch.zeros(500))
-    assert abs(drawn.edge_marginals[a][b] - drawn.rows[0].q) < 1e-12
-    assert abs(drawn.edge_marginals[a][b] - float(samples[:, a, b].double().mean())) < 1e-12
+    assert drawn.edge_marginals[a][b] == round(drawn.rows[0].q, 6)
+    assert drawn.edge_marginals[a][b] == float(samples[:, a, b].double().mean()) == 0.506
     assert drawn.rows[0].constraints == [{"cause": cs.variables[a], "effect": cs.variables[b], "path": False, "forbidden": False, "sign": 1}]
     back = AuditReport.from_dict(json.loads(drawn.to_json()))
     assert back.edge_marginals == drawn.edge_marginals and back.rows[2].constraints == drawn.rows[2].constraints

@@ -19,7 +19,7 @@ NAMES = ["Raf", "Mek", "Erk", "PKA", "PKC", "Akt"]
 def _marginals() -> np.ndarray:
     m = np.zeros((6, 6))
     m[0, 1], m[1, 2], m[3, 0], m[4, 0], m[4, 3] = 1.0, 0.8, 0.6, 0.3, 0.9
-    m[2, 5], m[5, 2] = 0.04, 0.5  # below the drawing threshold; and its reverse above it
+    m[2, 5], m[5, 2] = 0.08, 0.5  # below the drawing threshold; and its reverse above it
     return m
 
 
@@ -32,9 +32,9 @@ def test_one_node_per_variable_one_curve_per_edge_above_threshold() -> None:
     nodes = root.findall(".//s:g[@class='node']", NS)
     assert [n.find("s:text", NS).text for n in nodes] == NAMES  # type: ignore[union-attr]
     edges = root.findall(".//s:path[@class='edge']", NS)
-    assert len(edges) == 6  # the 0.04 edge is left out
+    assert len(edges) == 6  # the 0.08 edge is left out (below 0.1)
     titles = {e.find("s:title", NS).text: e for e in edges}  # type: ignore[union-attr]
-    assert "Erk → Akt: P = 0.04" not in titles and "Akt → Erk: P = 0.50" in titles
+    assert "Erk → Akt: P = 0.08" not in titles and "Akt → Erk: P = 0.50" in titles
     certain = titles["Raf → Mek: P = 1.00"]
     assert certain.get("stroke-width") == "4.00" and certain.get("opacity") == "1.00"  # width and opacity grow with P
     assert titles["PKC → Raf: P = 0.30"].get("stroke-width") == "1.62" and titles["PKC → Raf: P = 0.30"].get("opacity") == "0.44"
@@ -110,8 +110,11 @@ def test_layers_put_causes_above_effects_and_a_chain_goes_round_a_circle() -> No
     assert all(pos[i, 1] < pos[j, 1] for i, j in zip(*np.nonzero(m >= 0.5)))  # every backbone edge points down
     assert len({(round(x), round(y)) for x, y in pos}) == d and pos[:, 0].min() > 0 and pos[:, 0].max() < width
     root = _parse(graph_svg(m, [f"G{k}" for k in range(d)]))
-    assert len(root.findall(".//s:g[@class='node']", NS)) == d and len(root.findall(".//s:path[@class='edge']", NS)) == int((m >= 0.05).sum())
-    chain = np.eye(8, k=1)  # 0 -> 1 -> ... -> 7: eight layers of one node read better on a circle, in causal order
+    assert len(root.findall(".//s:g[@class='node']", NS)) == d and len(root.findall(".//s:path[@class='edge']", NS)) == int((m >= 0.1).sum())
+    chain = np.eye(8, k=1)  # 0 -> 1 -> ... -> 7: every edge one row down, a column
+    pos, width, height = layout(chain, [f"N{k}" for k in range(8)])
+    assert np.all(pos[:, 0] == pos[0, 0]) and np.all(np.diff(pos[:, 1]) > 0)
+    chain += 0.8 * np.eye(8, k=2) + 0.8 * np.eye(8, k=3)  # skip edges would run along that column: a circle, in causal order
     pos, width, height = layout(chain, [f"N{k}" for k in range(8)])
     radii = np.hypot(*(pos - pos.mean(0)).T)
     assert np.allclose(radii, radii[0])
