@@ -58,16 +58,25 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "domain": root / "toy.toml", "data": root / "toy.csv", "papers": papers, "db": root / "toy.db"}
 
 
-@pytest.mark.slow
-def test_project_end_to_end(toy: dict[str, Path]) -> None:
+@pytest.fixture(scope="module")
+def trained(toy: dict[str, Path]) -> dict:
+    """The toy papers ingested twice and one brief training run, in the module's own database: every test
+    that needs a trained run asks for this, so each passes alone and in any order."""
     project = Project(f"sqlite:///{toy['db']}", workdir=toy["root"] / "runs")
-    summary = project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False)
-    assert summary.counts["papers"] == 2
+    first = project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False)
     again = project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False)
-    assert again.counts["papers"] == 0  # idempotent by content hash
+    res = project.train(str(toy["domain"]), data=toy["data"], minutes=0.15, n_samples=400, progress=False)
+    return {"project": project, "first": first, "again": again, "train": res}
+
+
+@pytest.mark.slow
+def test_project_end_to_end(toy: dict[str, Path], trained: dict) -> None:
+    project = trained["project"]
+    assert trained["first"].counts["papers"] == 2
+    assert trained["again"].counts["papers"] == 0  # idempotent by content hash
     hyps = project.hypotheses("toy")
     assert any("Alpha activates Beta" in h.render() for _, h, _ in hyps)
-    res = project.train(str(toy["domain"]), data=toy["data"], minutes=0.15, n_samples=400, progress=False)
+    res = trained["train"]
     assert res.run_dir.is_dir() and (res.run_dir / "posterior.pt").is_file() and res.html_path is not None
     report = project.audit(res.run_id, html=toy["root"] / "audit.html")
     assert report["exact"] is True and len(report["rows"]) == len(hyps)
@@ -114,12 +123,9 @@ def test_cli_exit_codes(toy: dict[str, Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_check_blocks_with_exit_code_1(toy: dict[str, Path]) -> None:
-    """Uses the run trained by test_project_end_to_end (same module database)."""
+def test_cli_check_blocks_with_exit_code_1(trained: dict) -> None:
     runner = CliRunner()
-    db = f"sqlite:///{toy['db']}"
-    if not toy["db"].exists():
-        pytest.skip("needs the database of test_project_end_to_end")
+    db = trained["project"].db_url
     r = runner.invoke(app, ["check", "activate Alpha", "--harm", "Gamma > q90", "--bound", "human", "--db", db, "--json"])
     assert r.exit_code == 1, r.output
     assert json.loads(r.output)["status"] == "block"
