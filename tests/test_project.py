@@ -135,3 +135,25 @@ def test_cli_check_blocks_with_exit_code_1(trained: dict) -> None:
     assert r.exit_code == 3 and "no decision with id 9999" in r.output
     r = runner.invoke(app, ["search", "alpha activates beta", "--db", db, "--json"])
     assert r.exit_code == 0 and json.loads(r.output)[0]["rendering"]
+
+
+@pytest.mark.slow
+@pytest.mark.pg
+def test_project_on_postgresql(toy: dict[str, Path], pg_url: str, tmp_path: Path) -> None:
+    """The same path on PostgreSQL: idempotent ingest, a run with its audit and decisions stored in the
+    server's JSON columns, and a second process (the CLI, by URL alone) that finds the run and blocks."""
+    project = Project(pg_url, workdir=tmp_path / "runs")
+    assert project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False).counts["papers"] == 2
+    assert project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False).counts["papers"] == 0
+    hits = project.search("alpha activates beta", k=2)
+    assert hits[0].rendering == "Alpha activates Beta" and [c.year for c in hits[0].citations] == [2003]  # ALK9 -> BTK9
+    res = project.train(str(toy["domain"]), data=toy["data"], minutes=0.15, n_samples=400, progress=False)
+    report = project.audit(res.run_id)
+    assert report["exact"] is True and len(report["rows"]) == len(project.hypotheses("toy"))
+    dec = project.check("activate alpha kinase", "Gamma > q90", bound="human")
+    assert dec.status.value == "block" and dec.decision_id is not None
+    assert "\"Alpha kinase activates beta kinase in these cells.\" (Doe 2001)" in project.explain(dec.decision_id)
+    r = CliRunner().invoke(app, ["check", "activate Alpha", "--harm", "Gamma > q90", "--bound", "human", "--db", pg_url, "--json"])
+    assert r.exit_code == 1, r.output
+    out = json.loads(r.output)
+    assert out["status"] == "block" and out["decision_id"] == dec.decision_id + 1
