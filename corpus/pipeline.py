@@ -21,15 +21,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..db import crud, init_db, session_scope
-from .assemble import paper_hypotheses
-from .domain import Domain, load_domain
-from .grounding import Grounder, GroundingConfig, nearest
-from .readers import ReaderConfig, read_file, sha256_bytes, supported_suffixes
-from .rules import RuleExtractor
-from .sentences import split_paper_passages
-from .store import save_paper
-from .types import Claim, CorpusError, Evidence, ExtractionError, Extractor, Mention, Paper
+from theorycov.db import crud, init_db, session_scope
+from theorycov.corpus.assemble import paper_hypotheses
+from theorycov.corpus.domain import Domain, load_domain
+from theorycov.corpus.grounding import Grounder, GroundingConfig, nearest
+from theorycov.corpus.readers import ReaderConfig, read_file, sha256_bytes, supported_suffixes
+from theorycov.corpus.rules import RuleExtractor
+from theorycov.corpus.sentences import split_paper_passages
+from theorycov.corpus.store import save_paper
+from theorycov.corpus.types import Claim, CorpusError, Evidence, ExtractionError, Extractor, Mention, Paper
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def ingest(
                 counts["files_failed"] += 1
                 fail(path, "", type(exc).__name__, str(exc))
         if config.index:
-            from .index import HypothesisIndex
+            from theorycov.corpus.index import HypothesisIndex
 
             counts["indexed"] += HypothesisIndex(engine, index_path=config.index_path).sync()
         status = "finished"

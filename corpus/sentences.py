@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .types import Passage, Sentence
+from theorycov.corpus.types import Passage, Sentence
 
 # Tokens after which a period does not end a sentence in papers, if pysbd split there anyway.
 _NO_BREAK_AFTER = re.compile(

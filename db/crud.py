@@ -10,11 +10,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from .models import (
-    Audit,
-    Decision,
+from theorycov.db.models import (
+    Claim,
     Domain,
     FailedFile,
     Hypothesis,
@@ -23,7 +22,6 @@ from .models import (
     IngestRun,
     Paper,
     RejectedMention,
-    Run,
     SourceFile,
     Variable,
 )
@@ -239,58 +237,46 @@ def record_rejections(run_id: int, rows: Iterable[dict[str, Any]], *, session: S
     return n
 
 
-# ---------------------------------------------------------------- later stages
-def add_run(*, session: Session, config: dict[str, Any], domain_id: int | None = None, kind: str = "train", data_hash: str | None = None) -> Run:
-    """Register a training run (its metrics and checkpoint are filled in by :func:`finish_run`)."""
-    run = Run(config=config, domain_id=domain_id, kind=kind, data_hash=data_hash, metrics={})
-    session.add(run)
-    session.flush()
-    return run
+def domain_claims(domain: str, *, session: Session) -> list[Claim]:
+    """Every claim of a domain, with its paper, cause and effect loaded, in storage order."""
+    q = (select(Claim).join(Variable, Claim.cause_id == Variable.id).join(Domain, Variable.domain_id == Domain.id)
+         .where(Domain.name == domain).order_by(Claim.id)
+         .options(selectinload(Claim.paper), selectinload(Claim.cause), selectinload(Claim.effect)))  # fmt: skip
+    return list(session.scalars(q))
 
 
-def finish_run(run_id: int, metrics: dict[str, Any], *, session: Session, checkpoint_path: str | None = None, status: str = "finished") -> Run:
-    """Store a training run's metrics and checkpoint path."""
-    run = session.get(Run, run_id)
-    if run is None:
-        raise LookupError(f"run {run_id} does not exist")
-    run.metrics, run.checkpoint_path, run.status = dict(metrics), checkpoint_path, status
-    run.finished_at = datetime.now(timezone.utc)
-    return run
+def claim_hypothesis_ids(claim_ids: Iterable[int], *, session: Session) -> dict[int, set[int]]:
+    """{claim id: ids of the hypotheses it is evidence for}."""
+    ids = list(claim_ids)
+    out: dict[int, set[int]] = {i: set() for i in ids}
+    if ids:
+        q = select(HypothesisEvidence.claim_id, HypothesisEvidence.hypothesis_id).where(HypothesisEvidence.claim_id.in_(ids))
+        for cid, hid in session.execute(q):
+            out[int(cid)].add(int(hid))
+    return out
 
 
-def add_audit(report: dict[str, Any], *, session: Session, run_id: int | None = None, html_path: str | None = None) -> Audit:
-    """Store a coverage audit report."""
-    audit = Audit(report=report, run_id=run_id, html_path=html_path)
-    session.add(audit)
-    session.flush()
-    return audit
+def hypotheses_with_evidence(*, session: Session, hypothesis_id: int | None = None, domain_id: int | None = None) -> list[Hypothesis]:
+    """Hypotheses (all, one, or one domain's) with their evidence rows, claims and papers loaded."""
+    q = (select(Hypothesis).options(selectinload(Hypothesis.evidence).selectinload(HypothesisEvidence.claim),
+                                    selectinload(Hypothesis.evidence).selectinload(HypothesisEvidence.paper))
+         .order_by(Hypothesis.id))  # fmt: skip
+    if hypothesis_id is not None:
+        q = q.where(Hypothesis.id == hypothesis_id)
+    if domain_id is not None:
+        q = q.where(Hypothesis.domain_id == domain_id)
+    return list(session.scalars(q))
 
 
-def add_decision(
-    decision: str,
-    *,
-    session: Session,
-    inputs: dict[str, Any],
-    estimates: dict[str, Any],
-    explanation: dict[str, Any],
-    deciding_hypothesis_id: int | None = None,
-    run_id: int | None = None,
-    model_version: str = "",
-    data_version: str = "",
-) -> Decision:
-    """Store a guard decision with its inputs, estimates and explanation."""
-    if decision not in ("allow", "block"):
-        raise ValueError(f"decision must be 'allow' or 'block', got {decision!r}")
-    row = Decision(
-        decision=decision,
-        inputs=inputs,
-        estimates=estimates,
-        explanation=explanation,
-        deciding_hypothesis_id=deciding_hypothesis_id,
-        run_id=run_id,
-        model_version=model_version,
-        data_version=data_version,
-    )
-    session.add(row)
-    session.flush()
-    return row
+def domain_names(*, session: Session) -> dict[int, str]:
+    """{domain id: name}."""
+    return {int(i): str(n) for i, n in session.execute(select(Domain.id, Domain.name).order_by(Domain.name))}
+
+
+def variable_names(*, session: Session) -> list[str]:
+    """Every variable name, domain by domain, in definition order."""
+    return list(session.scalars(select(Variable.name).join(Domain).order_by(Domain.id, Variable.id)))
+
+
+from theorycov.db.crud_runs import *  # noqa: E402,F401,F403  (runs, audits, decisions: the later stages' rows)
+

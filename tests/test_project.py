@@ -65,7 +65,8 @@ def trained(toy: dict[str, Path]) -> dict:
     project = Project(f"sqlite:///{toy['db']}", workdir=toy["root"] / "runs")
     first = project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False)
     again = project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False)
-    res = project.train(str(toy["domain"]), data=toy["data"], minutes=0.15, n_samples=400, progress=False)
+    # an iteration budget, not minutes: what the tests check must not depend on the machine's load
+    res = project.train(str(toy["domain"]), data=toy["data"], iterations=600, n_samples=400, progress=False)
     return {"project": project, "first": first, "again": again, "train": res}
 
 
@@ -75,9 +76,9 @@ def test_project_end_to_end(toy: dict[str, Path], trained: dict) -> None:
     assert trained["first"].counts["papers"] == 2
     assert trained["again"].counts["papers"] == 0  # idempotent by content hash
     hyps = project.hypotheses("toy")
-    assert any("Alpha activates Beta" in h.render() for _, h, _ in hyps)
+    assert any("Alpha activates Beta" in t.render() for t in hyps)
     res = trained["train"]
-    assert res.run_dir.is_dir() and (res.run_dir / "posterior.pt").is_file() and res.html_path is not None
+    assert res.run_dir.is_dir() and (res.run_dir / "run.json").is_file() and res.html_path is not None
     report = project.audit(res.run_id, html=toy["root"] / "audit.html")
     assert report["exact"] is True and len(report["rows"]) == len(hyps)
     assert report["warnings"] == []  # stored with the report; exact masses need no warning
@@ -147,7 +148,7 @@ def test_project_on_postgresql(toy: dict[str, Path], pg_url: str, tmp_path: Path
     assert project.ingest([toy["papers"]], str(toy["domain"]), extractor="rules", progress=False).counts["papers"] == 0
     hits = project.search("alpha activates beta", k=2)
     assert hits[0].rendering == "Alpha activates Beta" and [c.year for c in hits[0].citations] == [2003]  # ALK9 -> BTK9
-    res = project.train(str(toy["domain"]), data=toy["data"], minutes=0.15, n_samples=400, progress=False)
+    res = project.train(str(toy["domain"]), data=toy["data"], iterations=600, n_samples=400, progress=False)
     report = project.audit(res.run_id)
     assert report["exact"] is True and len(report["rows"]) == len(project.hypotheses("toy"))
     dec = project.check("activate alpha kinase", "Gamma > q90", bound="human")

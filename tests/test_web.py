@@ -37,7 +37,7 @@ def build_web_db(root: Path, *, train: bool) -> str:
         project.ingest([src], "sachs", extractor="rules", progress=False)
         (root / "ingested").write_text("ok")
     if train and not (root / "trained").is_file():
-        project.train("sachs", minutes=0.05, n_samples=300, progress=False)
+        project.train("sachs", iterations=100, n_samples=300, progress=False)
         (root / "trained").write_text("ok")
     return url
 

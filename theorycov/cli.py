@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from theorycov import __version__
+from theorycov.coverage.guard.estimators import Bound
 
 app = typer.Typer(help="theorycov: literature-grounded causal posteriors and a harm guard.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -51,7 +52,7 @@ def _guarded(fn):  # noqa: ANN001, ANN202
         from theorycov.coverage.constraints import HypothesisError
         from theorycov.coverage.guard.actions import GuardInputError
         from theorycov.gfn.errors import GFNError
-        from theorycov.project import ProjectError
+        from theorycov.errors import ProjectError
 
         try:
             return fn(*a, **k)
@@ -138,11 +139,14 @@ def search(text: str, k: Annotated[int, typer.Option(help="hits")] = 5, db: DbOp
 @app.command()
 @_guarded
 def train(domain: Annotated[str, typer.Option(help="domain name or TOML")] = "sachs", data: Annotated[Optional[Path], typer.Option(help="CSV with one column per variable (default: the domain's bundled data)")] = None,
-          minutes: Annotated[float, typer.Option(help="training wall time")] = 3.0, plain: Annotated[bool, typer.Option(help="train without the coverage objective")] = False,
+          minutes: Annotated[float, typer.Option(help="training wall time")] = 3.0,
+          iterations: Annotated[Optional[int], typer.Option(help="train exactly this many iterations instead of --minutes (reproducible)")] = None,
+          plain: Annotated[bool, typer.Option(help="train without the coverage objective")] = False,
           power: Annotated[float, typer.Option(help="likelihood power eta in (0, 1]: 1 is exact Bayes; < 1 tempers a misspecified model")] = 1.0,
           seed: int = 0, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Learn the posterior over causal graphs with every human theory kept as a mode; writes the audit."""
-    res = _project(db).train(domain, data=data, minutes=minutes, use_coverage=not plain, seed=seed, power=power, progress=not as_json)
+    res = _project(db).train(domain, data=data, minutes=minutes, iterations=iterations, use_coverage=not plain, seed=seed, power=power,
+                             progress=not as_json)
     out = {"run_id": res.run_id, "run_dir": str(res.run_dir), "iterations": res.iterations, "covered_share": res.covered_share,
            "min_q_over_p": res.min_q_over_p, "audit_html": str(res.html_path) if res.html_path else None}
     typer.echo(json.dumps(out, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in out.items()))
@@ -162,6 +166,8 @@ def audit(run: Annotated[Optional[int], typer.Option(help="run id (default: late
         typer.echo(f"warning: {w}")
     for r in rep["rows"]:
         typer.echo(f"  #{r['index']:<3} {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
+    for x in rep.get("excluded", []):  # stored theories no graph can satisfy: listed, never judged
+        typer.echo(f"  left out (hypothesis {x['hypothesis_id']}): {x['rendering']} -- {x['reason']}")
     if html:
         typer.echo(f"report: {html}")
 
@@ -170,13 +176,13 @@ def audit(run: Annotated[Optional[int], typer.Option(help="run id (default: late
 @_guarded
 def check(action: Annotated[str, typer.Argument(help="e.g. 'inhibit PKC', 'do(Raf = q10)', 'shift Mek by -1'")],
           harm: Annotated[str, typer.Option(help="e.g. 'Erk < q10', 'Akt outside [q5, q95]'")],
-          bound: Annotated[str, typer.Option(help="human | cautious | prop34 | posterior | map")] = "human",
+          bound: Annotated[Bound, typer.Option(help="the estimate that decides", case_sensitive=False)] = Bound.HUMAN,
           threshold: Annotated[float, typer.Option(help="block above this probability")] = 0.5, run: Annotated[Optional[int], typer.Option(help="run id")] = None,
           db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Ask the guard whether an action is allowed; exit code 1 when it is blocked."""
     from theorycov.coverage.guard.explain import render_text
 
-    dec = _project(db).check(action, harm, bound=bound, threshold=threshold, run_id=run)
+    dec = _project(db).check(action, harm, bound=bound.value, threshold=threshold, run_id=run)
     typer.echo(dec.to_json() if as_json else f"decision #{dec.decision_id}\n{render_text(dec)}")
     if dec.status.value == "block":
         raise typer.Exit(1)

@@ -41,8 +41,8 @@ def run_demo(out: Path, *, minutes: float = 3.0, power: float = 0.1, extractor: 
     project.ingest([bibliography_path()], "sachs", extractor=extractor)  # prints its own summary table
     hyps = project.hypotheses("sachs")
     console.print(f"{len(hyps)} hypotheses stored; e.g.")
-    for hid, h, cites in hyps[:5]:
-        console.print(f"  #{hid} {h.render()}  [{'; '.join(c.short() for c in cites)}]")
+    for t in hyps[:5]:
+        console.print(f"  #{t.id} {t.render()}  [{'; '.join(t.labels())}]")
     console.rule(f"[bold]2/4 train the posterior ({minutes:g} min, coverage objective, likelihood power {power:g})")
     res = project.train("sachs", minutes=minutes, power=power)
     console.print(f"run {res.run_id}: {res.iterations} iterations; covered share {res.covered_share}; min q/p {res.min_q_over_p}")
@@ -52,7 +52,10 @@ def run_demo(out: Path, *, minutes: float = 3.0, power: float = 0.1, extractor: 
     for w in report.get("warnings", []):
         console.print(f"[bold yellow]warning:[/bold yellow] {w}")
     for r in report["rows"]:
-        console.print(f"  {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
+        signs = "" if r.get("sign_support") is None else f" sign support {r['sign_support']:.2f}"
+        console.print(f"  {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}{signs}  {r['rendering']}")
+    for x in report.get("excluded", []):
+        console.print(f"  left out: {x['rendering']} ({x['reason']})", style="dim", markup=False)
     console.rule("[bold]4/4 harm checks (human bound, threshold 0.5)")
     blocked = 0
     for action, harm in DEMO_CHECKS:

@@ -22,14 +22,17 @@ from typing import Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from theorycov.project import Project, ProjectError
+from theorycov.coverage.guard.estimators import Bound
+from theorycov.db.session import session_scope
+from theorycov.errors import ProjectError
+from theorycov.project import Project
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["BOUNDS", "create_app"]
 
 TEMPLATES = Path(__file__).with_name("templates")
-BOUNDS = ("human", "cautious", "prop34", "posterior", "map")
+BOUNDS = tuple(b.value for b in Bound)
 EXAMPLES = (("inhibit Raf", "Mek < q10"), ("activate PKC", "P38 > q90"), ("inhibit Plcg", "Akt < q10"))
 
 
@@ -184,67 +187,33 @@ def run_check(project: Project, lock: threading.Lock, form: dict[str, str], *, s
 
 def overview(project: Project) -> dict[str, Any]:
     """Row counts and the latest run, for the front page."""
-    from sqlalchemy import func, select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
+    from theorycov.db import crud
 
     with session_scope(project.engine) as s:
-        counts = {name: int(s.scalar(select(func.count()).select_from(model)) or 0) for name, model in (
-            ("papers", m.Paper), ("claims", m.Claim), ("hypotheses", m.Hypothesis), ("runs", m.Run),
-            ("audits", m.Audit), ("decisions", m.Decision))}  # fmt: skip
-        run = s.scalar(select(m.Run).where(m.Run.status == "finished").order_by(m.Run.id.desc()))
+        run = crud.latest_finished_run(session=s)
         latest = None if run is None else {
             "id": run.id, "finished": str(run.finished_at or "")[:19], "domain": (run.config or {}).get("domain", ""),
             "iterations": (run.metrics or {}).get("iterations"), "covered_share": (run.metrics or {}).get("covered_share")}
-        domains = [d for d in s.scalars(select(m.Domain.name).order_by(m.Domain.name))]
-    return {"counts": counts, "latest_run": latest, "domains": domains}
+        return {"counts": crud.row_counts(session=s), "latest_run": latest, "domains": list(crud.domain_names(session=s).values())}
 
 
 def hypothesis_views(project: Project, hid: int | None = None) -> list[dict[str, Any]]:
     """Every hypothesis (or one) with its constraints, papers, evidence sentences and latest audit row."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from theorycov.corpus.store import citation_of
-    from theorycov.corpus.types import Constraint
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
+    from theorycov.corpus.store import hypothesis_records
 
     audit = latest_audit(project, with_html=False)
     audit_rows = {r.get("hypothesis_id"): r for r in (audit["report"].get("rows", []) if audit else []) if r.get("hypothesis_id") is not None}
-    q = (select(m.Hypothesis).options(
-        selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.claim),
-        selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.paper)).order_by(m.Hypothesis.id))  # fmt: skip
-    if hid is not None:
-        q = q.where(m.Hypothesis.id == hid)
-    out = []
     with session_scope(project.engine) as s:
-        domains = dict(s.execute(select(m.Domain.id, m.Domain.name)).all())
-        for h in s.scalars(q):
-            papers: dict[int, dict[str, Any]] = {}
-            for e in h.evidence:
-                cit = citation_of(e.paper)
-                p = papers.setdefault(e.paper.id, {"id": e.paper.id, "citation": cit.short(), "title": cit.title, "authors": list(cit.authors),
-                                                   "year": cit.year, "venue": cit.venue, "doi": cit.doi, "pmid": cit.pmid, "sentences": []})
-                if e.claim is not None and e.claim.sentence not in [x["text"] for x in p["sentences"]]:
-                    p["sentences"].append({"text": e.claim.sentence, "relation": e.claim.relation, "negated": e.claim.negated})
-            out.append({"id": h.id, "domain": domains.get(h.domain_id, ""), "rendering": h.rendering,
-                        "constraints": [_constraint_text(Constraint, c) for c in h.constraints], "conflicts": list(h.conflicts or []),
-                        "papers": list(papers.values()), "audit": audit_rows.get(h.id)})
-    return out
+        return [rec | {"audit": audit_rows.get(rec["id"])} for rec in hypothesis_records(session=s, hypothesis_id=hid)]
 
 
 def latest_audit(project: Project, *, with_html: bool = True) -> dict[str, Any] | None:
     """The newest stored audit: its report (JSON), its HTML page when the file is still there (and asked
     for), its run."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
+    from theorycov.db import crud
 
     with session_scope(project.engine) as s:
-        row = s.scalar(select(m.Audit).order_by(m.Audit.id.desc()))
+        row = crud.latest_audit(session=s)
         if row is None:
             return None
         report, html_path, run_id, created = dict(row.report), row.html_path, row.run_id, str(row.created_at)[:19]
@@ -256,25 +225,21 @@ def latest_audit(project: Project, *, with_html: bool = True) -> dict[str, Any] 
 
 def decision_rows(project: Project) -> list[dict[str, Any]]:
     """Stored decisions, newest first."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
+    from theorycov.db import crud
 
     with session_scope(project.engine) as s:
         return [{"id": r.id, "created": str(r.created_at)[:19], "decision": r.decision, "action": r.inputs.get("action", ""),
                  "harm": r.inputs.get("harm", ""), "bound": r.inputs.get("bound", ""), "risk": (r.explanation or {}).get("risk"),
                  "threshold": r.inputs.get("threshold"), "run_id": r.run_id}
-                for r in s.scalars(select(m.Decision).order_by(m.Decision.id.desc()))]
+                for r in crud.list_decisions(session=s)]
 
 
 def decision_view(project: Project, did: int) -> dict[str, Any] | None:
     """One stored decision as the decision page shows it (None when there is no such row)."""
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
+    from theorycov.db import crud
 
     with session_scope(project.engine) as s:
-        r = s.get(m.Decision, did)
+        r = crud.get_decision(did, session=s)
         if r is None:
             return None
         record = {"id": r.id, "decision": r.decision, "inputs": dict(r.inputs), "estimates": dict(r.estimates),
@@ -296,21 +261,11 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _variables(project: Project) -> list[str]:
-    """Variable names of the latest run's domain, as a hint beside the form."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
+    """Variable names of the stored domains, as a hint beside the form."""
+    from theorycov.db import crud
 
     with session_scope(project.engine) as s:
-        return list(s.scalars(select(m.Variable.name).join(m.Domain).order_by(m.Domain.id, m.Variable.id)))
-
-
-def _constraint_text(cls: type, c: dict[str, Any]) -> str:
-    try:
-        return str(cls(**c).render())
-    except (TypeError, ValueError):  # a row written by an older schema: show it raw rather than fail the page
-        return json.dumps(c)
+        return crud.variable_names(session=s)
 
 
 def _num(x: Any, fmt: str = "{:.3g}") -> str:

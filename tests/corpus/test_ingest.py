@@ -70,7 +70,7 @@ def test_mixed_folder_into_sqlite_then_search(tmp_path: Path, pdf, encoder) -> N
     rejected = {r.text: r.reason for r in rows(url, models.RejectedMention)}
     assert "STAT3" in rejected and "FOS" in rejected  # a mention, and a curated entity, that match no variable
     with session_scope(url) as s:
-        hyps = {h.render(): cits for _, h, cits in load_hypotheses(session=s, domain="sachs")}
+        hyps = {t.render(): list(t.citations) for t in load_hypotheses(session=s, domain="sachs")}
         claims = list(s.scalars(select(models.Claim)))
     assert {cl.extractor for cl in claims} == {"rules", "bel-curated"}
     # the PDF's two pages make one hypothesis; rule claims are paths ("directly or indirectly")

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.audit import audit
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.prior import FloorPrior

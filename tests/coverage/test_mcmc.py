@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.mcmc import StructureMCMC, empirical_distribution, move_masks, neighbourhood_sizes, visited
 from theorycov.gfn import BGeScore, Reward, enumerate_dags, exact_posterior, is_acyclic, jensen_shannon

@@ -9,8 +9,8 @@ import logging
 import re
 from pathlib import Path
 
-from .readers import ReaderConfig, ReadResult, RecordProblem, _year, decode_text, title_abstract_paper
-from .types import Citation, ReaderError
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, RecordProblem, decode_text, title_abstract_paper, year_of
+from theorycov.corpus.types import Citation, ReaderError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def read_bibtex(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> 
         cit = Citation(
             title=f["title"],
             authors=authors,
-            year=_year(f.get("year")),
+            year=year_of(f.get("year")),
             venue=f.get("journal") or f.get("booktitle"),
             doi=f.get("doi"),
             pmid=f.get("pmid"),
