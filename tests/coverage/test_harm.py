@@ -35,17 +35,11 @@ def _nig_posterior(data: np.ndarray, j: int, pa: list[int], t: float, a0: float)
     return mean, prec, a0 + len(yc) / 2, t / 2 + 0.5 * (yc @ yc - (xc.T @ yc) @ mean)
 
 
-def _sem_draws(model: HarmModel, adj: torch.Tensor, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each node's drawn (weights, intercept, noise variance) assembled into B (S, d, d), c (S, d), v (S, d),
-    from the per-node draws alone (never from the total-effect matrix under test)."""
-    d = adj.shape[-1]
-    B, c, v = np.zeros((s, d, d)), np.zeros((s, d)), np.zeros((s, d))
-    for j in range(d):
-        pa = torch.nonzero(adj[0, :, j]).flatten()
-        mask = torch.tensor([int((1 << pa).sum())])
-        w, cj, vj, _ = model._draws(j, mask, pa[None, :], s)  # (1, S, k), (1, S), (1, S)
-        B[:, pa.numpy(), j], c[:, j], v[:, j] = w[0].numpy(), cj[0].numpy(), vj[0].numpy()
-    return B, c, v
+def _sem_draws(model: HarmModel, adj: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The drawn SEMs of one graph: direct weights B (S, d, d), intercepts c (S, d), noise variances v (S, d),
+    from the draws themselves (never from the total-effect matrix under test)."""
+    prep = model.prepare(adj)
+    return model.weight_draws(adj)[0].numpy(), prep.intercept[0].numpy(), prep.noise_var[0].numpy()
 
 
 def test_moments_match_direct_solve() -> None:
@@ -57,7 +51,7 @@ def test_moments_match_direct_solve() -> None:
     model = HarmModel(data, config=HarmModelConfig(n_draws=S, seed=3))
     adj = _adj([(0, 1), (1, 2), (0, 2), (3, 2)])
     prep = model.prepare(adj)
-    B, c, v = _sem_draws(model, adj, S)
+    B, c, v = _sem_draws(model, adj)
     rng = np.random.default_rng(0)
     for target, outcome, value in [(1, 2, 2.0), (0, 2, -1.0), (3, 2, 0.5), (2, 0, 1.0), (0, 1, 3.0)]:
         mean, var = prep.moments(target, outcome, value=value)
@@ -81,7 +75,7 @@ def test_moments_match_direct_solve() -> None:
 
 
 def test_draws_follow_the_nig_posterior() -> None:
-    """The per-node draws that _sem_draws assembles: their mean and spread against the NIG posterior
+    """The draws that _sem_draws reads: their mean and spread against the NIG posterior
     computed here (prior of the module docstring: t = alpha_mu (alpha_w - d - 1) / (alpha_mu + 1) = 1/2 at
     d = 4, shape (alpha_w - d + k + 1) / 2)."""
     data = _chain_data(n=300)
@@ -92,7 +86,7 @@ def test_draws_follow_the_nig_posterior() -> None:
     for j, pa in [(2, [0, 1, 3]), (1, [0]), (0, [])]:
         m, prec, a, b = _nig_posterior(x, j, pa, t, (alpha_w - d + len(pa) + 1) / 2)
         adj = _adj([(i, j) for i in pa])
-        B, c, v = _sem_draws(model, adj, S)
+        B, c, v = _sem_draws(model, adj)
         var_mean = b / (a - 1)
         assert v[:, j].mean() == pytest.approx(var_mean, rel=4 * np.sqrt(1 / (a - 2)) / np.sqrt(S) + 1e-3)
         if pa:
