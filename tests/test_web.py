@@ -248,3 +248,35 @@ def test_drawings_escape_what_the_records_hold() -> None:
               "rows": [{"hypothesis_id": 4, "rendering": XSS, "constraints": [{"cause": XSS, "effect": "b", "sign": -1}]}]}
     assert XSS not in str(audit_graph(report, 4)) and "mark minus" in str(audit_graph(report, 4))
     assert audit_graph(report, 5) is None and audit_graph({"rows": []}) is None
+
+
+@pytest.mark.pg
+def test_dashboard_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """The read-only pages over a PostgreSQL database: renderings, sentences and citations, escaping, the
+    index-backed search, a directly stored decision shown escaped, and 409 on a check with no run."""
+    from theorycov.db import crud
+    from theorycov.db.session import session_scope
+    from theorycov.project import Project
+    from theorycov.web import create_app
+
+    src = tmp_path / "papers.jsonl"
+    src.write_text("\n".join(json.dumps(p) for p in PAPERS) + "\n", encoding="utf-8")
+    Project(pg_url, workdir=tmp_path / "runs").ingest([src], "sachs", extractor="rules", progress=False)
+    c = TestClient(create_app(pg_url))
+    counts = c.get("/api/overview").json()["counts"]
+    assert counts["papers"] == 3 and counts["runs"] == 0
+    body = c.get("/hypotheses").text
+    assert "Raf activates Mek" in body and "Raf activates Mek in T cells." in body and "Alpha et al. 2001" in body
+    assert XSS not in body and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in body
+    h = next(h for h in c.get("/api/hypotheses").json() if "PKC activates Raf" in h["rendering"])
+    assert "Protein kinase C activates Raf." in c.get(f"/hypotheses/{h['id']}").text
+    first = re.search(r'<td><a href="/hypotheses/\d+">#\d+</a> ([^<]*)</td>', c.get("/hypotheses", params={"q": "what activates Akt"}).text)
+    assert first is not None and "Akt" in first.group(1)
+    with session_scope(pg_url) as s:
+        did = crud.add_decision("block", session=s, inputs={"action": XSS, "harm": "Mek < q10", "bound": "human", "threshold": 0.5},
+                                estimates={"human": 0.9}, explanation={"text": f"Blocked: {XSS}.", "risk": 0.9}).id
+    r = c.get(f"/decisions/{did}")
+    assert r.status_code == 200 and XSS not in r.text and "Blocked: &lt;script&gt;" in r.text
+    assert c.get(f"/api/decisions/{did}").json()["estimates"] == {"human": 0.9}
+    r = c.post("/check", data={"action": "inhibit Raf", "harm": "Mek < q10", "bound": "human", "threshold": "0.5"})
+    assert r.status_code == 409 and "theorycov train" in _alert(r.text)
