@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -129,11 +130,16 @@ def load_hypotheses(*, session: Session, domain: str | None = None) -> list[Theo
     return out
 
 
-def edge_evidence(*, session: Session, domain: str) -> dict[tuple[str, str], list[EvidenceRef]]:
-    """Every stored, non-negated claim of a domain, keyed by (cause, effect), in storage order."""
+def edge_evidence(*, session: Session, domain: str, excluded: Collection[int] = ()) -> dict[tuple[str, str], list[EvidenceRef]]:
+    """Every stored, non-negated claim of a domain, keyed by (cause, effect), in storage order; a claim that
+    is evidence only for ``excluded`` hypotheses (ones no graph can satisfy) is never cited as support."""
     out: dict[tuple[str, str], list[EvidenceRef]] = {}
-    for c in crud.domain_claims(domain, session=session):
+    claims = crud.domain_claims(domain, session=session)
+    owners = crud.claim_hypothesis_ids([c.id for c in claims], session=session) if excluded else {}
+    for c in claims:
         if c.negated or c.relation == Relation.NO_EFFECT.value:
+            continue
+        if owners.get(c.id) and owners[c.id] <= set(excluded):
             continue
         ref = EvidenceRef(citation_of(c.paper).short(), c.sentence, c.paper.pmid, c.paper.doi, c.id, c.relation)
         out.setdefault((c.cause.name, c.effect.name), []).append(ref)

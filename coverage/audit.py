@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -94,7 +94,10 @@ def audit(
             support apart; coverage (q against p) stays structural. prior_mass: (H,) P(h) of the whole event
             (coverage.signs.signed_prior_mass; default the structural prior mass).
     """
+    excluded: list[dict] = []
     if isinstance(cs, TheorySet):
+        excluded = [{"hypothesis_id": x.theory.id, "rendering": x.theory.render(), "citations": x.theory.labels(), "reason": x.reason}
+                    for x in cs.excluded]
         citations = cs.citations if citations is None else citations
         hypothesis_ids = cs.ids if hypothesis_ids is None else hypothesis_ids
         cs = cs.constraints
@@ -176,6 +179,7 @@ def audit(
                 p_signed_high=float(event.high[h]) if signed[h] else None,
                 sign_support=(float(event.p[h]) / p if p > 0 else float("nan")) if signed[h] else None,
                 refuted_by="" if verdict[h] is not Verdict.REFUTED else ("structure" if bool(by_structure[h]) else "signs"),
+                constraints=[asdict(c) for c in cs.hypotheses[h].constraints],
             )
         )
     return AuditReport(
@@ -191,7 +195,18 @@ def audit(
         novel_modes=novel_modes(reward, cs, graphs, sat_s, config, counts=counts),
         ess=None if mass.exact else mass.ess,
         min_ess=config.min_ess,
+        excluded=excluded,
+        variables=list(cs.variables),
+        edge_marginals=edge_marginals(graphs, counts, None if dags is None else (dags, lr_all)),
     )
+
+
+def edge_marginals(graphs: torch.Tensor, counts: torch.Tensor, exact: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[list[float]]:
+    """(d, d) P(i -> j | D) for the report's drawing: over every DAG weighted by its exact posterior when
+    ``exact`` = (dags (N, d, d), log R (N,)) is given (d <= 5), else the share of the draws (graphs (N, d, d)
+    with counts (N,)) that have the edge. Rounded to 6 decimals: a drawing needs no more, and the JSON stays short."""
+    adj, w = (exact[0], torch.softmax(exact[1].to(torch.float64), 0)) if exact is not None else (graphs, counts / counts.sum())
+    return [[round(x, 6) for x in row] for row in (w[:, None, None] * adj.to(torch.float64)).sum(0).clamp(0, 1).tolist()]
 
 
 def novel_modes(reward: Reward, cs: ConstraintSet, samples: torch.Tensor, sat: torch.Tensor, config: AuditConfig = AuditConfig(),

@@ -301,6 +301,17 @@ def domain_claims(domain: str, *, session: Session) -> list[Claim]:
     return list(session.scalars(q))
 
 
+def claim_hypothesis_ids(claim_ids: Iterable[int], *, session: Session) -> dict[int, set[int]]:
+    """{claim id: ids of the hypotheses it is evidence for}."""
+    ids = list(claim_ids)
+    out: dict[int, set[int]] = {i: set() for i in ids}
+    if ids:
+        q = select(HypothesisEvidence.claim_id, HypothesisEvidence.hypothesis_id).where(HypothesisEvidence.claim_id.in_(ids))
+        for cid, hid in session.execute(q):
+            out[int(cid)].add(int(hid))
+    return out
+
+
 def hypotheses_with_evidence(*, session: Session, hypothesis_id: int | None = None, domain_id: int | None = None) -> list[Hypothesis]:
     """Hypotheses (all, one, or one domain's) with their evidence rows, claims and papers loaded."""
     q = (select(Hypothesis).options(selectinload(Hypothesis.evidence).selectinload(HypothesisEvidence.claim),

@@ -184,6 +184,8 @@ def audit(run: Annotated[Optional[int], typer.Option(help="run id (default: late
         typer.echo(f"warning: {w}")
     for r in rep["rows"]:
         typer.echo(f"  #{r['index']:<3} {r['verdict']:<20} p={r['p']:.3g} q={r['q']:.3g}  {r['rendering']}")
+    for x in rep.get("excluded", []):  # stored theories no graph can satisfy: listed, never judged
+        typer.echo(f"  left out (hypothesis {x['hypothesis_id']}): {x['rendering']} -- {x['reason']}")
     if html:
         typer.echo(f"report: {html}")
 

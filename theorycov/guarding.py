@@ -30,8 +30,9 @@ def load_guard(engine: Engine, run_id: int, run_dir: Path, config: GuardConfig) 
         fitted = FittedRun.load(run_dir)
     except RunError as err:
         raise ProjectError(f"the posterior of run {run_id} cannot be used: {err}; retrain with `theorycov train`") from err
+    excluded = [e.theory.id for e in fitted.theories.excluded if e.theory.id is not None] if fitted.theories is not None else []
     with session_scope(engine) as s:
-        evidence = edge_evidence(session=s, domain=fitted.domain)
+        evidence = edge_evidence(session=s, domain=fitted.domain, excluded=excluded)
     return fitted.guard(evidence=lambda a, b: evidence.get((a, b), []), config=config)
 
 

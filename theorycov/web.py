@@ -41,6 +41,7 @@ from theorycov import boundary
 from theorycov.coverage.guard.estimators import Bound
 from theorycov.db.session import session_scope
 from theorycov.errors import InputError, ProjectError
+from theorycov.pictures import audit_graph, decision_graph
 from theorycov.project import Project
 
 logger = logging.getLogger(__name__)
@@ -128,11 +129,18 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
     def hypothesis(request: Request, hid: str) -> HTMLResponse:
         n = _row_id(hid)
         views = hypothesis_views(project, n) if n is not None else []
-        return page(request, "hypothesis.html", title=f"hypothesis {n}", h=views[0]) if views else not_found(request, f"hypothesis {hid[:40]}")
+        if not views:
+            return not_found(request, f"hypothesis {hid[:40]}")
+        graph = audit_graph((latest_audit(project, with_html=False) or {}).get("report"), n)
+        return page(request, "hypothesis.html", title=f"hypothesis {n}", h=views[0], graph=graph)
 
     @app.get("/audit", response_class=HTMLResponse)
-    def audit(request: Request) -> HTMLResponse:
-        return page(request, "audit.html", title="audit", audit=latest_audit(project))
+    def audit(request: Request, theory: int | None = None) -> HTMLResponse:  # ?theory=ID highlights that hypothesis
+        a = latest_audit(project)
+        report = a["report"] if a else None
+        known = theory is not None and any(r.get("hypothesis_id") == theory for r in (report or {}).get("rows", []))
+        graph = audit_graph(report, theory if known else None)
+        return page(request, "audit.html", title="audit", audit=a, graph=graph, theory=theory, theory_known=known)
 
     @app.get("/audit/report.html", response_class=HTMLResponse)
     def audit_report(request: Request) -> HTMLResponse:
@@ -303,7 +311,7 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
             "risk": exp.get("risk"), "bound": exp.get("bound", record["inputs"].get("bound", "")),
             "threshold": exp.get("threshold", record["inputs"].get("threshold")), "estimates": record["estimates"],
             "theory": exp.get("deciding_theory"), "citations": exp.get("deciding_citations") or [], "paths": exp.get("paths") or [],
-            "hypothesis_id": record.get("deciding_hypothesis_id"), "stored": record["stored"],
+            "hypothesis_id": record.get("deciding_hypothesis_id"), "stored": record["stored"], "graph": decision_graph(exp),
             "json": boundary.dumps(record, indent=2)}
 
 

@@ -8,6 +8,7 @@ no number ever comes from a language model.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -15,7 +16,7 @@ from enum import Enum
 import torch
 
 from theorycov.coverage.guard.estimators import Bound
-from theorycov.db.schemas import EvidenceRef  # the vocabulary type; re-exported for the guard's callers
+from theorycov.db.schemas import Constraint, EvidenceRef  # vocabulary types; EvidenceRef re-exported for the guard's callers
 
 __all__ = [
     "CausalPath",
@@ -26,6 +27,7 @@ __all__ = [
     "PathStatus",
     "find_paths",
     "render_text",
+    "sign_contradictions",
 ]
 
 
@@ -152,6 +154,37 @@ def explain_paths(
 
 
 _SIGN = {"activates": 1, "inhibits": -1}  # the sign a sentence states (other relations state none)
+
+def sign_contradictions(paths: Sequence[CausalPath], constraints: Sequence[Constraint]) -> list[str]:
+    """Where a decision's shown paths contradict the deciding theory's stated signs (empty when they agree).
+
+    A direct signed constraint i -> j contradicts a shown edge i -> j of the other sign; a path constraint
+    i ~> j contradicts the shown paths when the paths from i to j that are shown (sub-paths of the action's
+    paths) sum to an effect of the other sign.
+    """
+    out = []
+    for c in constraints:
+        if c.forbidden or c.sign == 0:
+            continue
+        if not c.path:
+            for p in paths:
+                for e in p.edges:
+                    if (e.cause, e.effect) == (c.cause, c.effect) and e.weight * c.sign < 0:
+                        out.append(f"{c.render()}, but the edge shows {e.weight:+.2f}")
+            continue
+        effect, seen = 0.0, set()
+        for p in paths:
+            nodes = p.nodes
+            if c.cause in nodes and c.effect in nodes and nodes.index(c.cause) < nodes.index(c.effect):
+                sub = p.edges[nodes.index(c.cause) : nodes.index(c.effect)]
+                key = tuple((e.cause, e.effect) for e in sub)
+                if key not in seen:
+                    seen.add(key)
+                    effect += math.prod(e.weight for e in sub)
+        if seen and effect * c.sign < 0:
+            out.append(f"{c.render()}, but the shown paths sum to {effect:+.2f}")
+    return out
+
 
 #: how the explanation names each bound (keys: Bound values)
 BOUND_NAMES = {

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from theorycov.coverage.guard.explain import CausalPath, EdgeExplanation, sign_contradictions
 from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
 from theorycov.coverage.posterior import FitConfig, fit_posterior
 from theorycov.coverage.run import FittedRun, RunError
@@ -69,6 +70,16 @@ def test_saved_run_decides_like_the_run_in_memory(fitted: tuple[FittedRun, Path]
             mem, disk = run.guard().check(action, harm, bound=bound), back.guard().check(action, harm, bound=bound)
             assert mem.estimates == disk.estimates and mem.risk == disk.risk and mem.status == disk.status
             assert mem.deciding_theory_id == disk.deciding_theory_id
+            if mem.deciding_theory_id is not None:  # the explanation never contradicts the theory it cites
+                theory = next(t for t in run.theories.theories if t.id == mem.deciding_theory_id)
+                assert sign_contradictions(mem.paths, theory.hypothesis.constraints) == []
+
+
+def test_sign_contradictions_are_found() -> None:
+    path = CausalPath((EdgeExplanation("A", "B", 0.5), EdgeExplanation("B", "C", -0.4)))
+    assert sign_contradictions([path], [Constraint("A", "B", sign=1), Constraint("A", "C", path=True, sign=-1)]) == []
+    found = sign_contradictions([path], [Constraint("A", "B", sign=-1), Constraint("A", "C", path=True, sign=1)])
+    assert found == ["A inhibits B, but the edge shows +0.50", "A activates C (directly or indirectly), but the shown paths sum to -0.20"]
 
 
 def test_audit_and_guard_agree_on_refuted_theories(fitted: tuple[FittedRun, Path]) -> None:
