@@ -61,7 +61,8 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         seed=seed, num_iterations=horizon, num_envs=args.envs, batch_size=args.batch, prefill=args.prefill, lr=args.lr,
         lr_min=args.lr * args.lr_min_frac, lr_schedule=args.schedule, warmup_iters=200, eps_start=args.eps_start, eps_end=args.eps_end,
         eps_decay_iters=max(1, horizon // 4), progress=False, log_every=100, policy=pol, candidates=args.cand,
-        device=args.device, max_parents=args.max_parents,
+        device=args.device, max_parents=args.max_parents, nll_weight=args.nll,
+        nll_decay_iters=int(horizon * args.nll_decay),
     )
 
 
@@ -74,11 +75,14 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
     guide = None
     if args.guide_chains > 0:
         gcfg = GuideConfig(chains=args.guide_chains, steps=args.guide_steps, per_iteration=args.guide_per_it,
-                           restart_share=args.guide_restart, burn_in=args.guide_burn, stop_after=args.guide_stop, seed=seed + 17)
+                           restart_share=args.guide_restart, burn_in=args.guide_burn, stop_after=args.guide_stop, seed=seed + 17,
+                           temperatures=tuple(float(x) for x in args.guide_temps.split(",")))
         guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, max_parents=cfg.max_parents)
         tr.extra_transitions = guide
         if gcfg.restart_share > 0:
             tr.start_states = guide.start_states
+        if args.nll > 0:
+            tr.demonstrations = guide.demonstrations
     budget = args.minutes * 60 - (time.perf_counter() - t0)  # screens, tables and burn-in count against the budget
     tr.train(num_iterations=10**9, max_seconds=max(budget, 1.0))
     info = {"iterations": tr.iteration, "train_seconds": tr.train_seconds, "total_seconds": time.perf_counter() - t0,
@@ -126,6 +130,9 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--guide-restart", type=float, default=0.0)
     ap.add_argument("--guide-burn", type=int, default=0)
     ap.add_argument("--guide-stop", type=int, default=0)
+    ap.add_argument("--nll", type=float, default=0.0, help="warm-start likelihood weight of the guide's demonstrations")
+    ap.add_argument("--nll-decay", type=float, default=0.5, help="share of the horizon over which that weight fades to 0")
+    ap.add_argument("--guide-temps", default="1", help="the guide chains' temperature ladder")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
 

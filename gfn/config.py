@@ -34,6 +34,8 @@ class TrainerConfig:
     grad_clip: float = 10.0  # max gradient norm (0 disables)
     max_parents: int | None = None  # in-degree cap of the environment
     candidates: int = 0  # k of the candidate-parent screen (gfn/candidates.py) restricting the edges; 0: every edge
+    nll_weight: float = 0.0  # weight of the warm-start likelihood of demonstrated steps (the trainer's demonstrations hook)
+    nll_decay_iters: int = 0  # the weight falls linearly to 0 over this many iterations (0: constant), so training ends on the GFlowNet loss alone
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
     log_every: int = 100  # iterations between metrics records and progress-bar updates
     checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)

@@ -190,6 +190,13 @@ class DAGEnv:
             return None
         return self.reward.delta_features(adj).to(torch.float32)
 
+    def transition_states(self, adj: torch.Tensor, actions: torch.Tensor) -> tuple[GraphState, GraphState]:
+        """States of G (B, d, d) and of G' = G + action (B,) for replayed transitions: one closure and one set of
+        features for G; G' gets the closure's one-edge update and only column j of the features recomputed."""
+        st = self.states(adj)
+        nxt, _ = self.step(st, actions, with_delta=False)
+        return st, replace(nxt, done=torch.zeros_like(nxt.done))
+
     def states(self, adj: torch.Tensor) -> GraphState:
         """States for graphs known to be DAGs (replayed, enumerated): no validation."""
         return GraphState(adj, transitive_closure(adj), self.features(adj), torch.zeros(adj.shape[0], dtype=torch.bool, device=adj.device))

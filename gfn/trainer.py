@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: hook for off-policy transitions from outside: (iteration, generator) -> Transitions or None
 ExtraTransitions = Callable[[int, torch.Generator], "Transitions | None"]
+#: hook for demonstrated steps (warm start): (iteration, generator) -> (states (n, d, d) bool, actions (n,) incl. stop) or None
+Demonstrations = Callable[[int, torch.Generator], "tuple[torch.Tensor, torch.Tensor] | None"]
 #: hook for where finished environments restart: (number restarting, generator) -> (k <= n, d, d) bool DAGs or None
 StartStates = Callable[[int, torch.Generator], "torch.Tensor | None"]
 
@@ -53,6 +55,10 @@ class Trainer:
     from instead of the empty graph (the sampler then continues on-policy from there; the same number of
     transitions per iteration, so it costs no reward evaluations beyond the sampler's own).
     run_dir: where config.json, metrics.jsonl and checkpoints go (None: nothing written).
+    demonstrations: optional hook giving (state, action) pairs whose log-likelihood under P_F joins the loss
+    with weight ``config.nll_weight`` (decaying to 0 over ``nll_decay_iters``): a warm start from, e.g., MCMC
+    graphs cut along random edge orders (gfn/warmstart.py). It pulls P_F toward the demonstrations' own
+    distribution, so it must fade: the fixed point of the loss that remains is R's.
     allowed: (d, d) bool candidate edges of the environment; default: the screen of ``config.candidates``
     (gfn/candidates.py) when it is > 0, else every edge.
     """
@@ -65,8 +71,10 @@ class Trainer:
         run_dir: str | Path | None = None,
         start_states: StartStates | None = None,
         allowed: torch.Tensor | None = None,
+        demonstrations: Demonstrations | None = None,
     ) -> None:
         self.config = config
+        self.demonstrations = demonstrations
         self.reward = reward
         self.extra_transitions = extra_transitions
         self.start_states = start_states
@@ -121,6 +129,14 @@ class Trainer:
         frac = min(1.0, it / max(1, c.eps_decay_iters))
         return c.eps_start + (c.eps_end - c.eps_start) * frac
 
+    def nll_weight(self, it: int | None = None) -> float:
+        """Weight of the demonstrations' likelihood at an iteration (linear decay to 0)."""
+        c = self.config
+        it = self.iteration if it is None else it
+        if c.nll_decay_iters <= 0:
+            return c.nll_weight
+        return c.nll_weight * max(0.0, 1.0 - it / c.nll_decay_iters)
+
     # ---- data collection ------------------------------------------------------------------------
     @torch.no_grad()
     def collect(self, epsilon: float) -> int:
@@ -149,16 +165,19 @@ class Trainer:
     def db_loss(self, batch: Transitions) -> torch.Tensor:
         """Modified detailed balance loss of a batch of transitions (scalar, with grad)."""
         env = self.env
-        nxt_adj = env.next_adjacency(batch.adj, batch.actions)
         M = batch.adj.shape[0]
+        st, nx = env.transition_states(batch.adj, batch.actions)
+        nxt_adj = nx.adj
         if self.target is None:  # one forward pass over G and G' together
-            both = env.states(torch.cat([batch.adj, nxt_adj]))
+            both = GraphState(torch.cat([st.adj, nx.adj]), torch.cat([st.closure, nx.closure]),
+                              None if st.features is None else torch.cat([st.features, nx.features]),  # type: ignore[list-item]
+                              torch.cat([st.done, nx.done]))
             logp = self.policy.log_probs(both)
             logp_s, next_stop = logp[:M], logp[M:, -1]
         else:
-            logp_s = self.policy.log_probs(env.states(batch.adj))
+            logp_s = self.policy.log_probs(st)
             with torch.no_grad():
-                next_stop = self.target.log_probs(env.states(nxt_adj))[:, -1]
+                next_stop = self.target.log_probs(nx)[:, -1]
         n_next = nxt_adj.flatten(1).sum(1)
         return modified_db_loss(logp_s, next_stop, batch.actions, batch.delta_log_reward, n_next, self.config.huber_delta)
 
@@ -196,6 +215,12 @@ class Trainer:
             loss = self.db_loss(self.buffer.sample(c.batch_size, self.generator))
         else:
             loss = self.tb_loss(eps)
+        w = self.nll_weight()
+        if w > 0 and self.demonstrations is not None:
+            demo = self.demonstrations(self.iteration, self.generator)
+            if demo is not None and demo[0].shape[0] > 0:
+                logp = self.policy.log_probs(self.env.states(demo[0]))
+                loss = loss - w * logp.gather(1, demo[1][:, None]).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip > 0:

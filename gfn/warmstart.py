@@ -38,7 +38,8 @@ __all__ = ["GuideConfig", "MCMCGuide"]
 class GuideConfig:
     """Settings of the MCMC guide."""
 
-    chains: int = 16  # MC3 chains (cold)
+    chains: int = 16  # MC3 chains (all levels of the ladder together)
+    temperatures: tuple[float, ...] = (1.0,)  # the chains' ladder (parallel tempering when longer); only beta = 1 chains feed the trainer
     steps: int = 1  # MC3 steps of every chain per training iteration
     per_iteration: int = 32  # transitions along random edge orders of the chains' graphs per iteration
     restart_share: float = 0.0  # share of the sampler's restarting environments sent to a prefix of a chain's graph
@@ -59,10 +60,19 @@ class MCMCGuide:
                  max_parents: int | None = None, start: torch.Tensor | None = None) -> None:
         self.reward, self.config, self.d = reward, config, reward.d
         self.chains = DAGChains(reward, num_chains=config.chains, seed=config.seed, start=start, allowed=allowed,
-                                max_parents=max_parents, device=reward.device)
+                                max_parents=max_parents, device=reward.device, temperatures=config.temperatures)
         self.evaluations = 0  # transitions injected (each one delta log R); the chains count their own
         for _ in range(config.burn_in):
-            self.chains.step()
+            self._advance()
+
+    def _advance(self) -> None:
+        self.chains.step()
+        if self.chains.levels > 1:
+            self.chains.swap(self.chains.steps % 2)
+
+    def cold_graphs(self) -> torch.Tensor:
+        """(C_cold, d, d) the current graphs of the beta = 1 chains."""
+        return self.chains.adj[self.chains.cold]
 
     @property
     def total_evaluations(self) -> int:
@@ -94,8 +104,8 @@ class MCMCGuide:
         if not self._active(iteration):
             return None
         for _ in range(c.steps):
-            self.chains.step()
-        adj = self.chains.adj
+            self._advance()
+        adj = self.cold_graphs()
         pick = (rand((c.per_iteration,), generator, adj.device) * adj.shape[0]).long()
         graphs = adj[pick]
         graphs = graphs[graphs.flatten(1).any(1)]  # the empty graph has no transition
@@ -106,6 +116,15 @@ class MCMCGuide:
         self.evaluations += int(action.numel())
         return Transitions(state, action, delta)
 
+    def demonstrations(self, iteration: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The trainer's ``demonstrations`` hook: ``per_iteration`` (prefix, next action) pairs of the chains'
+        graphs along random edge orders, the stop action where the prefix is the whole graph (the optimal
+        sampler's steps if the chains were exact). Uses the chains' current states (advanced by ``__call__``)."""
+        adj = self.cold_graphs()
+        pick = (rand((self.config.per_iteration,), generator, adj.device) * adj.shape[0]).long()
+        prefix, nxt = self._prefixes(adj[pick], generator, with_next=False)
+        return prefix, torch.where(nxt >= 0, nxt, torch.full_like(nxt, self.d * self.d))
+
     def start_states(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         """Restart up to ``restart_share`` of n finished environments at prefixes of the chains' graphs."""
         c = self.config
@@ -114,7 +133,7 @@ class MCMCGuide:
         k = int((rand((n,), generator, self.reward.device) < c.restart_share).sum())
         if k == 0:
             return None
-        adj = self.chains.adj
+        adj = self.cold_graphs()
         pick = (rand((k,), generator, adj.device) * adj.shape[0]).long()
         prefix, _ = self._prefixes(adj[pick], generator, with_next=False)
         return prefix
