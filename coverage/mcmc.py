@@ -88,6 +88,7 @@ class StructureMCMC(DAGChains):
         keep_samples: bool = True,
         track_visited: bool = False,
         max_seconds: float | None = None,
+        max_cpu_seconds: float | None = None,
     ) -> MCMCResult:
         """Step all chains until ``max_evaluations`` reward evaluations (or ``max_seconds``) are spent.
 
@@ -97,12 +98,14 @@ class StructureMCMC(DAGChains):
             constraints: hypotheses whose kept-state counts and first hits are tracked.
             keep_samples: store the kept states (S, d, d); off for long runs at large d.
             track_visited: record every distinct visited graph (to check that a best completion was reached).
+            max_seconds / max_cpu_seconds: wall-time / process CPU-time budgets (the latter stays comparable on
+            a shared machine).
         """
         H = len(constraints) if constraints is not None else 0
         hits = torch.zeros(H, dtype=torch.int64)
         first_hit: list[int | None] = [None] * H
         kept: list[torch.Tensor] = []
-        n_kept, t0, best = 0, time.perf_counter(), float(self.log_r.max())
+        n_kept, t0, cpu0, best = 0, time.perf_counter(), time.process_time(), float(self.log_r.max())
         visited: set[tuple[int, ...]] = set()
         step = 0
 
@@ -133,6 +136,8 @@ class StructureMCMC(DAGChains):
             best = max(best, float(self.log_r.max()))
             observe(self.adj[cold], step >= burn_in and (step - burn_in) % thin == 0)
             if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+                break
+            if max_cpu_seconds is not None and time.process_time() - cpu0 >= max_cpu_seconds:
                 break
         samples = torch.cat(kept) if kept else torch.zeros(0, self.d, self.d, dtype=torch.bool)
         acc = self.accepted / max(self.proposed, 1)

@@ -107,6 +107,7 @@ class Trainer:
         self.losses: list[float] = []  # loss of every iteration, in order
         self.metrics: list[dict[str, float]] = []  # records every log_every iterations
         self.train_seconds = 0.0  # wall time spent inside train()
+        self.train_cpu_seconds = 0.0  # CPU time of this process spent inside train() (not checkpointed)
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -239,12 +240,14 @@ class Trainer:
         num_iterations: int | None = None,
         max_seconds: float | None = None,
         callback: Callable[[Trainer], None] | None = None,
+        max_cpu_seconds: float | None = None,
     ) -> list[float]:
-        """Run until ``num_iterations`` more iterations (default: up to config.num_iterations) or
-        ``max_seconds`` of wall time; returns the losses of this call."""
+        """Run until ``num_iterations`` more iterations (default: up to config.num_iterations),
+        ``max_seconds`` of wall time or ``max_cpu_seconds`` of this process's CPU time (the budget that stays
+        comparable on a shared machine); returns the losses of this call."""
         c = self.config
         target = c.num_iterations if num_iterations is None else self.iteration + num_iterations
-        start_iter, t0 = self.iteration, time.perf_counter()
+        start_iter, t0, cpu0 = self.iteration, time.perf_counter(), time.process_time()
         bar = tqdm(total=target, initial=self.iteration, disable=not c.progress, desc="gfn", unit="it")
         try:
             while self.iteration < target:
@@ -258,9 +261,12 @@ class Trainer:
                     self.save(self.run_dir / "checkpoint.pt")
                 if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
                     break
+                if max_cpu_seconds is not None and time.process_time() - cpu0 >= max_cpu_seconds:
+                    break
         finally:
             bar.close()
             self.train_seconds += time.perf_counter() - t0
+            self.train_cpu_seconds += time.process_time() - cpu0
         return self.losses[start_iter:]
 
     def _record(self, loss: float, t0: float, start_iter: int, bar: tqdm) -> None:

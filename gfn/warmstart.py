@@ -31,7 +31,7 @@ from .mcmc import DAGChains
 from .replay import Transitions
 from .reward import Reward
 
-__all__ = ["GuideConfig", "MCMCGuide"]
+__all__ = ["GuideConfig", "MCMCGuide", "combine_transitions", "combine_starts"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,37 @@ class MCMCGuide:
         pick = (rand((k,), generator, adj.device) * adj.shape[0]).long()
         prefix, _ = self._prefixes(adj[pick], generator, with_next=False)
         return prefix
+
+
+def combine_transitions(*hooks: object) -> object:
+    """One ``extra_transitions`` hook from several (e.g. the coverage objective and the MCMC guide): their
+    transitions, concatenated, each hook called every iteration."""
+    live = [h for h in hooks if h is not None]
+
+    def hook(iteration: int, generator: torch.Generator) -> Transitions | None:
+        parts = [t for t in (h(iteration, generator) for h in live) if t is not None and len(t)]  # type: ignore[operator]
+        if not parts:
+            return None
+        dev = parts[0].adj.device
+        return Transitions(torch.cat([p.adj.to(dev) for p in parts]), torch.cat([p.actions.to(dev) for p in parts]),
+                           torch.cat([p.delta_log_reward.to(dev) for p in parts]))
+
+    return hook
+
+
+def combine_starts(*hooks: object) -> object:
+    """One ``start_states`` hook from several: each in turn restarts some of the environments still left."""
+    live = [h for h in hooks if h is not None]
+
+    def hook(n: int, generator: torch.Generator) -> torch.Tensor | None:
+        parts, left = [], n
+        for h in live:
+            if left <= 0:
+                break
+            s = h(left, generator)  # type: ignore[operator]
+            if s is not None and s.shape[0]:
+                parts.append(s[:left])
+                left -= parts[-1].shape[0]
+        return torch.cat(parts) if parts else None
+
+    return hook
