@@ -27,7 +27,6 @@ counts a death only when the episode ends early).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time

@@ -1,5 +1,22 @@
-"""Coverage benchmark, part 2 (see bench/coverage.py): d = 20 against an MC3 reference, and Sachs with
-the BEL and consensus hypotheses."""
+"""Coverage where it matters (issue 16): d = 20 (ER2, n = 100) and ecoli70 (n = 1,000 rows from its SEM).
+
+    .venv/bin/python bench/coverage_large.py --problems d20 ecoli70 --seeds 0 1 2 3 4 --minutes 3
+
+Per seed, 30 planted theories (``planted``): 20 true partial graphs of the network (10 single edges, 5
+directed paths, 5 pairs of edges), 5 low-mass edges (reference marginal in [0.05, 0.3], the lowest
+non-zero ones otherwise) and 5 contradicting ones (both directions of a strong edge forbidden). p(h|D) comes
+from the cached reference chains of bench/reference.py (their graphs reweighted to the floor prior, exact
+since both rewards share the likelihood); "refuted" is p(h|D) < delta P(h). Three samplers on the same
+floor-prior reward: the coverage GFlowNet (``CoverageConfig.budgeted`` objective + the MCMC guide of
+bench/gfn_scale.py's settings), the plain GFlowNet (the same without the objective) and the project's
+16-chain MC3, compared at equal CPU time (--minutes of this process's CPU each) and at equal reward
+evaluations (the coverage GFlowNet's count; the plain GFlowNet and MC3 are read when they reach it). Covered:
+q(h) + binomial tolerance >= (1 - eps) p(h|D) over 2,000 draws (no best completions at this size). ecoli70
+has one data set (one reference); its seeds vary the planted theories and the samplers' seeds.
+Writes bench/results/gfn_coverage_large.json and a section of bench/RESULTS.md.
+
+``run_d20`` (below the new part) is the earlier d = 20 section that bench/coverage.py still calls.
+"""
 from __future__ import annotations
 
 import time
@@ -11,10 +28,11 @@ from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.mcmc import StructureMCMC
 from theorycov.coverage.objective import CoverageConfig
 from theorycov.coverage.prior import FloorPrior
-from theorycov.gfn import BGeScore, PolicyConfig, Reward, TrainerConfig, sample
+from theorycov.gfn import BGeScore, Reward, sample
 from theorycov.gfn.data import make_linear_gaussian_er
 
-from coverage_d5 import DELTA, EPS, LAM, RESULTS, ROOT, _h, train_gfn  # noqa: E402  (shared helpers of the benchmark)
+from coverage_d5 import DELTA, EPS, LAM, _h, train_gfn  # noqa: E402  (shared helpers of the benchmark)
+from coverage_sachs import run_sachs, sachs_hypotheses  # noqa: E402,F401  (re-exported for bench/coverage.py)
 
 
 def _binom_tol(q: torch.Tensor, n: int) -> torch.Tensor:
@@ -102,96 +120,162 @@ def run_d20(seed: int, ref_seconds: float, gfn_seconds: float, hidden: int) -> d
     return out
 
 
-# ---------------------------------------------------------------- Sachs: the audit report
-BEL_TSV = ROOT.parent / "shared" / "data" / "bel" / "sachs_node_statements_from_bel.tsv"
-SACHS_CITATION = "Sachs et al. 2005, Science 308:523 (consensus network as in bnlearn sachs.bif)"
-
-
-def sachs_hypotheses() -> tuple[list[Hypothesis], list[list[str]], torch.Tensor]:
-    """Hypotheses from the 14 BEL statements (one per distinct claim, plus each paper's joint claim) and
-    from the consensus network (one per edge, plus the whole network): (hypotheses, citations, weights (H,)).
-
-    Weights w_h are proportional to the number of supporting statements (1 for consensus entries)."""
-    import csv
-    from collections import defaultdict
-    from theorycov.gfn import SACHS_CONSENSUS_EDGES
-    claims: dict[Constraint, list[str]] = defaultdict(list)
-    by_paper: dict[str, set[Constraint]] = defaultdict(set)
-    with open(BEL_TSV, newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            rel = row["relation"]
-            sign = -1 if "decreases" in rel.lower() else 1
-            c = Constraint(row["subject_node"], row["object_node"], path=not rel.startswith("direct"), sign=sign)
-            claims[c].append(f"PMID {row['pmid']} ({row['citation'][:60]})")
-            by_paper[row["pmid"]].add(c)
-    hyps, cites, counts = [], [], []
-    for c, src in claims.items():
-        hyps.append(_h(c))
-        cites.append(sorted(set(src)))
-        counts.append(len(src))
-    for pmid, cons in by_paper.items():
-        # a paper's joint hypothesis: a direct claim implies the path; conflicting signs on one pair keep the edge unsigned
-        pairs: dict[tuple[str, str], list[Constraint]] = defaultdict(list)
-        for c in cons:
-            pairs[(c.cause, c.effect)].append(c)
-        joint = []
-        for (a, b), cs_ in pairs.items():
-            direct = any(not c.path for c in cs_)
-            signs = {c.sign for c in cs_}
-            joint.append(Constraint(a, b, path=not direct, sign=signs.pop() if len(signs) == 1 else 0))
-        if len(joint) > 1:
-            hyps.append(_h(*joint))
-            cites.append([f"PMID {pmid} (all claims of the paper)"])
-            counts.append(sum(len(claims[c]) for c in cons))
-    for a, b in SACHS_CONSENSUS_EDGES:
-        hyps.append(_h(Constraint(a, b, sign=1)))
-        cites.append([SACHS_CITATION])
-        counts.append(1)
-    hyps.append(_h(*[Constraint(a, b) for a, b in SACHS_CONSENSUS_EDGES]))
-    cites.append([SACHS_CITATION + ": the whole 17-edge network"])
-    counts.append(1)
-    # equal constraint sets merge (e.g. a BEL claim that is also a consensus edge)
-    merged: dict[str, int] = {}
-    H, C, W = [], [], []
-    for h, c, n in zip(hyps, cites, counts):
-        key = h.shallow_hash()
-        if key in merged:
-            k = merged[key]
-            C[k] = sorted(set(C[k]) | set(c))
-            W[k] += n
-            continue
-        merged[key] = len(H)
-        H.append(h)
-        C.append(c)
-        W.append(n)
-    w = torch.tensor(W, dtype=torch.float64)
-    return H, C, w / w.sum()
-
-
-def run_sachs(seconds: float, hidden: int, seed: int = 0, power: float = 0.1) -> dict[str, object]:
-    """The Sachs audit through the library's own path (``fit_posterior`` with its default trainer and strong
-    coverage objective, as ``theorycov train`` and the demo run it), likelihood power ``power`` (untempered, 853 cells make the IS
-    weights degenerate: ESS 1.0 of 4,000 draws at stop 9, so every verdict read "under-covered")."""
-    from theorycov.coverage.posterior import FitConfig, fit_posterior
-    from theorycov.gfn import load_sachs
-    data = load_sachs(observational_only=True)
-    hyps, cites, w = sachs_hypotheses()
-    cfg = FitConfig(minutes=seconds / 60.0, likelihood_power=power, progress=False,
-                    trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=False, policy=PolicyConfig(hidden=hidden, num_layers=2)))
-    from theorycov.db.schemas import Citation, Theory
-    theories = [Theory(None, h, tuple(Citation(c) for c in cs), float(wi)) for h, cs, wi in zip(hyps, cites, w)]
-    res = fit_posterior(data, theories, config=cfg, domain=f"Sachs et al. 2005, 853 observational cells (cd3cd28), likelihood power {power:g}")
-    rep = res.report
-    assert rep is not None
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "coverage_sachs_audit.json").write_text(rep.to_json())
-    (RESULTS / "coverage_sachs_audit.html").write_text(rep.to_html())
-    verdicts = [r.verdict for r in rep.rows]
-    return {"hypotheses": len(hyps), "likelihood_power": power, "iterations": res.trainer.iteration,
-            "seconds": round(res.seconds["train"], 1), "covered_share": rep.covered_share, "min_q_over_p": rep.min_q_over_p,
-            "ess": rep.ess, "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))},
-            "rows": [(r.rendering, round(r.p, 4), round(r.q, 4), r.verdict) for r in rep.rows],
-            "novel_modes": [m.text for m in rep.novel_modes[:5]]}
-
-
 # ---------------------------------------------------------------- driver
+
+
+# ---------------------------------------------------------------- issue 16: d = 20 and ecoli70 on cached references
+def planted(names: list[str], truth: torch.Tensor, marg: torch.Tensor, seed: int) -> tuple[list[Hypothesis], list[str]]:
+    """30 theories: 10 true edges, 5 true paths, 5 pairs of true edges, 5 low-mass edges, 5 contradicting."""
+    from theorycov.gfn.graphs import transitive_closure
+    gen = torch.Generator().manual_seed(seed)
+    N = lambda i: names[i]  # noqa: E731
+    d = len(names)
+    E = [tuple(e) for e in truth.nonzero().tolist()]
+    perm = torch.randperm(len(E), generator=gen).tolist()
+    hyps = [_h(Constraint(N(E[k][0]), N(E[k][1]), sign=1)) for k in perm[:10]]
+    reach = transitive_closure(truth[None])[0] & ~truth & ~torch.eye(d, dtype=torch.bool)  # paths of length >= 2
+    P = [tuple(e) for e in reach.nonzero().tolist()]
+    pp = torch.randperm(len(P), generator=gen).tolist()
+    hyps += [_h(Constraint(N(P[k][0]), N(P[k][1]), path=True, sign=1)) for k in pp[:5]]
+    hyps += [_h(Constraint(N(E[a][0]), N(E[a][1]), sign=1), Constraint(N(E[b][0]), N(E[b][1]), sign=1))
+             for a, b in zip(perm[10:15], perm[15:20])]
+    pairs = [(i, j) for i in range(d) for j in range(d) if i != j and not truth[i, j]]
+    low = [pr for pr in pairs if 0.05 <= float(marg[pr]) <= 0.3]
+    if len(low) < 5:  # a peaked posterior: the lowest non-zero marginals
+        low += sorted([pr for pr in pairs if float(marg[pr]) > 0 and pr not in low], key=lambda pr: float(marg[pr]))
+    lp = torch.randperm(min(len(low), 20), generator=gen).tolist()
+    hyps += [_h(Constraint(N(low[k][0]), N(low[k][1]))) for k in lp[:5]]
+    adjm = marg + marg.T
+    strong = sorted(E, key=lambda e: -float(adjm[e]))[:5]
+    hyps += [_h(Constraint(N(i), N(j), forbidden=True), Constraint(N(j), N(i), forbidden=True)) for i, j in strong]
+    kinds = ["true"] * 20 + ["low-mass"] * (len(hyps) - 25) + ["contradicting"] * 5
+    return hyps, kinds
+
+
+def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -> dict[str, object]:
+    cov = q + _binom_tol(q, n) >= (1 - EPS) * p
+    ratio = q / p.clamp_min(1e-12)
+    return {"covered_share": float(cov[judged].double().mean()), "min_q_over_p": float(ratio[judged].min()),
+            "q": [round(float(x), 4) for x in q]}
+
+
+def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
+         cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int) -> dict[str, object]:
+    """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
+    ``snapshot_at`` is given, when its reward evaluations first reach that count."""
+    from theorycov.coverage.objective import CoverageObjective
+    from theorycov.coverage.train import CoverageTraining
+    from theorycov.gfn import Trainer
+    from theorycov.gfn.warmstart import GuideConfig, MCMCGuide, combine_starts, combine_transitions
+    from gfn_scale import trainer_config_for  # the scale benchmark's settings
+    cfg = trainer_config_for(settings, seed)
+    tr = Trainer(cfg, reward)
+    guide = MCMCGuide(reward, GuideConfig(**settings["guide"], seed=seed + 17), allowed=tr.env.allowed)  # type: ignore[arg-type]
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1)) if coverage else None
+    tr.extra_transitions = combine_transitions(obj, guide)  # type: ignore[assignment]
+    tr.start_states = combine_starts(None if obj is None else obj.start_states, guide.start_states)  # type: ignore[assignment]
+    if cfg.nll_weight > 0:
+        tr.demonstrations = guide.demonstrations
+    count = {"n": 0}
+    add = tr.buffer.add
+
+    def counted(t, validate: bool = False) -> None:  # noqa: ANN001
+        count["n"] += len(t)
+        add(t, validate)
+
+    tr.buffer.add = counted  # type: ignore[method-assign]
+    evals = lambda: count["n"] + guide.chains.evaluations  # noqa: E731  (injected transitions are in count)
+    g = torch.Generator().manual_seed(seed + 5)
+    out: dict[str, object] = {}
+
+    def on_log(t: Trainer) -> None:
+        if snapshot_at is not None and "at_equal_evaluations" not in out and evals() >= snapshot_at:
+            q = cs.satisfies(sample(t.policy, n_eval, generator=g)).double().mean(0)
+            out["at_equal_evaluations"] = {**_q_summary(q, p, ~refuted, n_eval), "evaluations": evals(), "iterations": t.iteration}
+
+    log = CoverageTraining(tr, cs, obj, p_reference=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log)
+    cpu0 = time.process_time()
+    log.running_audit()  # as CoverageTraining.run does, with a CPU budget instead of wall time
+    tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - (time.process_time() - cpu0))
+    q = cs.satisfies(sample(tr.policy, n_eval, generator=g)).double().mean(0)
+    out.update(_q_summary(q, p, ~refuted, n_eval), evaluations=evals(), iterations=tr.iteration,
+               wall_seconds=round(tr.train_seconds, 1), cpu_seconds=round(tr.train_cpu_seconds, 1))
+    return out
+
+
+def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000) -> dict[str, object]:
+    """One seed of one problem: the three samplers at equal CPU time and at the coverage GFlowNet's evaluations."""
+    import reference
+    from theorycov.coverage.prior import HypothesisPriorMass
+    data_seed = seed if name == "d20" else 0
+    base, truth = reference.problem(name, data_seed)
+    ref = reference.load(name, data_seed)
+    names = list(base.names)
+    hyps, kinds = planted(names, truth, torch.as_tensor(ref["marginals"]), seed)
+    cs = ConstraintSet(hyps, names)
+    w = torch.full((len(hyps),), 1.0 / len(hyps), dtype=torch.float64)
+    prior = FloorPrior(cs, w, lam=LAM, mass=HypothesisPriorMass.compute(cs, 1.0, n_samples=4000, seed=seed))
+    reward = Reward(base.score, prior)
+    ref_graphs = ref["samples"]
+    sat = cs.satisfies(ref_graphs).double()
+    p = torch.softmax(prior.log_prob(ref_graphs), 0) @ sat  # reference graphs reweighted to the floor prior
+    prior_h = prior.p_min + (1 - prior.lam) * prior.mass.mass
+    refuted = p < DELTA * prior_h
+    out: dict[str, object] = {"problem": name, "seed": seed, "kinds": kinds, "p_ref": [round(float(x), 4) for x in p],
+                              "refuted": refuted.tolist(), "reference_graphs": int(ref_graphs.shape[0]),
+                              "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max")}
+    secs = minutes * 60
+    out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval)
+    e_cov = int(out["coverage"]["evaluations"])  # type: ignore[index]
+    out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval)
+    mc = StructureMCMC(reward, num_chains=16, seed=seed + 1)
+    burn = max(1, (e_cov // 16) // 10)
+    r = mc.run(e_cov, burn_in=burn, constraints=cs, keep_samples=False)
+    mcmc: dict[str, object] = {"at_equal_evaluations": {**_q_summary(r.q, p, ~refuted, max(r.n_kept // 16, 1)), "evaluations": r.evaluations}}
+    mc2 = StructureMCMC(reward, num_chains=16, seed=seed + 1)
+    r2 = mc2.run(10**12, burn_in=burn, constraints=cs, keep_samples=False, max_cpu_seconds=secs)
+    mcmc.update(_q_summary(r2.q, p, ~refuted, max(r2.n_kept // 16, 1)), evaluations=r2.evaluations, acceptance=round(r2.acceptance, 3))
+    out["mcmc"] = mcmc
+    return out
+
+
+def main() -> None:
+    import argparse
+    import json
+
+    from gfn_common import machine, report, table
+    from gfn_scale import SETTINGS
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problems", nargs="+", default=["d20", "ecoli70"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of each sampler")
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    load0 = machine()
+    runs = []
+    for name in args.problems:
+        for seed in args.seeds:
+            res = run_large(name, seed, args.minutes, SETTINGS[name])
+            runs.append(res)
+            print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float)[:1500], flush=True)
+    rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0}
+    for name in args.problems:
+        rs = [r for r in runs if r["problem"] == name]
+        for m in ("coverage", "plain", "mcmc"):
+            for when in ("cpu", "evals"):
+                pick = [r[m] if when == "cpu" else r[m].get("at_equal_evaluations", r[m]) for r in rs]  # type: ignore[union-attr]
+                row = {"problem": name, "method": m, "budget": "equal CPU" if when == "cpu" else "equal evaluations",
+                       "covered_worst": min(float(x["covered_share"]) for x in pick), "min_q_over_p_worst": min(float(x["min_q_over_p"]) for x in pick)}
+                rows.append(row)
+                figures[f"coverage_{name}_{m}_{when}"] = row
+        figures[f"coverage_{name}_covered_worst"] = min(float(r["coverage"]["covered_share"]) for r in rs)  # type: ignore[index]
+        figures[f"coverage_{name}_min_q_over_p"] = min(float(r["coverage"]["min_q_over_p"]) for r in rs)  # type: ignore[index]
+    print(table(rows))
+    if not args.no_record:
+        report("gfn_coverage_large", "coverage_large: planted theories at d = 20 and ecoli70", table(rows), figures,
+               f"{args.minutes:g} CPU minutes per sampler (1 thread); load at start: {load0.split('load average ')[-1]}")
+
+
+if __name__ == "__main__":
+    main()

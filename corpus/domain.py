@@ -250,7 +250,7 @@ def write_domain(path: str | Path, domain: Domain) -> Path:
     """Write ``domain`` to a new TOML file (never over an existing one), after checking that the text reads
     back as the same domain. DomainError when the file exists, its folder does not, or a name cannot be written."""
     path = Path(path)
-    for label, text in [("domain name", domain.name)] + [(f"variable name", v.name) for v in domain.variables]:
+    for label, text in [("domain name", domain.name)] + [("variable name", v.name) for v in domain.variables]:
         if _BAD_NAME_CHARS.search(text):
             raise DomainError(f"the {label} {text!r} holds a control character (a line break, a tab...); names are one line of text")
         if len(text) > 200:

@@ -1,26 +1,11 @@
-"""Structure MCMC over DAGs (MC3, Madigan & York 1995) with the same reward as the GFlowNet.
+"""Structure MCMC over DAGs (MC3, Madigan & York 1995) with the same reward as the GFlowNet: the baseline
+the coverage benchmark compares against.
 
-The baseline the coverage benchmark compares against. A state is a DAG G; a proposal picks one move
-uniformly from the neighbourhood nbd(G) = {add an edge, remove an edge, reverse an edge}, restricted to
-moves that keep G acyclic (Giudici & Castelo 2003 use the same neighbourhood), and is accepted with the
-Metropolis-Hastings probability
-
-    min(1, R(G') |nbd(G)| / (R(G) |nbd(G')|)),
-
-so the chain is reversible with respect to P(G | D) ∝ R(G) (the neighbourhood relation is symmetric:
-every move has an inverse move). C chains run as one batch: masks, closures and rewards of all chains
-are tensors, so one :meth:`StructureMCMC.step` is a few batched matmuls and one ``Reward.log_reward``
-call on (C, d, d) graphs.
-
-Reward evaluations are counted (one per proposal, i.e. C per step) so that the benchmark can compare
-samplers "at equal numbers of reward evaluations".
-
-Move masks for a batch, with ``closure`` the reflexive transitive closure (gfn.graphs):
-  * add i -> j:     no edge i -> j and j does not reach i (this also excludes i = j);
-  * remove i -> j:  any edge;
-  * reverse i -> j: an edge with no other directed path i ~> j, i.e. no child k != j of i with k ~> j:
-                    (A @ closure)[i, j] counts children k of i that reach j (k = j included), so the
-                    reversal is valid iff that count equals 1.
+The kernel (moves, masks, incremental local scores, optional parallel tempering) is ``gfn.mcmc.DAGChains``;
+this module adds what the coverage benchmark tracks along a run: kept states, per-hypothesis hits and the
+reward evaluations spent when each hypothesis was first hit, and the set of visited graphs. Reward
+evaluations are counted one per proposal (C per step), so samplers compare "at equal numbers of reward
+evaluations".
 """
 from __future__ import annotations
 
@@ -31,30 +16,12 @@ from dataclasses import dataclass, field
 import torch
 
 from theorycov.coverage.constraints import ConstraintSet
-from theorycov.gfn.graphs import as_adjacency, graph_codes, is_acyclic, transitive_closure
-from theorycov.gfn.reward import Reward
+from theorycov.gfn.graphs import as_adjacency, graph_codes
+from theorycov.gfn.mcmc import DAGChains, move_masks, neighbourhood_sizes
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["MCMCResult", "StructureMCMC", "empirical_distribution", "move_masks", "neighbourhood_sizes", "visited"]
-
-
-def move_masks(adj: torch.Tensor, closure: torch.Tensor | None = None) -> torch.Tensor:
-    """Valid single-edge moves of each graph: (B, d, d) bool -> (B, 3, d, d) bool (add, remove, reverse).
-
-    ``closure`` (B, d, d): the reflexive transitive closure of ``adj`` if already known.
-    """
-    adj = as_adjacency(adj)
-    closure = transitive_closure(adj) if closure is None else closure
-    add = ~adj & ~closure.transpose(1, 2)
-    reach_via_child = torch.bmm(adj.to(torch.float32), closure.to(torch.float32))  # (B, d, d)
-    rev = adj & (reach_via_child < 1.5)  # only the direct edge connects i to j
-    return torch.stack([add, adj, rev], dim=1)
-
-
-def neighbourhood_sizes(adj: torch.Tensor, closure: torch.Tensor | None = None) -> torch.Tensor:
-    """|nbd(G)| for each graph: (B, d, d) -> (B,) int64."""
-    return move_masks(adj, closure).flatten(1).sum(1)
 
 
 def empirical_distribution(samples: torch.Tensor, dags: torch.Tensor) -> torch.Tensor:
@@ -107,63 +74,9 @@ def _row_keys(adj: torch.Tensor) -> list[tuple[int, ...]]:
     return [tuple(r) for r in words.tolist()]
 
 
-class StructureMCMC:
-    """C MC3 chains over DAGs on ``reward.d`` nodes, run as one batch.
-
-    Args:
-        reward: log R(G) (score + prior), the same object the GFlowNet trains on.
-        num_chains: C.
-        seed: seeds the run's torch.Generator (proposals, acceptances, random starts).
-        start: (d, d) or (C, d, d) start DAGs; default the empty graph.
-    """
-
-    def __init__(self, reward: Reward, num_chains: int = 16, seed: int = 0, start: torch.Tensor | None = None) -> None:
-        self.reward, self.d, self.num_chains = reward, reward.d, num_chains
-        self.generator = torch.Generator().manual_seed(seed)
-        d = self.d
-        if start is None:
-            adj = torch.zeros(num_chains, d, d, dtype=torch.bool)
-        else:
-            adj = as_adjacency(start, d)
-            adj = adj.expand(num_chains, d, d).clone() if adj.shape[0] == 1 else adj.clone()
-            if not bool(is_acyclic(adj).all()):
-                raise ValueError("MC3 start graphs must be DAGs")
-        self.adj = adj  # (C, d, d)
-        self.closure = transitive_closure(adj)
-        self.log_r = reward.log_reward(adj)  # (C,)
-        self.nbd = neighbourhood_sizes(adj, self.closure)  # (C,)
-        self.evaluations = num_chains  # the start graphs were scored
-        self.accepted = 0
-        self.proposed = 0
-
-    @torch.no_grad()
-    def step(self) -> torch.Tensor:
-        """One proposal and accept/reject per chain; returns (C,) bool accepted. Costs C reward evaluations."""
-        C, d = self.num_chains, self.d
-        masks = move_masks(self.adj, self.closure).flatten(1)  # (C, 3*d*d)
-        keys = torch.rand(C, 3 * d * d, generator=self.generator)
-        move = torch.argmax(torch.where(masks, keys, torch.full_like(keys, -1.0)), dim=1)  # uniform over valid moves
-        kind, rest = move // (d * d), move % (d * d)
-        i, j = rest // d, rest % d
-        rows = torch.arange(C)
-        new = self.adj.clone()
-        new[rows, i, j] = kind == 0  # add sets, remove and reverse clear i -> j
-        rev = kind == 2
-        new[rows[rev], j[rev], i[rev]] = True
-        new_closure = transitive_closure(new)
-        new_log_r = self.reward.log_reward(new)
-        new_nbd = neighbourhood_sizes(new, new_closure)
-        self.evaluations += C
-        log_alpha = new_log_r - self.log_r + torch.log(self.nbd.to(torch.float64)) - torch.log(new_nbd.to(torch.float64))
-        u = torch.rand(C, generator=self.generator, dtype=torch.float64).clamp_min(1e-300)
-        acc = torch.log(u) < log_alpha
-        self.adj = torch.where(acc[:, None, None], new, self.adj)
-        self.closure = torch.where(acc[:, None, None], new_closure, self.closure)
-        self.log_r = torch.where(acc, new_log_r, self.log_r)
-        self.nbd = torch.where(acc, new_nbd, self.nbd)
-        self.accepted += int(acc.sum())
-        self.proposed += C
-        return acc
+class StructureMCMC(DAGChains):
+    """C MC3 chains over DAGs on ``reward.d`` nodes, run as one batch (``gfn.mcmc.DAGChains``'s arguments:
+    reward, num_chains, seed, start (d, d) or (C, d, d) DAGs, temperatures, allowed, max_parents, device)."""
 
     def run(
         self,
@@ -175,6 +88,7 @@ class StructureMCMC:
         keep_samples: bool = True,
         track_visited: bool = False,
         max_seconds: float | None = None,
+        max_cpu_seconds: float | None = None,
     ) -> MCMCResult:
         """Step all chains until ``max_evaluations`` reward evaluations (or ``max_seconds``) are spent.
 
@@ -184,12 +98,14 @@ class StructureMCMC:
             constraints: hypotheses whose kept-state counts and first hits are tracked.
             keep_samples: store the kept states (S, d, d); off for long runs at large d.
             track_visited: record every distinct visited graph (to check that a best completion was reached).
+            max_seconds / max_cpu_seconds: wall-time / process CPU-time budgets (the latter stays comparable on
+            a shared machine).
         """
         H = len(constraints) if constraints is not None else 0
         hits = torch.zeros(H, dtype=torch.int64)
         first_hit: list[int | None] = [None] * H
         kept: list[torch.Tensor] = []
-        n_kept, t0, best = 0, time.perf_counter(), float(self.log_r.max())
+        n_kept, t0, cpu0, best = 0, time.perf_counter(), time.process_time(), float(self.log_r.max())
         visited: set[tuple[int, ...]] = set()
         step = 0
 
@@ -210,13 +126,18 @@ class StructureMCMC:
             if track_visited:
                 visited.update(_row_keys(adj))
 
-        observe(self.adj, burn_in == 0)
+        cold = self.cold  # with a temperature ladder only the beta = 1 chains sample the posterior
+        observe(self.adj[cold], burn_in == 0)
         while self.evaluations + self.num_chains <= max_evaluations:
             self.step()
             step += 1
+            if self.levels > 1:
+                self.swap(step % 2)
             best = max(best, float(self.log_r.max()))
-            observe(self.adj, step >= burn_in and (step - burn_in) % thin == 0)
+            observe(self.adj[cold], step >= burn_in and (step - burn_in) % thin == 0)
             if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+                break
+            if max_cpu_seconds is not None and time.process_time() - cpu0 >= max_cpu_seconds:
                 break
         samples = torch.cat(kept) if kept else torch.zeros(0, self.d, self.d, dtype=torch.bool)
         acc = self.accepted / max(self.proposed, 1)

@@ -48,7 +48,8 @@ from .scores import (
     LocalScore,
     UniformPrior,
 )
-from .trainer import ExtraTransitions, Trainer, TrainerConfig
+from .config import TrainerConfig
+from .trainer import ExtraTransitions, Trainer
 
 __all__ = [
     # data

@@ -6,7 +6,8 @@ advances all of them with no Python loop over graphs or edges:
   * ``closure`` (B, d, d), reflexive transitive closure, updated in O(B d^2) per step: adding i -> j
     connects every ancestor of i (column i) to every descendant of j (row j);
   * the edge mask: i -> j is allowed when it is absent and j does not reach i (no cycle, no self-loop),
-    and, optionally, j has fewer than ``max_parents`` parents; the stop action is always allowed;
+    and, optionally, j has fewer than ``max_parents`` parents and i -> j is a candidate edge (``allowed``,
+    a screened parent set per node, gfn/candidates.py); the stop action is always allowed;
   * ``features`` (B, d, d), the change of the decomposable log-reward for each candidate edge, kept up
     to date by recomputing only column j after i -> j (only node j's parent set changed).
 """
@@ -51,37 +52,47 @@ class DAGEnv:
     """Masks, steps and log-reward changes for batches of DAGs over ``reward.d`` variables.
 
     reward: the log-reward; max_parents: optional in-degree cap; use_features: compute the
-    per-candidate delta features the policy reads (Deleu et al. 2022 feed none; see policy.py).
+    per-candidate delta features the policy reads (Deleu et al. 2022 feed none; see policy.py);
+    allowed: optional (d, d) bool candidate edges (the sampler's support is then the DAGs inside it).
     """
 
-    def __init__(self, reward: Reward, max_parents: int | None = None, use_features: bool = True) -> None:
+    def __init__(self, reward: Reward, max_parents: int | None = None, use_features: bool = True,
+                 allowed: torch.Tensor | None = None) -> None:
         self.reward = reward
         self.d = reward.d
         self.num_actions = self.d * self.d + 1
         self.max_parents = max_parents
         self.use_features = use_features
+        self.device = reward.device  # every state tensor lives with the reward's tensors
+        if allowed is not None:
+            allowed = as_adjacency(allowed, self.d)[0].to(self.device)
+            allowed = allowed & ~torch.eye(self.d, dtype=torch.bool, device=self.device)
+        self.allowed = allowed
         self._empty_features: torch.Tensor | None = None
 
     # ---- states ---------------------------------------------------------------------------------
     def reset(self, batch_size: int) -> GraphState:
         """B empty graphs."""
         d = self.d
-        adj = torch.zeros(batch_size, d, d, dtype=torch.bool)
-        closure = torch.eye(d, dtype=torch.bool).expand(batch_size, d, d).clone()
+        adj = torch.zeros(batch_size, d, d, dtype=torch.bool, device=self.device)
+        closure = torch.eye(d, dtype=torch.bool, device=self.device).expand(batch_size, d, d).clone()
         feats = None
         if self.use_features:
             if self._empty_features is None:  # the same for every empty graph: compute once
                 self._empty_features = self.reward.delta_features(adj[:1]).to(torch.float32)
             feats = self._empty_features.expand(batch_size, d, d).clone()
-        return GraphState(adj, closure, feats, torch.zeros(batch_size, dtype=torch.bool))
+        return GraphState(adj, closure, feats, torch.zeros(batch_size, dtype=torch.bool, device=self.device))
 
     def from_adjacency(self, adj: torch.Tensor, validate: bool = True) -> GraphState:
         """States for given graphs (B, d, d); raises CyclicGraphError / ShapeError on bad input."""
         adj = check_acyclic(as_adjacency(adj, self.d), "start graph") if validate else adj
+        adj = adj.to(self.device)
         if self.max_parents is not None and bool((adj.sum(1) > self.max_parents).any()):
             raise InvalidActionError(f"a start graph has a node with more than max_parents={self.max_parents} parents")
+        if self.allowed is not None and bool((adj & ~self.allowed).any()):
+            raise InvalidActionError("a start graph has an edge outside the environment's candidate edges")
         feats = self.reward.delta_features(adj).to(torch.float32) if self.use_features else None
-        return GraphState(adj.clone(), transitive_closure(adj), feats, torch.zeros(adj.shape[0], dtype=torch.bool))
+        return GraphState(adj.clone(), transitive_closure(adj), feats, torch.zeros(adj.shape[0], dtype=torch.bool, device=adj.device))
 
     def reset_where(self, state: GraphState, which: torch.Tensor) -> GraphState:
         """Replace the graphs where ``which`` (B,) is True by empty graphs."""
@@ -113,12 +124,14 @@ class DAGEnv:
         mask = ~adj & ~closure.transpose(1, 2)  # (B, d, d): no duplicate, j must not reach i
         if self.max_parents is not None:
             mask &= (adj.sum(1) < self.max_parents)[:, None, :]
+        if self.allowed is not None:
+            mask &= self.allowed[None]
         return mask
 
     def action_mask(self, state: GraphState) -> torch.Tensor:
         """(B, d*d + 1) bool over edge actions then stop; stop is always allowed."""
         em = self.edge_mask(state.adj, state.closure).flatten(1)
-        return torch.cat([em, torch.ones(em.shape[0], 1, dtype=torch.bool)], dim=1)
+        return torch.cat([em, torch.ones(em.shape[0], 1, dtype=torch.bool, device=em.device)], dim=1)
 
     # ---- transitions ----------------------------------------------------------------------------
     def step(
@@ -139,7 +152,7 @@ class DAGEnv:
                 raise InvalidActionError("an action adds an existing edge, closes a cycle or is out of range")
         is_edge = (actions < d * d) & ~state.done
         done = state.done | (actions == d * d)
-        delta = torch.zeros(B, dtype=torch.float64)
+        delta = torch.zeros(B, dtype=torch.float64, device=state.adj.device)
         if not bool(is_edge.any()):
             return replace(state, done=done), delta
         rows = is_edge.nonzero().squeeze(1)  # (E,)
@@ -167,7 +180,7 @@ class DAGEnv:
     def next_adjacency(self, adj: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Graphs after edge actions (B,) (no stop): (B, d, d) bool."""
         nxt = adj.clone()
-        rows = torch.arange(adj.shape[0])
+        rows = torch.arange(adj.shape[0], device=adj.device)
         nxt[rows, actions // self.d, actions % self.d] = True
         return nxt
 
@@ -177,6 +190,13 @@ class DAGEnv:
             return None
         return self.reward.delta_features(adj).to(torch.float32)
 
+    def transition_states(self, adj: torch.Tensor, actions: torch.Tensor) -> tuple[GraphState, GraphState]:
+        """States of G (B, d, d) and of G' = G + action (B,) for replayed transitions: one closure and one set of
+        features for G; G' gets the closure's one-edge update and only column j of the features recomputed."""
+        st = self.states(adj)
+        nxt, _ = self.step(st, actions, with_delta=False)
+        return st, replace(nxt, done=torch.zeros_like(nxt.done))
+
     def states(self, adj: torch.Tensor) -> GraphState:
         """States for graphs known to be DAGs (replayed, enumerated): no validation."""
-        return GraphState(adj, transitive_closure(adj), self.features(adj), torch.zeros(adj.shape[0], dtype=torch.bool))
+        return GraphState(adj, transitive_closure(adj), self.features(adj), torch.zeros(adj.shape[0], dtype=torch.bool, device=adj.device))

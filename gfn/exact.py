@@ -51,7 +51,7 @@ def enumerate_dags(d: int) -> torch.Tensor:
 
 def exact_log_posterior(reward: Reward, dags: torch.Tensor) -> torch.Tensor:
     """log P(G | D) over the listed graphs (normalized over them): (K, d, d) -> (K,) float64."""
-    log_r = reward.log_reward(as_adjacency(dags, reward.d))
+    log_r = reward.log_reward(as_adjacency(dags, reward.d).to(reward.device))
     return log_r - torch.logsumexp(log_r, dim=0)
 
 
@@ -68,18 +68,19 @@ def exact_terminal_distribution(policy: EdgePolicy, dags: torch.Tensor, chunk: i
     """
     env = policy.env
     d = env.d
-    dags = as_adjacency(dags, d)
+    dags = as_adjacency(dags, d).to(env.device)
+    dev = dags.device
     K = dags.shape[0]
     codes = graph_codes(dags)
     order = torch.argsort(codes)
     sorted_codes = codes[order]
-    logp = torch.empty(K, d * d + 1, dtype=torch.float64)
+    logp = torch.empty(K, d * d + 1, dtype=torch.float64, device=dev)
     for lo in range(0, K, chunk):  # the policy sees every state once
         st = env.states(dags[lo : lo + chunk])
         logp[lo : lo + chunk] = policy.log_probs(st).to(torch.float64)
     edge_p = logp[:, :-1].exp()  # (K, d*d), 0 where invalid
     valid = edge_p > 0
-    child_codes = codes[:, None] + (2 ** torch.arange(d * d, dtype=torch.int64))[None, :]  # bit a = action a
+    child_codes = codes[:, None] + (2 ** torch.arange(d * d, dtype=torch.int64, device=dev))[None, :]  # bit a = action a
     src_state, action = valid.nonzero(as_tuple=True)
     cc = child_codes[src_state, action]
     pos = torch.searchsorted(sorted_codes, cc).clamp(max=K - 1)
@@ -91,7 +92,7 @@ def exact_terminal_distribution(policy: EdgePolicy, dags: torch.Tensor, chunk: i
     empty = n_edges == 0
     if int(empty.sum()) != 1:
         raise ShapeError("the graph list must contain the empty graph exactly once")
-    reach = torch.zeros(K, dtype=torch.float64)
+    reach = torch.zeros(K, dtype=torch.float64, device=dev)
     reach[empty] = 1.0
     src_layer = n_edges[src_state]
     for k in range(int(n_edges.max()) + 1):  # layers in topological order: parents have one edge fewer

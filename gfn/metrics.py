@@ -65,8 +65,8 @@ def edge_marginals_from_samples(samples: torch.Tensor) -> torch.Tensor:
 
 def _offdiag(x: torch.Tensor) -> np.ndarray:
     d = x.shape[-1]
-    m = ~torch.eye(d, dtype=torch.bool)
-    return x[..., m].double().numpy()
+    m = ~torch.eye(d, dtype=torch.bool, device=x.device)
+    return x[..., m].double().cpu().numpy()
 
 
 def edge_marginal_agreement(exact: torch.Tensor, approx: torch.Tensor) -> dict[str, float]:
@@ -77,6 +77,7 @@ def edge_marginal_agreement(exact: torch.Tensor, approx: torch.Tensor) -> dict[s
 
 
 def _shd(samples: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    truth = truth.to(samples.device)
     diff = samples ^ truth[None]  # (n, d, d)
     # a reversed edge differs in both (i, j) and (j, i); count it once
     rev = diff & diff.transpose(1, 2) & (samples | samples.transpose(1, 2)) & (truth | truth.T)[None]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .device import rand, randint
 from .errors import InvalidActionError, ShapeError
 from .graphs import as_adjacency, check_acyclic, transitive_closure
 
@@ -41,13 +42,13 @@ class Transitions:
 class ReplayBuffer:
     """Ring buffer of :class:`Transitions` over graphs on d nodes."""
 
-    def __init__(self, capacity: int, d: int) -> None:
+    def __init__(self, capacity: int, d: int, device: str | torch.device = "cpu") -> None:
         if capacity < 1:
             raise ShapeError(f"replay capacity must be >= 1, got {capacity}")
-        self.capacity, self.d = capacity, d
-        self.adj = torch.zeros(capacity, d, d, dtype=torch.bool)
-        self.actions = torch.zeros(capacity, dtype=torch.int64)
-        self.delta = torch.zeros(capacity, dtype=torch.float64)
+        self.capacity, self.d, self.device = capacity, d, torch.device(device)
+        self.adj = torch.zeros(capacity, d, d, dtype=torch.bool, device=self.device)
+        self.actions = torch.zeros(capacity, dtype=torch.int64, device=self.device)
+        self.delta = torch.zeros(capacity, dtype=torch.float64, device=self.device)
         self.pos = 0  # next slot to write
         self.size = 0  # filled slots
 
@@ -60,7 +61,8 @@ class ReplayBuffer:
         ``validate`` checks shapes, that actions are edges absent from G, and that G' is acyclic;
         use it for transitions built outside the sampler.
         """
-        adj, actions, delta = transitions.adj, transitions.actions, transitions.delta_log_reward
+        dev = self.device  # outside hooks may build their transitions elsewhere (e.g. on the CPU)
+        adj, actions, delta = transitions.adj.to(dev), transitions.actions.to(dev), transitions.delta_log_reward.to(dev)
         M = actions.shape[0]
         if M == 0:
             return
@@ -74,7 +76,7 @@ class ReplayBuffer:
                 raise InvalidActionError(f"transition actions must be edges in [0, {d * d}); stop is not stored")
             src, dst = actions // d, actions % d
             closure = transitive_closure(adj)
-            rows = torch.arange(M)
+            rows = torch.arange(M, device=dev)
             bad = adj[rows, src, dst] | closure[rows, dst, src]
             if bool(bad.any()):
                 k = int(bad.nonzero()[0, 0])
@@ -82,7 +84,7 @@ class ReplayBuffer:
         if M > self.capacity:  # keep the newest
             adj, actions, delta = adj[-self.capacity :], actions[-self.capacity :], delta[-self.capacity :]
             M = self.capacity
-        idx = (self.pos + torch.arange(M)) % self.capacity
+        idx = (self.pos + torch.arange(M, device=dev)) % self.capacity
         self.adj[idx] = adj
         self.actions[idx] = actions
         self.delta[idx] = delta.to(torch.float64)
@@ -93,7 +95,7 @@ class ReplayBuffer:
         """n transitions drawn uniformly with replacement."""
         if self.size == 0:
             raise ShapeError("cannot sample from an empty replay buffer")
-        idx = torch.randint(self.size, (n,), generator=generator)
+        idx = randint(self.size, (n,), generator, self.device)
         return Transitions(self.adj[idx], self.actions[idx], self.delta[idx])
 
     def state_dict(self) -> dict[str, object]:
@@ -106,9 +108,9 @@ class ReplayBuffer:
         if state["capacity"] != self.capacity:
             raise ShapeError(f"checkpoint buffer capacity {state['capacity']} != {self.capacity}")
         s = int(state["size"])  # type: ignore[arg-type]
-        self.adj[:s] = state["adj"]  # type: ignore[assignment]
-        self.actions[:s] = state["actions"]  # type: ignore[assignment]
-        self.delta[:s] = state["delta"]  # type: ignore[assignment]
+        self.adj[:s] = state["adj"].to(self.device)  # type: ignore[union-attr]
+        self.actions[:s] = state["actions"].to(self.device)  # type: ignore[union-attr]
+        self.delta[:s] = state["delta"].to(self.device)  # type: ignore[union-attr]
         self.pos, self.size = int(state["pos"]), s  # type: ignore[arg-type]
 
 
@@ -123,7 +125,7 @@ def trajectory_transitions(reward: "Reward", adj: torch.Tensor, generator: torch
     adj = check_acyclic(as_adjacency(adj, reward.d), "trajectory target")
     B, d = adj.shape[0], reward.d
     m = adj.flatten(1).sum(1)  # (B,)
-    keys = torch.rand(B, d * d, generator=generator)
+    keys = rand((B, d * d), generator, adj.device)
     keys = torch.where(adj.flatten(1), keys, torch.full_like(keys, 2.0))
     order = torch.argsort(keys, dim=1)  # first m[b] entries: the edges of graph b in random order
     cur = torch.zeros_like(adj)
@@ -137,6 +139,7 @@ def trajectory_transitions(reward: "Reward", adj: torch.Tensor, generator: torch
         deltas.append(reward.delta_edges(cur[rows], src, dst))
         cur[rows, src, dst] = True
     if not states:
-        return Transitions(torch.zeros(0, d, d, dtype=torch.bool), torch.zeros(0, dtype=torch.int64),
-                           torch.zeros(0, dtype=torch.float64))
+        dev = adj.device
+        return Transitions(torch.zeros(0, d, d, dtype=torch.bool, device=dev), torch.zeros(0, dtype=torch.int64, device=dev),
+                           torch.zeros(0, dtype=torch.float64, device=dev))
     return Transitions(torch.cat(states), torch.cat(actions), torch.cat(deltas))

@@ -26,6 +26,16 @@ class Reward:
         self.d = score.d
         self.names = score.names
 
+    @property
+    def device(self) -> torch.device:
+        """Where the score's tensors live (graphs passed in must be there too)."""
+        return self.score.device
+
+    def to(self, device: str | torch.device) -> Reward:
+        """Move the score's tensors (and caches) to ``device``, in place; returns self."""
+        self.score.to(device)
+        return self
+
     def log_reward(self, adj: torch.Tensor) -> torch.Tensor:
         """(B, d, d) bool -> (B,) float64."""
         adj = as_adjacency(adj, self.d)
@@ -41,9 +51,9 @@ class Reward:
         if self.prior.decomposable:
             pd = self.prior.delta(adj)
             assert pd is not None
-            return out + pd[torch.arange(B), src, dst]
+            return out + pd[torch.arange(B, device=adj.device), src, dst]
         nxt = adj.clone()
-        nxt[torch.arange(B), src, dst] = True
+        nxt[torch.arange(B, device=adj.device), src, dst] = True
         return out + self.prior.log_prob(nxt) - self.prior.log_prob(adj)
 
     def delta_features(self, adj: torch.Tensor) -> torch.Tensor:
@@ -69,5 +79,5 @@ class Reward:
         if self.prior.decomposable:
             pd = self.prior.delta(adj)
             assert pd is not None
-            out = out + pd[torch.arange(adj.shape[0]), :, dst]
+            out = out + pd[torch.arange(adj.shape[0], device=adj.device), :, dst]
         return out

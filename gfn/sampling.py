@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from .device import rand
 from .env import GraphState
 from .errors import ShapeError
 from .graphs import as_adjacency
@@ -42,7 +43,7 @@ def choose_from_probs(
         uniform = uniform / uniform.sum(1, keepdim=True)
         probs = (1.0 - epsilon) * probs + epsilon * uniform
     cdf = probs.cumsum(1)  # (B, A)
-    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=probs.dtype) * cdf[:, -1:]
+    u = rand((probs.shape[0], 1), generator, probs.device, probs.dtype) * cdf[:, -1:]
     actions = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=probs.shape[1] - 1)
     # guard against rounding picking a zero-probability action at the very end of the CDF
     bad = ~mask.gather(1, actions[:, None]).squeeze(1)
@@ -69,11 +70,11 @@ def sample(
     d = env.d
     starts: torch.Tensor | None = None
     if start is not None:
-        starts = as_adjacency(start, d)
+        starts = as_adjacency(start, d).to(env.device)
         if starts.shape[0] not in (1, n):
             raise ShapeError(f"start must be (d, d), (1, d, d) or ({n}, d, d), got {tuple(start.shape)}")
         env.from_adjacency(starts[:1] if starts.shape[0] == 1 else starts)  # validates (acyclic, max parents)
-    out = torch.zeros(n, d, d, dtype=torch.bool)
+    out = torch.zeros(n, d, d, dtype=torch.bool, device=env.device)
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
         if starts is None:
@@ -83,7 +84,7 @@ def sample(
             m = hi - lo
             state = GraphState(
                 s0.adj.expand(m, d, d).clone(), s0.closure.expand(m, d, d).clone(),
-                None if s0.features is None else s0.features.expand(m, d, d).clone(), torch.zeros(m, dtype=torch.bool),
+                None if s0.features is None else s0.features.expand(m, d, d).clone(), torch.zeros(m, dtype=torch.bool, device=env.device),
             )
         else:
             state = env.from_adjacency(starts[lo:hi], validate=False)
@@ -95,7 +96,7 @@ def _run_to_stop(policy: EdgePolicy, state: GraphState, generator: torch.Generat
     env = policy.env
     d = env.d
     result = state.adj.clone()  # (m, d, d)
-    alive = torch.arange(state.batch_size)  # rows of `result` still running
+    alive = torch.arange(state.batch_size, device=result.device)  # rows of `result` still running
     h1 = policy.first_layer(state.adj)  # (m, H), updated by one column per added edge
     while alive.numel() > 0:
         mask = env.action_mask(state)
@@ -128,25 +129,26 @@ def log_pt_backward(
     """
     env = policy.env
     d = env.d
-    adj = as_adjacency(adj, d)
+    adj = as_adjacency(adj, d).to(env.device)
     env.from_adjacency(adj)  # validates
     B = adj.shape[0]
     m = adj.flatten(1).sum(1)  # (B,) edges per graph
     rep = adj.repeat_interleave(n_traj, dim=0)  # (B*T, d, d)
     m_rep = m.repeat_interleave(n_traj)
-    keys = torch.rand(rep.shape[0], d * d, generator=generator)
+    dev = adj.device
+    keys = rand((rep.shape[0], d * d), generator, dev)
     keys = torch.where(rep.flatten(1), keys, torch.full_like(keys, 2.0))  # non-edges sort last
     order = torch.argsort(keys, dim=1)  # (B*T, d*d): first m entries are the edges in random order
     state = env.reset(rep.shape[0])
-    log_pf = torch.zeros(rep.shape[0], dtype=torch.float64)
+    log_pf = torch.zeros(rep.shape[0], dtype=torch.float64, device=dev)
     max_m = int(m.max()) if B else 0
-    rows = torch.arange(rep.shape[0])
+    rows = torch.arange(rep.shape[0], device=dev)
     for t in range(max_m + 1):  # one step per edge position, all trajectories at once
         logp = policy.log_probs(state).to(torch.float64)
         adding = t < m_rep
         stopping = t == m_rep
         act = torch.where(adding, order[:, min(t, d * d - 1)], torch.full_like(m_rep, d * d))
-        log_pf += torch.where(adding | stopping, logp[rows, act], torch.zeros((), dtype=torch.float64))
+        log_pf += torch.where(adding | stopping, logp[rows, act], torch.zeros((), dtype=torch.float64, device=dev))
         if t == max_m:
             break
         act = torch.where(adding, act, torch.full_like(act, d * d))

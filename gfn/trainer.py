@@ -19,16 +19,17 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from .candidates import candidate_parents
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainerConfig
 from .env import DAGEnv, GraphState
-from .errors import CheckpointError, ConfigError
 from .losses import modified_db_loss, trajectory_balance_loss
-from .policy import EdgePolicy, PolicyConfig
+from .policy import EdgePolicy
 from .replay import ReplayBuffer, Transitions
 from .reward import Reward
 from .sampling import choose_actions
@@ -39,57 +40,10 @@ logger = logging.getLogger(__name__)
 
 #: hook for off-policy transitions from outside: (iteration, generator) -> Transitions or None
 ExtraTransitions = Callable[[int, torch.Generator], "Transitions | None"]
+#: hook for demonstrated steps (warm start): (iteration, generator) -> (states (n, d, d) bool, actions (n,) incl. stop) or None
+Demonstrations = Callable[[int, torch.Generator], "tuple[torch.Tensor, torch.Tensor] | None"]
 #: hook for where finished environments restart: (number restarting, generator) -> (k <= n, d, d) bool DAGs or None
 StartStates = Callable[[int, torch.Generator], "torch.Tensor | None"]
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    """Everything that determines a training run (saved as config.json in the run folder)."""
-
-    seed: int = 0  # seeds the network initialization and the run's torch.Generator
-    num_iterations: int = 10_000  # length of the run; also the horizon of the learning-rate schedule
-    loss: str = "db"  # "db": modified detailed balance (§3.2); "tb": trajectory balance
-    num_envs: int = 32  # graphs stepped in parallel
-    env_steps: int = 1  # environment steps per iteration (db only)
-    batch_size: int = 256  # replayed transitions per gradient update (db only)
-    replay_capacity: int = 100_000  # transitions kept in the ring buffer
-    prefill: int = 1_000  # transitions collected (by the untrained policy) before the first update
-    lr: float = 1e-3  # peak Adam learning rate (fine at d <= 11; at d = 20 use 1e-4: 1e-3 drifts to dense low-reward graphs)
-    lr_min: float = 1e-5  # final learning rate of the cosine schedule
-    lr_schedule: str = "cosine"  # "cosine" (after warmup) or "constant"
-    warmup_iters: int = 200  # linear warmup of the learning rate
-    eps_start: float = 0.5  # exploration probability at iteration 0
-    eps_end: float = 0.05  # exploration probability after eps_decay_iters
-    eps_decay_iters: int = 2_000  # linear decay length of the exploration probability
-    huber_delta: float = 1.0  # Huber threshold of the db loss
-    log_z_lr: float = 0.1  # Adam learning rate of log Z (tb only); log Z starts at log R(empty graph)
-    target_update_every: int = 0  # 0: no target network; k > 0: target for the stop term of G', synced every k its
-    grad_clip: float = 10.0  # max gradient norm (0 disables)
-    max_parents: int | None = None  # in-degree cap of the environment
-    policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
-    log_every: int = 100  # iterations between metrics records and progress-bar updates
-    checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)
-    progress: bool = True  # show a tqdm progress bar
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("db", "tb"):
-            raise ConfigError(f"loss must be 'db' or 'tb', got {self.loss!r}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        if not (0.0 <= self.eps_end <= 1.0 and 0.0 <= self.eps_start <= 1.0):
-            raise ConfigError("exploration probabilities must lie in [0, 1]")
-        if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:
-            raise ConfigError("num_envs, batch_size, env_steps and replay_capacity must be >= 1")
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, object]) -> TrainerConfig:
-        d = dict(d)
-        d["policy"] = PolicyConfig(**d.get("policy", {}))  # type: ignore[arg-type]
-        return cls(**d)  # type: ignore[arg-type]
 
 
 class Trainer:
@@ -101,6 +55,12 @@ class Trainer:
     from instead of the empty graph (the sampler then continues on-policy from there; the same number of
     transitions per iteration, so it costs no reward evaluations beyond the sampler's own).
     run_dir: where config.json, metrics.jsonl and checkpoints go (None: nothing written).
+    demonstrations: optional hook giving (state, action) pairs whose log-likelihood under P_F joins the loss
+    with weight ``config.nll_weight`` (decaying to 0 over ``nll_decay_iters``): a warm start from, e.g., MCMC
+    graphs cut along random edge orders (gfn/warmstart.py). It pulls P_F toward the demonstrations' own
+    distribution, so it must fade: the fixed point of the loss that remains is R's.
+    allowed: (d, d) bool candidate edges of the environment; default: the screen of ``config.candidates``
+    (gfn/candidates.py) when it is > 0, else every edge.
     """
 
     def __init__(
@@ -110,18 +70,27 @@ class Trainer:
         extra_transitions: ExtraTransitions | None = None,
         run_dir: str | Path | None = None,
         start_states: StartStates | None = None,
+        allowed: torch.Tensor | None = None,
+        demonstrations: Demonstrations | None = None,
     ) -> None:
         self.config = config
+        self.demonstrations = demonstrations
         self.reward = reward
         self.extra_transitions = extra_transitions
         self.start_states = start_states
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.env = DAGEnv(reward, max_parents=config.max_parents, use_features=config.policy.use_delta)
+        self.device = torch.device(config.device)
+        if reward.device != self.device:  # the reward's tensors move (in place) to where the run lives
+            reward.to(self.device)
+        if allowed is None and config.candidates > 0:
+            allowed = candidate_parents(reward, config.candidates)
+        self.env = DAGEnv(reward, max_parents=config.max_parents, use_features=config.policy.use_delta, allowed=allowed)
         with torch.random.fork_rng():  # initialization from the config seed, global RNG untouched
             torch.manual_seed(config.seed)
-            self.policy = EdgePolicy(self.env, config.policy)
+            self.policy = EdgePolicy(self.env, config.policy)  # built on the CPU: the same weights on every device
+        self.policy.to(self.device)
         # log Z starts at log R(empty graph), a lower bound of the right scale (BGe scores are O(n d))
-        empty = torch.zeros(1, self.env.d, self.env.d, dtype=torch.bool)
+        empty = torch.zeros(1, self.env.d, self.env.d, dtype=torch.bool, device=self.device)
         self.log_z = torch.nn.Parameter(reward.log_reward(empty).to(torch.float32).reshape(()))
         groups: list[dict[str, object]] = [{"params": list(self.policy.parameters()), "lr": config.lr}]
         if config.loss == "tb":
@@ -131,13 +100,14 @@ class Trainer:
         self.target: EdgePolicy | None = copy.deepcopy(self.policy) if config.target_update_every > 0 else None
         if self.target is not None:
             self.target.requires_grad_(False)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.buffer = ReplayBuffer(config.replay_capacity, self.env.d)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.buffer = ReplayBuffer(config.replay_capacity, self.env.d, self.device)
         self.state: GraphState = self.env.reset(config.num_envs)
         self.iteration = 0
         self.losses: list[float] = []  # loss of every iteration, in order
         self.metrics: list[dict[str, float]] = []  # records every log_every iterations
         self.train_seconds = 0.0  # wall time spent inside train()
+        self.train_cpu_seconds = 0.0  # CPU time of this process spent inside train() (not checkpointed)
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -159,6 +129,14 @@ class Trainer:
         it = self.iteration if it is None else it
         frac = min(1.0, it / max(1, c.eps_decay_iters))
         return c.eps_start + (c.eps_end - c.eps_start) * frac
+
+    def nll_weight(self, it: int | None = None) -> float:
+        """Weight of the demonstrations' likelihood at an iteration (linear decay to 0)."""
+        c = self.config
+        it = self.iteration if it is None else it
+        if c.nll_decay_iters <= 0:
+            return c.nll_weight
+        return c.nll_weight * max(0.0, 1.0 - it / c.nll_decay_iters)
 
     # ---- data collection ------------------------------------------------------------------------
     @torch.no_grad()
@@ -188,16 +166,19 @@ class Trainer:
     def db_loss(self, batch: Transitions) -> torch.Tensor:
         """Modified detailed balance loss of a batch of transitions (scalar, with grad)."""
         env = self.env
-        nxt_adj = env.next_adjacency(batch.adj, batch.actions)
         M = batch.adj.shape[0]
+        st, nx = env.transition_states(batch.adj, batch.actions)
+        nxt_adj = nx.adj
         if self.target is None:  # one forward pass over G and G' together
-            both = env.states(torch.cat([batch.adj, nxt_adj]))
+            both = GraphState(torch.cat([st.adj, nx.adj]), torch.cat([st.closure, nx.closure]),
+                              None if st.features is None else torch.cat([st.features, nx.features]),  # type: ignore[list-item]
+                              torch.cat([st.done, nx.done]))
             logp = self.policy.log_probs(both)
             logp_s, next_stop = logp[:M], logp[M:, -1]
         else:
-            logp_s = self.policy.log_probs(env.states(batch.adj))
+            logp_s = self.policy.log_probs(st)
             with torch.no_grad():
-                next_stop = self.target.log_probs(env.states(nxt_adj))[:, -1]
+                next_stop = self.target.log_probs(nx)[:, -1]
         n_next = nxt_adj.flatten(1).sum(1)
         return modified_db_loss(logp_s, next_stop, batch.actions, batch.delta_log_reward, n_next, self.config.huber_delta)
 
@@ -205,7 +186,7 @@ class Trainer:
         """Trajectory balance on num_envs fresh trajectories (scalar, with grad)."""
         env = self.env
         state = env.reset(self.config.num_envs)
-        sum_logpf = torch.zeros(state.batch_size)
+        sum_logpf = torch.zeros(state.batch_size, device=self.device)
         while not bool(state.done.all()):
             mask = env.action_mask(state)
             logp = self.policy.log_probs(state, mask)
@@ -235,6 +216,12 @@ class Trainer:
             loss = self.db_loss(self.buffer.sample(c.batch_size, self.generator))
         else:
             loss = self.tb_loss(eps)
+        w = self.nll_weight()
+        if w > 0 and self.demonstrations is not None:
+            demo = self.demonstrations(self.iteration, self.generator)
+            if demo is not None and demo[0].shape[0] > 0:
+                logp = self.policy.log_probs(self.env.states(demo[0]))
+                loss = loss - w * logp.gather(1, demo[1][:, None]).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip > 0:
@@ -253,12 +240,14 @@ class Trainer:
         num_iterations: int | None = None,
         max_seconds: float | None = None,
         callback: Callable[[Trainer], None] | None = None,
+        max_cpu_seconds: float | None = None,
     ) -> list[float]:
-        """Run until ``num_iterations`` more iterations (default: up to config.num_iterations) or
-        ``max_seconds`` of wall time; returns the losses of this call."""
+        """Run until ``num_iterations`` more iterations (default: up to config.num_iterations),
+        ``max_seconds`` of wall time or ``max_cpu_seconds`` of this process's CPU time (the budget that stays
+        comparable on a shared machine); returns the losses of this call."""
         c = self.config
         target = c.num_iterations if num_iterations is None else self.iteration + num_iterations
-        start_iter, t0 = self.iteration, time.perf_counter()
+        start_iter, t0, cpu0 = self.iteration, time.perf_counter(), time.process_time()
         bar = tqdm(total=target, initial=self.iteration, disable=not c.progress, desc="gfn", unit="it")
         try:
             while self.iteration < target:
@@ -272,9 +261,12 @@ class Trainer:
                     self.save(self.run_dir / "checkpoint.pt")
                 if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
                     break
+                if max_cpu_seconds is not None and time.process_time() - cpu0 >= max_cpu_seconds:
+                    break
         finally:
             bar.close()
             self.train_seconds += time.perf_counter() - t0
+            self.train_cpu_seconds += time.process_time() - cpu0
         return self.losses[start_iter:]
 
     def _record(self, loss: float, t0: float, start_iter: int, bar: tqdm) -> None:
@@ -295,26 +287,10 @@ class Trainer:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
 
-    # ---- checkpoints ----------------------------------------------------------------------------
+    # ---- checkpoints (gfn/checkpoint.py) -------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Everything needed to continue this run bit for bit."""
-        s = self.state
-        torch.save({
-            "version": 1,
-            "config": self.config.to_dict(),
-            "policy": self.policy.state_dict(),
-            "target": None if self.target is None else self.target.state_dict(),
-            "log_z": self.log_z.detach().clone(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "generator": self.generator.get_state(),
-            "buffer": self.buffer.state_dict(),
-            "state": {"adj": s.adj, "closure": s.closure, "features": s.features, "done": s.done},
-            "iteration": self.iteration,
-            "losses": list(self.losses),
-            "metrics": list(self.metrics),
-            "train_seconds": self.train_seconds,
-        }, Path(path))
+        save_checkpoint(self, path)
 
     @classmethod
     def load(
@@ -326,27 +302,4 @@ class Trainer:
         config: TrainerConfig | None = None,
     ) -> Trainer:
         """Resume from a checkpoint; a given ``config`` must equal the saved one."""
-        ck = torch.load(Path(path), weights_only=True)  # tensors and plain containers only: a crafted file cannot run code
-        if ck.get("version") != 1:
-            raise CheckpointError(f"unknown checkpoint version {ck.get('version')!r} in {path}")
-        saved = TrainerConfig.from_dict(ck["config"])
-        if config is not None and config != saved:
-            raise CheckpointError("the checkpoint was written with a different TrainerConfig")
-        tr = cls(saved, reward, extra_transitions, run_dir)
-        if tr.env.d != ck["state"]["adj"].shape[-1]:
-            raise CheckpointError(f"checkpoint is over d = {ck['state']['adj'].shape[-1]} variables, reward over {tr.env.d}")
-        tr.policy.load_state_dict(ck["policy"])
-        if tr.target is not None:
-            tr.target.load_state_dict(ck["target"])
-        with torch.no_grad():
-            tr.log_z.copy_(ck["log_z"])
-        tr.optimizer.load_state_dict(ck["optimizer"])
-        tr.scheduler.load_state_dict(ck["scheduler"])
-        tr.generator.set_state(ck["generator"])
-        tr.buffer.load_state_dict(ck["buffer"])
-        tr.state = GraphState(**ck["state"])
-        tr.iteration = ck["iteration"]
-        tr.losses = ck["losses"]
-        tr.metrics = ck["metrics"]
-        tr.train_seconds = ck["train_seconds"]
-        return tr
+        return load_checkpoint(cls, path, reward, extra_transitions, run_dir, config)

@@ -27,13 +27,14 @@ logger = logging.getLogger(__name__)
 class _SortedRows:
     """int64 keys (sorted) -> float64 rows, looked up with searchsorted."""
 
-    def __init__(self, width: int) -> None:
-        self.keys = torch.empty(0, dtype=torch.int64)
-        self.values = torch.empty(0, width, dtype=torch.float64)
+    def __init__(self, width: int, device: torch.device) -> None:
+        self.keys = torch.empty(0, dtype=torch.int64, device=device)
+        self.values = torch.empty(0, width, dtype=torch.float64, device=device)
 
     def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.keys.numel() == 0:
-            return torch.zeros(keys.shape, dtype=torch.bool), torch.zeros(keys.shape[0], self.values.shape[1], dtype=torch.float64)
+            return (torch.zeros(keys.shape, dtype=torch.bool, device=keys.device),
+                    torch.zeros(keys.shape[0], self.values.shape[1], dtype=torch.float64, device=keys.device))
         pos = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
         return self.keys[pos] == keys, self.values[pos]
 
@@ -53,8 +54,9 @@ class _RowCache:
     dropped entry is only recomputed, never wrong.
     """
 
-    def __init__(self, width: int, capacity: int, recent: int = 16_384) -> None:
-        self.main, self.recent = _SortedRows(width), _SortedRows(width)
+    def __init__(self, width: int, capacity: int, recent: int = 16_384, device: torch.device = torch.device("cpu")) -> None:
+        self.device = device
+        self.main, self.recent = _SortedRows(width, device), _SortedRows(width, device)
         self.width, self.capacity, self.recent_capacity = width, capacity, recent
 
     def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,9 +72,9 @@ class _RowCache:
         self.recent.merge(keys, values)
         if self.recent.keys.numel() > self.recent_capacity:
             if self.main.keys.numel() + self.recent.keys.numel() > self.capacity:
-                self.main = _SortedRows(self.width)
+                self.main = _SortedRows(self.width, self.device)
             self.main.merge(self.recent.keys, self.recent.values)
-            self.recent = _SortedRows(self.width)
+            self.recent = _SortedRows(self.width, self.device)
 
 
 class LocalScore(ABC):
@@ -89,8 +91,24 @@ class LocalScore(ABC):
     def __init__(self, d: int, names: tuple[str, ...]) -> None:
         self.d = d
         self.names = names
+        self.device = torch.device("cpu")
         self._table: torch.Tensor | None = None
         self._delta_cache = _RowCache(d, self.cache_rows) if d <= 57 else None
+
+    #: names of the tensor attributes :meth:`to` moves (subclasses add their own)
+    _tensors: tuple[str, ...] = ()
+
+    def to(self, device: str | torch.device) -> LocalScore:
+        """Move the score's tensors to ``device`` in place (the caches restart there); returns self."""
+        device = torch.device(device)
+        for name in self._tensors:
+            setattr(self, name, getattr(self, name).to(device))
+        if self._table is not None:
+            self._table = self._table.to(device)
+        self.device = device
+        if self._delta_cache is not None:
+            self._delta_cache = _RowCache(self.d, self.cache_rows, device=device)
+        return self
 
     # ---- to implement -------------------------------------------------------------------------
     @abstractmethod
@@ -104,12 +122,13 @@ class LocalScore(ABC):
     def _build_table(self) -> None:
         """Fill ``table[j, code]`` (d, 2^d) for every parent set; entries with j in its own set are NaN."""
         d = self.d
-        codes = torch.arange(2**d, dtype=torch.int64)
-        bits = ((codes[:, None] >> torch.arange(d)) & 1).bool()  # (2^d, d)
-        table = torch.full((d, 2**d), float("nan"), dtype=torch.float64)
+        dev = self.device
+        codes = torch.arange(2**d, dtype=torch.int64, device=dev)
+        bits = ((codes[:, None] >> torch.arange(d, device=dev)) & 1).bool()  # (2^d, d)
+        table = torch.full((d, 2**d), float("nan"), dtype=torch.float64, device=dev)
         for j in range(d):  # d batched calls of 2^(d-1) parent sets each
             valid = ~bits[:, j]
-            nodes = torch.full((int(valid.sum()),), j, dtype=torch.int64)
+            nodes = torch.full((int(valid.sum()),), j, dtype=torch.int64, device=dev)
             table[j, valid] = self.local_scores(nodes, bits[valid])
         self._table = table
         logger.debug("built local-score table of %d entries", d * 2**d)
@@ -125,6 +144,14 @@ class LocalScore(ABC):
     def _check(self, adj: torch.Tensor) -> torch.Tensor:
         return as_adjacency(adj, self.d)
 
+    def local(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+        """:meth:`local_scores` through the dense table when there is one: (M,), (M, d) bool -> (M,) float64."""
+        table = self.table
+        if table is None:
+            return self.local_scores(nodes, parents)
+        w = 2 ** torch.arange(self.d, dtype=torch.int64, device=parents.device)
+        return table[nodes, (parents.to(torch.int64) * w).sum(1)]
+
     def node_scores(self, adj: torch.Tensor) -> torch.Tensor:
         """Per-node local scores: (B, d, d) -> (B, d) float64."""
         adj = self._check(adj)
@@ -133,7 +160,7 @@ class LocalScore(ABC):
             codes = parent_codes(adj)  # (B, d)
             return table.gather(1, codes.T).T  # (B, d)
         B, d = adj.shape[0], self.d
-        nodes = torch.arange(d).repeat(B)  # (B*d,)
+        nodes = torch.arange(d, device=adj.device).repeat(B)  # (B*d,)
         parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
         return self.local_scores(nodes, parents).view(B, d)
 
@@ -150,17 +177,18 @@ class LocalScore(ABC):
         adj = self._check(adj)
         B, d = adj.shape[0], self.d
         table = self.table
-        eye = torch.eye(d, dtype=torch.bool)
+        dev = adj.device
+        eye = torch.eye(d, dtype=torch.bool, device=dev)
         invalid = adj | eye  # (B, d, d)
         if table is not None:
             codes = parent_codes(adj)  # (B, d)
             before = table.gather(1, codes.T).T  # (B, d): node j
-            add = (2 ** torch.arange(d, dtype=torch.int64))[None, :, None]  # bit of parent i
+            add = (2 ** torch.arange(d, dtype=torch.int64, device=dev))[None, :, None]  # bit of parent i
             after_codes = (codes[:, None, :] | add).clamp(max=2**d - 1)  # (B, d_i, d_j)
-            after = table[torch.arange(d)[None, None, :].expand(B, d, d), after_codes]
+            after = table[torch.arange(d, device=dev)[None, None, :].expand(B, d, d), after_codes]
             out = after - before[:, None, :]
-            return torch.where(invalid, torch.zeros((), dtype=torch.float64), out)
-        nodes = torch.arange(d).repeat(B)  # (B*d,)
+            return torch.where(invalid, torch.zeros((), dtype=torch.float64, device=dev), out)
+        nodes = torch.arange(d, device=dev).repeat(B)  # (B*d,)
         parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
         return self._delta_nodes_cached(nodes, parents).view(B, d, d).transpose(1, 2).contiguous()
 
@@ -173,14 +201,14 @@ class LocalScore(ABC):
         cache = self._delta_cache
         if cache is None:
             return self._delta_nodes(nodes, parents)
-        w = 2 ** torch.arange(self.d, dtype=torch.int64)
+        w = 2 ** torch.arange(self.d, dtype=torch.int64, device=parents.device)
         keys = nodes.to(torch.int64) * (2**self.d) + (parents.to(torch.int64) * w).sum(1)  # (M,)
         uniq, inverse = torch.unique(keys, return_inverse=True)
         found, vals = cache.lookup(uniq)
         miss = ~found
         if bool(miss.any()):
-            first = torch.zeros(uniq.numel(), dtype=torch.int64)
-            first.scatter_(0, inverse, torch.arange(keys.numel()))  # some row holding each key
+            first = torch.zeros(uniq.numel(), dtype=torch.int64, device=keys.device)
+            first.scatter_(0, inverse, torch.arange(keys.numel(), device=keys.device))  # some row holding each key
             rows = first[miss]
             new = self._delta_nodes(nodes[rows], parents[rows])
             vals[miss] = new
@@ -193,12 +221,13 @@ class LocalScore(ABC):
         Generic version: d + 1 local scores per row. Subclasses with a faster closed form override it.
         """
         M, d = parents.shape
-        eye = torch.eye(d, dtype=torch.bool)
+        dev = parents.device
+        eye = torch.eye(d, dtype=torch.bool, device=dev)
         invalid = parents.clone()
-        invalid[torch.arange(M), nodes] = True
+        invalid[torch.arange(M, device=dev), nodes] = True
         ok = ~invalid  # (M, d)
         cand = parents[:, None, :] | eye[None]  # (M, i, d)
-        out = torch.zeros(M, d, dtype=torch.float64)
+        out = torch.zeros(M, d, dtype=torch.float64, device=dev)
         after = self.local_scores(nodes[:, None].expand(M, d)[ok], cand[ok])
         before = self.local_scores(nodes, parents)  # (M,)
         out[ok] = after - before[:, None].expand(M, d)[ok]
@@ -211,18 +240,18 @@ class LocalScore(ABC):
         that one column per graph instead of the whole (B, d, d) delta.
         """
         adj = self._check(adj)
-        rows = torch.arange(adj.shape[0])
+        rows = torch.arange(adj.shape[0], device=adj.device)
         parents = adj[rows, :, dst]  # (B, d)
         table = self.table
         if table is None:
             return self._delta_nodes_cached(dst, parents)
-        w = 2 ** torch.arange(self.d, dtype=torch.int64)
+        w = 2 ** torch.arange(self.d, dtype=torch.int64, device=adj.device)
         code = (parents.to(torch.int64) * w).sum(1)  # (B,)
         after = table[dst[:, None], code[:, None] | w[None, :]]  # (B, d)
         out = after - table[dst, code][:, None]
         invalid = parents.clone()
         invalid[rows, dst] = True
-        return torch.where(invalid, torch.zeros((), dtype=torch.float64), out)
+        return torch.where(invalid, torch.zeros((), dtype=torch.float64, device=adj.device), out)
 
     def delta_edges(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Score change of adding the single edge src[b] -> dst[b] to graph b: (B,) float64.
@@ -233,11 +262,11 @@ class LocalScore(ABC):
         B = adj.shape[0]
         if src.shape != (B,) or dst.shape != (B,):
             raise ShapeError(f"src and dst must have shape ({B},), got {tuple(src.shape)}, {tuple(dst.shape)}")
-        rows = torch.arange(B)
+        rows = torch.arange(B, device=adj.device)
         parents = adj[rows, :, dst]  # (B, d)
         table = self.table
         if table is not None:
-            w = 2 ** torch.arange(self.d, dtype=torch.int64)
+            w = 2 ** torch.arange(self.d, dtype=torch.int64, device=adj.device)
             code = (parents.to(torch.int64) * w).sum(1)
             return table[dst, code | (1 << src)] - table[dst, code]
         if self._delta_cache is not None:  # the cached candidate row of node dst holds the answer

@@ -65,7 +65,7 @@ class BDeuScore(LocalScore):
         M, d = parents.shape[0], self.d
         if parents.shape != (M, d) or nodes.shape != (M,):
             raise ShapeError(f"nodes (M,) and parents (M, {d}) expected, got {tuple(nodes.shape)}, {tuple(parents.shape)}")
-        pa = parents.numpy()
+        pa = parents.cpu().numpy()  # counting runs on the CPU; the result goes back to the caller's device
         packed = np.packbits(pa, axis=1)
         out = np.empty(M)
         for m, j in enumerate(nodes.tolist()):  # a dict lookup per row; counting only on a miss
@@ -75,4 +75,4 @@ class BDeuScore(LocalScore):
                 val = self._one(j, pa[m])
                 self._cache[key] = val
             out[m] = val
-        return torch.from_numpy(out)
+        return torch.from_numpy(out).to(parents.device)

@@ -68,6 +68,7 @@ class BGeScore(LocalScore):
             - 0.5 * n_rows[:, None] * math.log(math.pi)
             + 0.5 * (alpha_w - d + 2 * k[None, :] + 1) * math.log(self.t)
         )  # (d, d + 1): gamma[j, k]
+        self._tensors = ("R", "n_rows", "gamma")  # what .to(device) moves
         self.R = torch.from_numpy(R)  # (d, d, d) float64
         self.n_rows = torch.from_numpy(n_rows)  # (d,)
         self.gamma = torch.from_numpy(gamma)  # (d, d + 1)
@@ -78,14 +79,14 @@ class BGeScore(LocalScore):
         if parents.shape != (M, d) or nodes.shape != (M,):
             raise ShapeError(f"nodes (M,) and parents (M, {d}) expected, got {tuple(nodes.shape)}, {tuple(parents.shape)}")
         if M == 0:
-            return torch.zeros(0, dtype=torch.float64)
+            return torch.zeros(0, dtype=torch.float64, device=parents.device)
         R = self.R[nodes]  # (M, d, d)
         m = parents.to(torch.float64)  # (M, d)
         # R_SS embedded in a d x d matrix with identity elsewhere: same determinant, fixed shape
         P = R * (m[:, :, None] * m[:, None, :]) + torch.diag_embed(1.0 - m)  # (M, d, d)
         L = torch.linalg.cholesky(P)
         logdet_s = 2.0 * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)  # (M,)
-        rows = torch.arange(M)
+        rows = torch.arange(M, device=parents.device)
         b = R[rows, :, nodes] * m  # (M, d): R_Sj
         x = torch.cholesky_solve(b.unsqueeze(-1), L).squeeze(-1)  # (M, d)
         c = R[rows, nodes, nodes] - (b * x).sum(1)  # (M,) Schur complement
@@ -109,22 +110,23 @@ class BGeScore(LocalScore):
         A = R * m[:, None, :]  # (M, d, d): columns restricted to S
         X = torch.cholesky_solve(A.transpose(1, 2), L)  # (M, d, d) = P^-1 A^T
         C = R - A @ X  # (M, d, d) residual scatter given S
-        rows = torch.arange(M)
+        rows = torch.arange(M, device=parents.device)
         c_jj = C[rows, nodes, nodes]  # (M,)
         c_ii = torch.diagonal(C, dim1=1, dim2=2)  # (M, d)
         c_ij = C[rows, nodes, :]  # (M, d)
         invalid = parents.clone()
         invalid[rows, nodes] = True
-        safe_ii = torch.where(invalid, torch.ones((), dtype=torch.float64), c_ii)
+        one = torch.ones((), dtype=torch.float64, device=parents.device)
+        safe_ii = torch.where(invalid, one, c_ii)
         k = parents.sum(1)
         n = self.n_rows[nodes]
         before = self.gamma[nodes, k] - 0.5 * logdet_s - 0.5 * (n + self.alpha_w - d + k + 1) * torch.log(c_jj)
         c_new = c_jj[:, None] - c_ij**2 / safe_ii  # (M, d)
-        safe_new = torch.where(invalid, torch.ones((), dtype=torch.float64), c_new)
+        safe_new = torch.where(invalid, one, c_new)
         k1 = (k + 1).clamp(max=d)
         after = (
             self.gamma[nodes, k1][:, None]
             - 0.5 * (logdet_s[:, None] + torch.log(safe_ii))
             - 0.5 * (n + self.alpha_w - d + k + 2)[:, None] * torch.log(safe_new)
         )
-        return torch.where(invalid, torch.zeros((), dtype=torch.float64), after - before[:, None])
+        return torch.where(invalid, torch.zeros_like(one), after - before[:, None])

@@ -49,7 +49,7 @@ class _EdgeConstantPrior(GraphPrior):
 
     def delta(self, adj: torch.Tensor) -> torch.Tensor:
         adj = as_adjacency(adj)
-        return torch.full(adj.shape, self.per_edge, dtype=torch.float64)
+        return torch.full(adj.shape, self.per_edge, dtype=torch.float64, device=adj.device)
 
 
 class UniformPrior(_EdgeConstantPrior):

@@ -24,6 +24,11 @@ class TemperedScore(LocalScore):
             raise ConfigError(f"likelihood power must be in (0, 1], got {power}")
         super().__init__(inner.d, inner.names)
         self.inner, self.power = inner, float(power)
+        self.device = inner.device
+
+    def to(self, device: str | torch.device) -> LocalScore:
+        self.inner.to(device)
+        return super().to(device)
 
     def local_scores(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
         return self.power * self.inner.local_scores(nodes, parents)

@@ -1,0 +1,174 @@
+"""One GFlowNet (or MC3) run on a scale problem, scored against its cached reference (bench/reference.py).
+
+    .venv/bin/python bench/gfn_converge.py d20 --seed 0 --minutes 5 [--delta log --guide-chains 16 ...]
+    .venv/bin/python bench/gfn_converge.py d20 --seed 0 --minutes 5 --mc3      # the baseline at equal wall time
+
+The building block of bench/gfn_scale.py and the tuning tool behind its settings: trains for a wall-time
+budget (the MCMC guide's chains, when used, run inside that budget), draws 10,000 samples from the policy
+and reports, against the reference chains: edge-marginal Pearson r, mean sample log R minus the reference's,
+E-SHD and AUROC against the true graph. Prints one JSON line; writes nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference  # noqa: E402
+
+from theorycov.gfn import (  # noqa: E402
+    PolicyConfig,
+    Reward,
+    Trainer,
+    TrainerConfig,
+    auroc,
+    edge_marginal_agreement,
+    edge_marginals_from_samples,
+    expected_shd,
+    sample,
+)
+from theorycov.gfn.candidates import mass_outside  # noqa: E402
+from theorycov.gfn.mcmc import DAGChains  # noqa: E402
+from theorycov.gfn.warmstart import GuideConfig, MCMCGuide  # noqa: E402
+
+
+def load_avg() -> str:
+    a = os.getloadavg()
+    return f"{a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f}"
+
+
+def score(samples: torch.Tensor, reward: Reward, ref: dict[str, object], truth: torch.Tensor) -> dict[str, float]:
+    """Scores of graphs (n, d, d) against the reference and the truth."""
+    marg = edge_marginals_from_samples(samples.cpu())
+    agree = edge_marginal_agreement(torch.as_tensor(ref["marginals"]), marg)
+    lr = reward.log_reward(samples.to(reward.device)).cpu()
+    return {"pearson": agree["pearson"], "rmse": agree["rmse"], "mean_log_r": float(lr.mean()),
+            "logr_gap": float(ref["mean_log_r"]) - float(lr.mean()), "eshd": expected_shd(samples.cpu(), truth),
+            "auroc": auroc(marg, truth), "edges": float(samples.flatten(1).sum(1).double().mean())}
+
+
+def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> TrainerConfig:
+    pol = PolicyConfig(hidden=args.hidden, num_layers=args.layers, delta_transform=args.delta, delta_hidden=args.delta_hidden)
+    return TrainerConfig(
+        seed=seed, num_iterations=horizon, num_envs=args.envs, batch_size=args.batch, prefill=args.prefill, lr=args.lr,
+        lr_min=args.lr * args.lr_min_frac, lr_schedule=args.schedule, warmup_iters=200, eps_start=args.eps_start, eps_end=args.eps_end,
+        eps_decay_iters=max(1, horizon // 4), progress=False, log_every=100, policy=pol, candidates=args.cand,
+        device=args.device, max_parents=args.max_parents, nll_weight=args.nll,
+        nll_decay_iters=int(horizon * args.nll_decay),
+    )
+
+
+def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Trainer, MCMCGuide | None, dict[str, float]]:
+    """Train for args.minutes of wall time (guide included); returns the trainer, the guide and timings."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    horizon = max(1000, int(args.rate * args.minutes * 60))  # cosine horizon from an it/s estimate
+    cfg = trainer_config(args, seed, horizon)
+    tr = Trainer(cfg, reward)
+    guide = None
+    if args.guide_chains > 0:
+        gcfg = GuideConfig(chains=args.guide_chains, steps=args.guide_steps, per_iteration=args.guide_per_it,
+                           restart_share=args.guide_restart, burn_in=args.guide_burn, stop_after=args.guide_stop, seed=seed + 17,
+                           temperatures=tuple(float(x) for x in args.guide_temps.split(",")))
+        guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, max_parents=cfg.max_parents)
+        tr.extra_transitions = guide
+        if gcfg.restart_share > 0:
+            tr.start_states = guide.start_states
+        if args.nll > 0:
+            tr.demonstrations = guide.demonstrations
+    if args.clock == "cpu":  # screens, tables and burn-in count against the budget
+        tr.train(num_iterations=10**9, max_cpu_seconds=max(args.minutes * 60 - (time.process_time() - cpu0), 1.0))
+    else:
+        tr.train(num_iterations=10**9, max_seconds=max(args.minutes * 60 - (time.perf_counter() - t0), 1.0))
+    info = {"iterations": tr.iteration, "train_seconds": tr.train_seconds, "total_seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - cpu0,
+            "it_per_s": tr.iteration / max(tr.train_seconds, 1e-9),
+            "guide_evaluations": 0 if guide is None else guide.total_evaluations}
+    return tr, guide, info
+
+
+def run_mc3(reward: Reward, seconds: float, chains: int, seed: int, burn_frac: float = 0.1,
+            thin: int = 5, clock: str = "cpu") -> tuple[torch.Tensor, dict[str, float]]:
+    """The project's MC3 (16 chains, empty starts) for a time budget (``clock``: "cpu" = this process's CPU
+    time, "wall"): kept states (S, d, d) and timings."""
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    mc = DAGChains(reward, num_chains=chains, seed=seed)
+    t0, w0 = now(), time.perf_counter()
+    kept: list[torch.Tensor] = []
+    step = 0
+    while now() - t0 < seconds:
+        mc.step()
+        step += 1
+        if now() - t0 >= burn_frac * seconds and step % thin == 0:
+            kept.append(mc.adj.clone())
+    return torch.cat(kept), {"steps": step, "evaluations": mc.evaluations, "seconds": time.perf_counter() - w0,
+                             "cpu_seconds": now() - t0 if clock == "cpu" else None, "acceptance": mc.acceptance}
+
+
+def add_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--delta", default="log", choices=["linear", "log"])
+    ap.add_argument("--delta-hidden", type=int, default=0)
+    ap.add_argument("--envs", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--prefill", type=int, default=1000)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr-min-frac", type=float, default=0.05)
+    ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
+    ap.add_argument("--eps-start", type=float, default=0.3)
+    ap.add_argument("--eps-end", type=float, default=0.02)
+    ap.add_argument("--rate", type=float, default=40.0, help="it/s estimate setting the cosine horizon")
+    ap.add_argument("--cand", type=int, default=0, help="candidate-parent screen k (0: every edge)")
+    ap.add_argument("--max-parents", type=int, default=None)
+    ap.add_argument("--guide-chains", type=int, default=0, help="MC3 chains feeding the replay buffer (0: none)")
+    ap.add_argument("--guide-steps", type=int, default=1)
+    ap.add_argument("--guide-per-it", type=int, default=32)
+    ap.add_argument("--guide-restart", type=float, default=0.0)
+    ap.add_argument("--guide-burn", type=int, default=0)
+    ap.add_argument("--guide-stop", type=int, default=0)
+    ap.add_argument("--nll", type=float, default=0.0, help="warm-start likelihood weight of the guide's demonstrations")
+    ap.add_argument("--nll-decay", type=float, default=0.5, help="share of the horizon over which that weight fades to 0")
+    ap.add_argument("--guide-temps", default="1", help="the guide chains' temperature ladder")
+    ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
+                    help="what --minutes measures: this process's CPU time (comparable on a shared machine) or wall time")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--samples", type=int, default=10_000)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", choices=["d20", "ecoli70", "arth150"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mc3", action="store_true", help="run the 16-chain MC3 baseline instead")
+    ap.add_argument("--threads", type=int, default=1)
+    add_args(ap)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    reward, truth = reference.problem(args.name, args.seed)
+    ref = reference.load(args.name, args.seed)
+    load0 = load_avg()
+    if args.mc3:
+        samples, info = run_mc3(reward, args.minutes * 60, 16, args.seed + 1, clock=args.clock)
+        out = {"method": "mc3", **info, **score(samples, reward, ref, truth)}
+    else:
+        tr, guide, info = run_gfn(reward, args, args.seed)
+        t0 = time.perf_counter()
+        samples = sample(tr.policy, args.samples, generator=torch.Generator(device=tr.device).manual_seed(123))
+        info["sample_seconds"] = time.perf_counter() - t0
+        out = {"method": "gfn", **info, **score(samples, reward, ref, truth)}
+        if tr.env.allowed is not None:
+            out.update(mass_outside(torch.as_tensor(ref["marginals"]), tr.env.allowed))
+        out["args"] = {k: v for k, v in vars(args).items()}
+    out.update(name=args.name, seed=args.seed, load_start=load0, load_end=load_avg(), ref_mean_log_r=ref["mean_log_r"])
+    print(json.dumps(out, default=float))
+
+
+if __name__ == "__main__":
+    main()

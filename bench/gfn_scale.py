@@ -1,0 +1,205 @@
+"""Scale benchmark (issue 16): GFlowNet posteriors at d = 20, 46 (ecoli70) and 107 (arth150) against converged
+reference chains, and against the project's MC3 at equal time. Writes bench/results/gfn_scale.json.
+
+    .venv/bin/python bench/gfn_scale.py                                   # every section (hours on a shared machine)
+    .venv/bin/python bench/gfn_scale.py --sections d20 --seeds 0 1 2 3 4  # one section; keys merge into the json
+    .venv/bin/python bench/gfn_scale.py --sections arth150 speed
+
+Sections:
+  d20      ER2, n = 100, 5 seeds: the GFlowNet (SETTINGS["d20"]) for --d20-minutes, 10,000 samples; MC3 (16 chains)
+           for the same time; both scored against bench/results/ref_d20_s<seed> (bench/reference.py). Keys:
+           d20_pearson_vs_ref_5min and d20_logr_gap_5min (worst seed), d20_pearson_mc3_5min and d20_logr_gap_mc3_5min
+           (MC3's worst seed), per-seed rows.
+  ecoli70  n = 1,000 rows from the SEM: the same for --ecoli-minutes against ref_ecoli70; ecoli70_pearson_vs_ref_10min,
+           ecoli70_auroc (the GFlowNet's samples against the true network) beside the reference's and MC3's.
+  arth150  it/s at batch 128 (the trainer's own loop, candidate parents), peak RSS, 10,000 samples' wall time:
+           arth150_it_per_s_b128, arth150_peak_rss_mb, arth150_samples_10k_s.
+  speed    d = 20 it/s at batch 32 (bench/gfn_d20.py's unit: 8 parallel graphs): d20_it_per_s_b32.
+
+Time budgets are CPU time of this process (1 thread) unless --clock wall: the 2 cores are shared with other
+sessions (load averages of 7-13 were measured during this work), and CPU time keeps the comparison with MC3
+fair and the figures about the algorithm, not the neighbours. Wall time and load are recorded beside each figure.
+The GFlowNet's samples are what is scored; the MCMC guide's chains only feed its replay buffer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference  # noqa: E402
+from gfn_common import BENCH, machine, peak_rss_mb, report, table  # noqa: E402
+from gfn_converge import run_mc3, score  # noqa: E402
+
+from theorycov.gfn import PolicyConfig, Trainer, TrainerConfig, sample  # noqa: E402
+from theorycov.gfn.warmstart import GuideConfig, MCMCGuide  # noqa: E402
+
+#: per problem: trainer settings (``trainer_config_for``) and the MCMC guide's (gfn.warmstart.GuideConfig)
+SETTINGS: dict[str, dict[str, object]] = {
+    "d20": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
+            "candidates": 0, "nll": 1.0, "nll_decay": 0.5, "horizon": 4000,
+            "guide": {"chains": 20, "temperatures": (1.0, 0.8, 0.64, 0.5, 0.4), "steps": 5, "per_iteration": 32, "burn_in": 2000}},
+    "ecoli70": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
+                "candidates": 8, "nll": 1.0, "nll_decay": 0.5, "horizon": 4000,
+                "guide": {"chains": 20, "temperatures": (1.0, 0.9, 0.8, 0.7, 0.6), "steps": 5, "per_iteration": 32, "burn_in": 2000}},
+    "arth150": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
+                "candidates": 8, "nll": 0.0, "nll_decay": 0.5, "horizon": 4000,
+                "guide": {"chains": 16, "temperatures": (1.0,), "steps": 1, "per_iteration": 32, "burn_in": 0}},
+}
+RESULT = BENCH / "results" / "gfn_scale.json"
+
+
+def trainer_config_for(s: dict[str, object], seed: int, device: str = "cpu") -> TrainerConfig:
+    """The TrainerConfig of a SETTINGS entry (cosine schedule over ``horizon`` iterations, then lr_min)."""
+    h = int(s["horizon"])  # type: ignore[arg-type]
+    lr = float(s["lr"])  # type: ignore[arg-type]
+    return TrainerConfig(
+        seed=seed, num_iterations=h, num_envs=int(s["envs"]), batch_size=int(s["batch"]), prefill=1000, lr=lr,  # type: ignore[arg-type]
+        lr_min=lr * 0.05, warmup_iters=200, eps_start=float(s["eps_start"]), eps_end=float(s["eps_end"]),  # type: ignore[arg-type]
+        eps_decay_iters=max(1, h // 4), progress=False, log_every=50, candidates=int(s["candidates"]),  # type: ignore[arg-type]
+        nll_weight=float(s["nll"]), nll_decay_iters=int(h * float(s["nll_decay"])), device=device,  # type: ignore[arg-type]
+        policy=PolicyConfig(hidden=int(s["hidden"]), num_layers=int(s["layers"]), delta_transform=str(s["delta"])),  # type: ignore[arg-type]
+    )
+
+
+def _load() -> str:
+    a = os.getloadavg()
+    return f"{a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f}"
+
+
+def train(name: str, reward, seed: int, seconds: float, clock: str, device: str = "cpu") -> tuple[Trainer, dict[str, object]]:  # noqa: ANN001
+    """The GFlowNet of SETTINGS[name] with its MCMC guide for a time budget (setup and burn-in included)."""
+    s = SETTINGS[name]
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    tr = Trainer(trainer_config_for(s, seed, device), reward)
+    guide = MCMCGuide(reward, GuideConfig(**s["guide"], seed=seed + 17), allowed=tr.env.allowed)  # type: ignore[arg-type]
+    tr.extra_transitions = guide
+    if tr.config.nll_weight > 0:
+        tr.demonstrations = guide.demonstrations
+    if clock == "cpu":
+        tr.train(num_iterations=10**9, max_cpu_seconds=max(1.0, seconds - (time.process_time() - cpu0)))
+    else:
+        tr.train(num_iterations=10**9, max_seconds=max(1.0, seconds - (time.perf_counter() - t0)))
+    return tr, {"iterations": tr.iteration, "wall_seconds": round(time.perf_counter() - t0, 1),
+                "cpu_seconds": round(time.process_time() - cpu0, 1), "guide_evaluations": guide.total_evaluations}
+
+
+def quality(name: str, seeds: list[int], minutes: float, clock: str, n_samples: int) -> tuple[list[dict[str, object]], dict[str, object]]:
+    rows, extra = [], {}
+    for seed in seeds:
+        reward, truth = reference.problem(name, seed if name == "d20" else 0)
+        ref = reference.load(name, seed if name == "d20" else 0)
+        load0 = _load()
+        tr, info = train(name, reward, seed, minutes * 60, clock)
+        t0 = time.perf_counter()
+        graphs = sample(tr.policy, n_samples, generator=torch.Generator().manual_seed(123))
+        t_s = time.perf_counter() - t0
+        g = score(graphs, reward, ref, truth)
+        rows.append({"problem": name, "seed": seed, "method": "gfn", **info, "samples_s": round(t_s, 1), **g, "load": f"{load0} -> {_load()}"})
+        print(rows[-1], flush=True)
+        load0 = _load()
+        mc_graphs, mi = run_mc3(reward, minutes * 60, 16, seed + 1, clock=clock)
+        m = score(mc_graphs, reward, ref, truth)
+        rows.append({"problem": name, "seed": seed, "method": "mc3", "iterations": mi["steps"], "wall_seconds": round(mi["seconds"], 1),
+                     "cpu_seconds": mi["cpu_seconds"], **m, "load": f"{load0} -> {_load()}"})
+        print(rows[-1], flush=True)
+        extra[f"{name}_s{seed}_reference"] = {k: ref[k] for k in ("rhat_log_r", "rhat_edges_max", "converged", "mean_log_r",
+                                                                   "auroc_vs_truth", "cpu_seconds", "steps") if k in ref}
+    return rows, extra
+
+
+def arth150_speed(seconds: float, n_samples: int = 10_000) -> dict[str, object]:
+    reward, _ = reference.problem("arth150", 0)
+    s = SETTINGS["arth150"]
+    tr = Trainer(trainer_config_for(s, 0), reward)
+    tr.train(num_iterations=20)
+    t0, c0, i0 = time.perf_counter(), time.process_time(), tr.iteration
+    tr.train(num_iterations=10**9, max_seconds=seconds)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1 = time.perf_counter()
+    graphs = sample(tr.policy, n_samples, generator=torch.Generator().manual_seed(0))
+    t_s = time.perf_counter() - t1
+    return {"arth150_it_per_s_b128": (tr.iteration - i0) / wall, "arth150_it_per_cpu_s_b128": (tr.iteration - i0) / max(cpu, 1e-9),
+            "arth150_samples_10k_s": t_s, "arth150_candidate_edges": int(tr.env.allowed.sum()) if tr.env.allowed is not None else reward.d ** 2,
+            "arth150_sample_edges": float(graphs.flatten(1).sum(1).double().mean())}
+
+
+def d20_speed(seconds: float) -> dict[str, object]:
+    reward, _ = reference.problem("d20", 0)
+    cfg = TrainerConfig(seed=0, num_iterations=10**6, num_envs=8, batch_size=32, prefill=1000, progress=False, log_every=10**6,
+                        policy=PolicyConfig(hidden=64, delta_transform="log"))
+    tr = Trainer(cfg, reward)
+    tr.train(num_iterations=20)
+    t0, c0, i0 = time.perf_counter(), time.process_time(), tr.iteration
+    tr.train(num_iterations=10**9, max_seconds=seconds)
+    return {"d20_it_per_s_b32": (tr.iteration - i0) / (time.perf_counter() - t0),
+            "d20_it_per_cpu_s_b32": (tr.iteration - i0) / max(time.process_time() - c0, 1e-9)}
+
+
+def _worst(rows: list[dict[str, object]], method: str, key: str, fn=min) -> float:  # noqa: ANN001
+    return float(fn(float(r[key]) for r in rows if r["method"] == method))  # type: ignore[arg-type]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sections", nargs="+", default=["d20", "ecoli70", "arth150", "speed"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--d20-minutes", type=float, default=5.0)
+    ap.add_argument("--ecoli-minutes", type=float, default=10.0)
+    ap.add_argument("--speed-seconds", type=float, default=30.0)
+    ap.add_argument("--samples", type=int, default=10_000)
+    ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"])
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    figures: dict[str, object] = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    tables = []
+    if "d20" in args.sections:
+        rows, extra = quality("d20", args.seeds, args.d20_minutes, args.clock, args.samples)
+        figures.update(extra)
+        figures["d20_rows"] = rows
+        figures["d20_pearson_vs_ref_5min"] = _worst(rows, "gfn", "pearson")
+        figures["d20_logr_gap_5min"] = _worst(rows, "gfn", "logr_gap", max)
+        figures["d20_pearson_mc3_5min"] = _worst(rows, "mc3", "pearson")
+        figures["d20_logr_gap_mc3_5min"] = _worst(rows, "mc3", "logr_gap", max)
+        figures["d20_seeds"] = args.seeds
+        figures["d20_budget"] = f"{args.d20_minutes:g} min of {args.clock} time per sampler"
+        tables.append(table([{k: r[k] for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
+                                                "mean_log_r", "eshd", "auroc", "load")} for r in rows]))
+    if "ecoli70" in args.sections:
+        rows, extra = quality("ecoli70", args.seeds[:1], args.ecoli_minutes, args.clock, args.samples)
+        figures.update(extra)
+        figures["ecoli70_rows"] = rows
+        figures["ecoli70_pearson_vs_ref_10min"] = _worst(rows, "gfn", "pearson")
+        figures["ecoli70_auroc"] = _worst(rows, "gfn", "auroc")
+        figures["ecoli70_auroc_mc3"] = _worst(rows, "mc3", "auroc")
+        figures["ecoli70_pearson_mc3_10min"] = _worst(rows, "mc3", "pearson")
+        figures["ecoli70_auroc_reference"] = figures.get("ecoli70_s0_reference", {}).get("auroc_vs_truth")  # type: ignore[union-attr]
+        figures["ecoli70_budget"] = f"{args.ecoli_minutes:g} min of {args.clock} time per sampler"
+        tables.append(table([{k: r[k] for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
+                                                "auroc", "load")} for r in rows]))
+    if "arth150" in args.sections:
+        figures.update(arth150_speed(args.speed_seconds))
+        figures["arth150_peak_rss_mb"] = peak_rss_mb()  # of this process so far (the arth150 section runs after the others)
+    if "speed" in args.sections:
+        figures.update(d20_speed(args.speed_seconds))
+    d5 = BENCH / "results" / "gfn_exact.json"
+    if d5.exists():  # the d = 5 bar is bench/gfn_exact.py's own run; its figure is copied with its date
+        ex = json.loads(d5.read_text())
+        figures["d5_gfn_exact"] = {k: ex[k] for k in ex if "jsd" in k.lower() or k in ("date", "command")}
+    keys = [k for k in figures if not k.endswith("_rows") and not isinstance(figures[k], (dict, list))]
+    summary = table([{"key": k, "value": figures[k]} for k in keys])
+    print(summary)
+    if not args.no_record:
+        report("gfn_scale", f"gfn_scale: sections {' '.join(args.sections)}", summary + "\n\n" + "\n\n".join(tables), figures,
+               f"budgets in {args.clock} time, 1 thread; load at start {machine().split('load average ')[-1]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The training configuration of a GFlowNet run (saved as config.json in the run folder and in checkpoints)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .errors import ConfigError
+from .policy import PolicyConfig
+
+__all__ = ["TrainerConfig"]
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Everything that determines a training run (saved as config.json in the run folder)."""
+
+    seed: int = 0  # seeds the network initialization and the run's torch.Generator
+    num_iterations: int = 10_000  # length of the run; also the horizon of the learning-rate schedule
+    loss: str = "db"  # "db": modified detailed balance (§3.2); "tb": trajectory balance
+    num_envs: int = 32  # graphs stepped in parallel
+    env_steps: int = 1  # environment steps per iteration (db only)
+    batch_size: int = 256  # replayed transitions per gradient update (db only)
+    replay_capacity: int = 100_000  # transitions kept in the ring buffer
+    prefill: int = 1_000  # transitions collected (by the untrained policy) before the first update
+    lr: float = 1e-3  # peak Adam learning rate (fine at d <= 11; at d = 20 use 1e-4: 1e-3 drifts to dense low-reward graphs)
+    lr_min: float = 1e-5  # final learning rate of the cosine schedule
+    lr_schedule: str = "cosine"  # "cosine" (after warmup) or "constant"
+    warmup_iters: int = 200  # linear warmup of the learning rate
+    eps_start: float = 0.5  # exploration probability at iteration 0
+    eps_end: float = 0.05  # exploration probability after eps_decay_iters
+    eps_decay_iters: int = 2_000  # linear decay length of the exploration probability
+    huber_delta: float = 1.0  # Huber threshold of the db loss
+    log_z_lr: float = 0.1  # Adam learning rate of log Z (tb only); log Z starts at log R(empty graph)
+    target_update_every: int = 0  # 0: no target network; k > 0: target for the stop term of G', synced every k its
+    grad_clip: float = 10.0  # max gradient norm (0 disables)
+    max_parents: int | None = None  # in-degree cap of the environment
+    candidates: int = 0  # k of the candidate-parent screen (gfn/candidates.py) restricting the edges; 0: every edge
+    nll_weight: float = 0.0  # weight of the warm-start likelihood of demonstrated steps (the trainer's demonstrations hook)
+    nll_decay_iters: int = 0  # the weight falls linearly to 0 over this many iterations (0: constant), so training ends on the GFlowNet loss alone
+    policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
+    log_every: int = 100  # iterations between metrics records and progress-bar updates
+    checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)
+    progress: bool = True  # show a tqdm progress bar
+    device: str = "cpu"  # where the policy, the environments' graphs, the buffer and the generator live
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("db", "tb"):
+            raise ConfigError(f"loss must be 'db' or 'tb', got {self.loss!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if not (0.0 <= self.eps_end <= 1.0 and 0.0 <= self.eps_start <= 1.0):
+            raise ConfigError("exploration probabilities must lie in [0, 1]")
+        if self.candidates < 0:
+            raise ConfigError(f"candidates must be >= 0, got {self.candidates}")
+        if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:
+            raise ConfigError("num_envs, batch_size, env_steps and replay_capacity must be >= 1")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> TrainerConfig:
+        d = dict(d)
+        d["policy"] = PolicyConfig(**d.get("policy", {}))  # type: ignore[arg-type]
+        return cls(**d)  # type: ignore[arg-type]

@@ -1,0 +1,173 @@
+"""Off-policy training data from structure MCMC running beside the GFlowNet (the trainer's hooks).
+
+Why this data: with all states terminal and the uniform backward policy, the optimal sampler's
+trajectories that end in G are uniformly random orders of G's edges (Deleu et al. 2022 §3.3), so the states
+the converged GFlowNet visits are the prefixes of random edge orders of posterior graphs. MC3 chains on
+the same reward (``gfn.mcmc.DAGChains``) reach the posterior's region long before the sampler does at
+d >= 20; their current graphs, cut along random edge orders, are therefore the on-policy states of the
+optimal policy, and the modified detailed balance loss (local, valid for transitions from any
+distribution) learns the flow there from exact reward ratios. The chains' visit frequencies are never
+used as targets: a region the chains over- or under-visit still gets the mass R gives it.
+
+Two hooks, both optional, are given to ``gfn.Trainer``:
+  * ``__call__`` (``extra_transitions``): every iteration, ``steps`` MC3 steps of the chains, then
+    ``per_iteration`` transitions G_t -> G_t+1 along random edge orders of the chains' current graphs;
+  * ``start_states``: a share of the sampler's finished environments restarts at a random prefix of a
+    chain's graph, so the sampler's own on-policy steps continue from inside the region.
+
+Reward evaluations are counted (``evaluations``: chain proposals plus injected transitions) so that
+benchmarks compare at equal budgets; wall time is the trainer's, since the chains run inside its loop.
+What the bars score are the GFlowNet's own samples (``gfn.sample`` from the trained policy), never the
+chains'.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .device import rand
+from .mcmc import DAGChains
+from .replay import Transitions
+from .reward import Reward
+
+__all__ = ["GuideConfig", "MCMCGuide", "combine_transitions", "combine_starts"]
+
+
+@dataclass(frozen=True)
+class GuideConfig:
+    """Settings of the MCMC guide."""
+
+    chains: int = 16  # MC3 chains (all levels of the ladder together)
+    temperatures: tuple[float, ...] = (1.0,)  # the chains' ladder (parallel tempering when longer); only beta = 1 chains feed the trainer
+    steps: int = 1  # MC3 steps of every chain per training iteration
+    per_iteration: int = 32  # transitions along random edge orders of the chains' graphs per iteration
+    restart_share: float = 0.0  # share of the sampler's restarting environments sent to a prefix of a chain's graph
+    burn_in: int = 0  # MC3 steps taken before training starts (their wall time is the caller's)
+    stop_after: int = 0  # iterations after which the guide falls silent (0: never), so the end of training is on-policy
+    seed: int = 0
+
+
+class MCMCGuide:
+    """The ``extra_transitions`` and ``start_states`` hooks of ``gfn.Trainer`` fed by MC3 chains.
+
+    Args:
+        reward: the trainer's reward; allowed: the environment's candidate edges (the chains stay inside);
+        max_parents: the environment's in-degree cap; start: optional (C, d, d) start graphs of the chains.
+    """
+
+    def __init__(self, reward: Reward, config: GuideConfig = GuideConfig(), allowed: torch.Tensor | None = None,
+                 max_parents: int | None = None, start: torch.Tensor | None = None) -> None:
+        self.reward, self.config, self.d = reward, config, reward.d
+        self.chains = DAGChains(reward, num_chains=config.chains, seed=config.seed, start=start, allowed=allowed,
+                                max_parents=max_parents, device=reward.device, temperatures=config.temperatures)
+        self.evaluations = 0  # transitions injected (each one delta log R); the chains count their own
+        for _ in range(config.burn_in):
+            self._advance()
+
+    def _advance(self) -> None:
+        self.chains.step()
+        if self.chains.levels > 1:
+            self.chains.swap(self.chains.steps % 2)
+
+    def cold_graphs(self) -> torch.Tensor:
+        """(C_cold, d, d) the current graphs of the beta = 1 chains."""
+        return self.chains.adj[self.chains.cold]
+
+    @property
+    def total_evaluations(self) -> int:
+        """Reward evaluations spent by the guide: chain proposals plus injected transitions."""
+        return self.chains.evaluations + self.evaluations
+
+    def _prefixes(self, graphs: torch.Tensor, generator: torch.Generator, with_next: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random-order prefixes of graphs (k, d, d): (prefix (k, d, d), next edge action (k,) or -1 for a full graph)."""
+        k, d = graphs.shape[0], self.d
+        dev = graphs.device
+        keys = rand((k, d * d), generator, dev)
+        flat = graphs.flatten(1)
+        keys = torch.where(flat, keys, torch.full_like(keys, 2.0))  # edges first, in random order
+        order = torch.argsort(keys, dim=1)
+        rank = torch.empty_like(order)
+        rank.scatter_(1, order, torch.arange(d * d, device=dev).expand(k, -1))
+        m = flat.sum(1)
+        span = m if with_next else m + 1  # a transition needs a next edge; a restart may be the whole graph
+        t = (rand((k,), generator, dev) * span).long()
+        prefix = (flat & (rank < t[:, None])).reshape(k, d, d)
+        nxt = order[torch.arange(k, device=dev), t.clamp(max=d * d - 1)]
+        return prefix, torch.where(t < m, nxt, torch.full_like(nxt, -1))
+
+    def _active(self, iteration: int) -> bool:
+        return self.config.stop_after <= 0 or iteration < self.config.stop_after
+
+    def __call__(self, iteration: int, generator: torch.Generator) -> Transitions | None:
+        c = self.config
+        if not self._active(iteration):
+            return None
+        for _ in range(c.steps):
+            self._advance()
+        adj = self.cold_graphs()
+        pick = (rand((c.per_iteration,), generator, adj.device) * adj.shape[0]).long()
+        graphs = adj[pick]
+        graphs = graphs[graphs.flatten(1).any(1)]  # the empty graph has no transition
+        if graphs.shape[0] == 0:
+            return None
+        state, action = self._prefixes(graphs, generator, with_next=True)
+        delta = self.reward.delta_edges(state, action // self.d, action % self.d)
+        self.evaluations += int(action.numel())
+        return Transitions(state, action, delta)
+
+    def demonstrations(self, iteration: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The trainer's ``demonstrations`` hook: ``per_iteration`` (prefix, next action) pairs of the chains'
+        graphs along random edge orders, the stop action where the prefix is the whole graph (the optimal
+        sampler's steps if the chains were exact). Uses the chains' current states (advanced by ``__call__``)."""
+        adj = self.cold_graphs()
+        pick = (rand((self.config.per_iteration,), generator, adj.device) * adj.shape[0]).long()
+        prefix, nxt = self._prefixes(adj[pick], generator, with_next=False)
+        return prefix, torch.where(nxt >= 0, nxt, torch.full_like(nxt, self.d * self.d))
+
+    def start_states(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """Restart up to ``restart_share`` of n finished environments at prefixes of the chains' graphs."""
+        c = self.config
+        if n == 0 or c.restart_share <= 0:
+            return None
+        k = int((rand((n,), generator, self.reward.device) < c.restart_share).sum())
+        if k == 0:
+            return None
+        adj = self.cold_graphs()
+        pick = (rand((k,), generator, adj.device) * adj.shape[0]).long()
+        prefix, _ = self._prefixes(adj[pick], generator, with_next=False)
+        return prefix
+
+
+def combine_transitions(*hooks: object) -> object:
+    """One ``extra_transitions`` hook from several (e.g. the coverage objective and the MCMC guide): their
+    transitions, concatenated, each hook called every iteration."""
+    live = [h for h in hooks if h is not None]
+
+    def hook(iteration: int, generator: torch.Generator) -> Transitions | None:
+        parts = [t for t in (h(iteration, generator) for h in live) if t is not None and len(t)]  # type: ignore[operator]
+        if not parts:
+            return None
+        dev = parts[0].adj.device
+        return Transitions(torch.cat([p.adj.to(dev) for p in parts]), torch.cat([p.actions.to(dev) for p in parts]),
+                           torch.cat([p.delta_log_reward.to(dev) for p in parts]))
+
+    return hook
+
+
+def combine_starts(*hooks: object) -> object:
+    """One ``start_states`` hook from several: each in turn restarts some of the environments still left."""
+    live = [h for h in hooks if h is not None]
+
+    def hook(n: int, generator: torch.Generator) -> torch.Tensor | None:
+        parts, left = [], n
+        for h in live:
+            if left <= 0:
+                break
+            s = h(left, generator)  # type: ignore[operator]
+            if s is not None and s.shape[0]:
+                parts.append(s[:left])
+                left -= parts[-1].shape[0]
+        return torch.cat(parts) if parts else None
+
+    return hook
