@@ -17,7 +17,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,7 +43,8 @@ class IngestConfig:
     extract_curated: bool = False  # also run the extractor on papers that carry curated (BEL) claims
     index: bool = True  # bring the FAISS index up to date at the end
     index_path: str | None = None  # None: beside the database (see index.index_path_for)
-    progress: bool = True  # tqdm progress bar and the summary table on stderr
+    progress: bool = True  # tqdm progress bars (files, then papers with the sentence and model rate) and the summary
+    lexicon: bool = True  # add HGNC / FamPlex synonyms of the domain's genes to its aliases (corpus/genes.py)
 
 
 @dataclass
@@ -97,9 +98,10 @@ class ReadPaper:
     errors: list[tuple[str, str, str]]  # (location, error, reason)
 
 
-def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, extract_curated: bool = False) -> ReadPaper:
+def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, extract_curated: bool = False,
+                  on_sentence: Callable[[int, int], None] | None = None) -> ReadPaper:
     """Ground curated claims, split the text, ground mentions and run the extractor on sentences that
-    mention at least two different variables."""
+    mention at least two different variables; ``on_sentence(i, n)`` after each of the n such sentences."""
     claims: list[Claim] = []
     rejected: list[dict] = []
     errors: list[tuple[str, str, str]] = []
@@ -121,12 +123,18 @@ def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, ext
     if paper.curated_claims and not extract_curated:
         return ReadPaper(paper, claims, rejected, errors)
     sentences = split_paper_passages(paper.passages)
-    for sent, mentions in zip(sentences, grounder.annotate([s.text for s in sentences])):
+    annotated = list(zip(sentences, grounder.annotate([s.text for s in sentences])))
+    n_read = sum(len({mm.variable for mm in ms if mm.variable}) >= 2 for _, ms in annotated)
+    done = 0
+    for sent, mentions in annotated:
         for mention in mentions:
             if mention.variable is None:
                 reject(mention, sent.text)
         if len({mm.variable for mm in mentions if mm.variable}) < 2:
             continue
+        done += 1
+        if on_sentence is not None:
+            on_sentence(done, n_read)
         ev = Evidence(sent.text, paper.sha256, sent.passage_index, sent.start, sent.end, paper.citation.pmid)
         try:
             got = extractor.extract(sent, mentions, evidence=ev)
@@ -140,6 +148,31 @@ def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, ext
             elif c.cause != c.effect:
                 claims.append(c)
     return ReadPaper(paper, claims, rejected, errors)
+
+
+def _read_papers(papers: list[Paper], grounder: Grounder, extractor: Extractor, config: IngestConfig, path: Path) -> list[ReadPaper]:
+    """process_paper on each paper, with a progress bar per paper whose line names the sentence being read
+    and, for the model translator, its rate (a JSONL of 18 abstracts is one file: minutes without a sign)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(papers), desc=f"  {path.name}", unit="paper", leave=False, position=1, file=sys.stderr,
+               disable=not config.progress or len(papers) == 0)
+    stats = getattr(extractor, "stats", None)  # the model translator: questions/s and tokens/s
+
+    def tick(i: int, n: int) -> None:
+        rate = f"; {stats.line()}" if stats is not None else ""
+        bar.set_postfix_str(f"sentence {i}/{n}{rate}", refresh=True)
+        if stats is not None and not config.progress and i == n:
+            log.info("%s paper %d/%d: %d sentences read; %s", path.name, bar.n + 1, len(papers), n, stats.line())
+
+    out = []
+    try:
+        for p in papers:
+            out.append(process_paper(p, grounder, extractor, extract_curated=config.extract_curated, on_sentence=tick))
+            bar.update(1)
+    finally:
+        bar.close()
+    return out
 
 
 def ingest(
@@ -156,6 +189,13 @@ def ingest(
 
     t0 = time.perf_counter()
     dom = domain if isinstance(domain, Domain) else load_domain(domain)
+    if config.lexicon:
+        from theorycov.corpus.genes import expand_domain
+        from theorycov.corpus.lexicon import load_lexicon
+
+        dom, flags = expand_domain(dom, load_lexicon())
+        for f in flags[:20]:
+            log.info("domain %s: %s of %s left out: %s", dom.name, f.text, f.variable, f.reason)
     extractor = extractor or RuleExtractor()
     engine = init_db(db_url)
     with session_scope(engine) as s:
@@ -206,7 +246,7 @@ def ingest(
                 fresh = [p for p in dict((p.sha256, p) for p in result.papers).values() if p.sha256 not in known]
                 counts["papers_duplicate"] += len(result.papers) - len(fresh)
                 # Reading is done outside the transaction so that the database is locked only to write.
-                read = [process_paper(p, grounder, extractor, extract_curated=config.extract_curated) for p in fresh]
+                read = _read_papers(fresh, grounder, extractor, config, path)
                 with session_scope(engine) as s:  # the file's transaction: all of it or nothing
                     src = crud.add_source_file(sha, str(path), result.reader, len(fresh), session=s, run_id=run_id)
                     added: Counter = Counter()
@@ -224,8 +264,6 @@ def ingest(
                 counts.update(added)  # only once the file is committed
                 summary.failures.extend((str(path), loc, reason) for rp in read for loc, _, reason in rp.errors)
                 counts["files_read"] += 1
-                if hasattr(extractor, "stats"):  # the model translator: its questions/s and tokens/s
-                    bar.set_postfix_str(extractor.stats.line(), refresh=True)
             except CorpusError as exc:
                 counts["files_failed"] += 1
                 fail(path, "", type(exc).__name__, str(exc))
