@@ -24,25 +24,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from extract_eval import DATA, RESULTS  # noqa: E402
+from extract_common import DATA, RESULTS, CacheOnly  # noqa: E402
 
 from theorycov.corpus import evaluate as ev  # noqa: E402
 from theorycov.corpus.grounding import Grounder  # noqa: E402
 from theorycov.corpus.llm import AnswerCache, LLMTranslator  # noqa: E402
-from theorycov.corpus.llm.backends import BackendError, Completion  # noqa: E402
+from theorycov.corpus.llm.backends import BackendError  # noqa: E402
 from theorycov.corpus.llm.translator import grounded_variables  # noqa: E402
-from theorycov.corpus.llm.weights import MODEL_SHA256  # noqa: E402
 from theorycov.corpus.sentences import split_text  # noqa: E402
 from theorycov.corpus.types import Evidence, Sentence  # noqa: E402
-
-
-class CacheOnly:
-    """A backend that answers nothing: every answer must come from the cache."""
-
-    model_id = MODEL_SHA256
-
-    def complete(self, messages: list[dict], schema: dict, *, max_tokens: int, skip_if: tuple[str, str] | None = None) -> Completion:
-        raise BackendError("answer not cached: run bench/extract_eval.py first")
 
 
 def read(gold: ev.GoldSet, tr: LLMTranslator) -> tuple[dict, dict, dict, dict, int]:

@@ -1,15 +1,16 @@
 """Benchmark of the language-model translator against the rule baseline, on the same gold and scoring
-as bench/ingest.py (corpus/evaluate.py): claim-level P/R/F1 of (cause, effect, polarity) on BEL
-small_corpus_dev (activity/amount statements), BioRED Dev (signed correlations, undirected) and the
-Sachs statement table; pair questions against free extraction (one call per sentence for all its
-claims); abstracts per minute through split + ground + translate on the shipped Sachs domain; peak RSS;
-setup time (model assembly and load measured here; the llama-cpp-python compile read from its log).
+as ingest (corpus/evaluate/): claim-level P/R/F1 of (cause, effect, polarity) on all 412 BEL
+small_corpus_dev items (protein-protein activity/amount statements), all 100 BioRED Dev abstracts (signed
+correlations, undirected) and the Sachs statement table; abstracts per minute through split + ground +
+translate on the shipped Sachs domain; peak RSS; setup time. Writes the bars of issue 17 into
+bench/results/extract.json from the run.
 
-    python bench/extract_eval.py                       # seeded subsets (the full sets take hours on 2 cores)
-    python bench/extract_eval.py --bel-items 0 --biored-pairs 0  # full BEL dev and BioRED Dev
+    THEORYCOV_LLM_THREADS=1 python bench/extract_eval.py --no-speed   # accuracy (answers cached: reruns are cheap)
+    python bench/extract_eval.py --speed-only                          # abstracts/min on the free threads, load beside it
+    python bench/extract_eval.py --bel-items 60 --biored-pairs 60      # seeded subsets, for a quick look
 
-Prints a table, appends a dated section to bench/RESULTS.md, writes bench/results/extract.json.
-Model answers are cached in bench/results/.llm_cache.sqlite (not committed), except for the speed run.
+Prints a table, appends a dated section to bench/RESULTS.md. Model answers are cached in
+bench/results/.llm_cache.sqlite (not committed), except for the speed run.
 """
 from __future__ import annotations
 
@@ -27,98 +28,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from extract_common import DATA, REPO, RESULTS, Tolerant, pair_budget, sachs_statements, score, subset  # noqa: E402
 
 from theorycov.corpus import evaluate as ev  # noqa: E402
 from theorycov.corpus.llm.translator import TranslatorConfig  # noqa: E402
-from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence  # noqa: E402
+from theorycov.corpus.types import Evidence, Sentence  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-RESULTS = REPO / "bench" / "results"
-
-
-class Tolerant(Extractor):
-    """Scores an extractor as ingest runs it: a sentence whose answer is malformed keeps the claims that
-    did come out (ingest records the error and goes on); the failure is counted."""
-
-    def __init__(self, inner: Extractor) -> None:
-        self.inner, self.name, self.version, self.failures = inner, inner.name, inner.version, 0
-
-    def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
-        from theorycov.corpus.types import ExtractionError
-
-        try:
-            return self.inner.extract(sentence, mentions, evidence=evidence)
-        except ExtractionError as exc:
-            self.failures += 1
-            return list(getattr(exc, "partial_claims", []))
-
-
-def subset(gold: ev.GoldSet, n: int, seed: int) -> ev.GoldSet:
-    """A seeded sample of ``n`` items (all when n <= 0 or n >= the size), in file order."""
-    if n <= 0 or n >= len(gold.items):
-        return gold
-    keep = set(random.Random(seed).sample(range(len(gold.items)), n))
-    return ev.GoldSet(gold.name + f"[{n} of {len(gold.items)}, seed {seed}]",
-                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed, gold.scope)
-
-
-def pair_budget(gold: ev.GoldSet, budget: int, seed: int) -> ev.GoldSet:
-    """Items in a seeded order, taken while the number of grounded pairs the model must judge stays
-    within ``budget`` (BioRED abstracts have ~50 pairs each: 4,871 in Dev, hours on 2 cores)."""
-    from theorycov.corpus.grounding import Grounder
-    from theorycov.corpus.sentences import split_text
-
-    if budget <= 0:
-        return gold
-    order = list(range(len(gold.items)))
-    random.Random(seed).shuffle(order)
-    keep, used = set(), 0
-    for i in order:
-        item = gold.items[i]
-        g = Grounder(item.domain or gold.domain)  # type: ignore[arg-type]
-        spans = split_text(item.text)
-        n = 0
-        for ms in g.annotate([item.text[s:e] for s, e in spans]):
-            k = len({m.variable for m in ms if m.variable})
-            n += k * (k - 1) // 2
-        if used + n <= budget:
-            keep.add(i)
-            used += n
-    return ev.GoldSet(gold.name + f"[{len(keep)} of {len(gold.items)}, <= {budget} pairs, seed {seed}]",
-                      tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed, gold.scope)
-
-
-def score(gold: ev.GoldSet, extractor: Extractor) -> tuple[ev.Scores, int, dict[str, set[ev.Triple]]]:
-    tol = Tolerant(extractor)
-    t0 = time.perf_counter()
-    preds = ev.run_extractor(gold, tol)
-    sc = ev.score_predictions(gold, preds)
-    sc.seconds = time.perf_counter() - t0
-    return sc, tol.failures, preds
-
-
-def sachs_statements(path: Path, gold: ev.GoldSet, preds: dict[str, set[ev.Triple]]) -> dict[str, int]:
-    """Statement-level recall on the Sachs table: of its 14 rows, the polarity ones (not pmod) each count
-    once, found when the (cause, effect, sign) its row names is predicted for its evidence text. Several
-    rows share one evidence text and one node-level triple (three Raf -> Mek rows for A-Raf/C-Raf and
-    MEK1/MEK2), which is why the triple-level score has only 5 gold triples."""
-    import csv
-
-    item_of = {it.text: it.id for it in gold.items}
-    n = scorable = found = 0
-    with open(path, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            n += 1
-            rel, stmt = row["relation"], row["bel_statement"]
-            if rel not in ev.POLAR or "pmod(" in stmt.split(f" {rel} ", 1)[-1]:
-                continue
-            scorable += 1
-            found += (row["subject_node"], row["object_node"], ev.POLAR[rel]) in preds.get(item_of[row["evidence"]], set())
-    return {"statements": n, "scorable": scorable, "found": found}
+#: What picked the translator's thresholds (never BEL dev, BioRED Dev or the Sachs table).
+PICKED_ON = ("sentence_accept 0.35 and sentence_margin 0.1 picked on BioRED Train gene-gene pairs "
+             "(bench/extract_tune.py, 28 and 57 abstracts; bench/RESULTS.md)")
 
 
 def abstracts_per_minute(backend, n: int, seed: int, strategy: str = TranslatorConfig().strategy) -> tuple[float, int, int, float, dict]:  # noqa: ANN001
@@ -175,6 +95,9 @@ def setup_seconds() -> dict[str, float]:
 
 
 def speed_only(backend, args: argparse.Namespace) -> int:  # noqa: ANN001
+    """abstracts/min alone; extract.json's speed fields (and its bars) are updated, the load before and after
+    written beside the figure."""
+    before = os.getloadavg()
     apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     line = (f"{apm:.2f} abstracts/min, {cpu_abs:.1f} CPU s per abstract ({args.speed_abstracts} abstracts of the bundled "
@@ -188,20 +111,39 @@ def speed_only(backend, args: argparse.Namespace) -> int:  # noqa: ANN001
     result = json.loads(path.read_text()) if path.is_file() else {}
     result.update({"abstracts_per_min": round(apm, 2), "cpu_s_per_abstract": round(cpu_abs, 2), "speed": per,
                    "speed_command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-                   "speed_date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                   "speed_date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "speed_load": {"before": [round(x, 2) for x in before], "after": [round(x, 2) for x in os.getloadavg()]}})
+    result["bars"] = bars(result)
     path.write_text(json.dumps(result, indent=1) + "\n")
     with open(REPO / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:
         fh.write(f"\nextract_eval speed ({result['speed_date']}, `{result['speed_command']}`): {line}.\n")
     return 0
 
 
+def bars(result: dict) -> dict[str, bool | None]:
+    """Issue 17's bars, from the figures of this run (None where the run did not measure it)."""
+    def ok(cond: bool, *keys: str) -> bool | None:
+        return None if any(result.get(k) is None for k in keys) else bool(cond)
+
+    r = result
+    return {
+        "llm_f1 >= 0.45": ok((r.get("llm_f1") or 0) >= 0.45, "llm_f1"),
+        "llm_f1 >= rules_f1 + 0.15": ok((r.get("llm_f1") or 0) >= (r.get("rules_f1") or 0) + 0.15, "llm_f1", "rules_f1"),
+        "llm_recall_sachs14 == 1.0": ok(r.get("llm_recall_sachs14") == 1.0, "llm_recall_sachs14"),
+        "biored_dev_f1 >= biored_dev_rules_f1 (all 100)": ok((r.get("biored_dev_f1") or 0) >= (r.get("biored_dev_rules_f1") or 0)
+                                                             and r.get("biored_dev_abstracts") == 100, "biored_dev_f1", "biored_dev_rules_f1"),
+        "abstracts_per_min >= 6 (2 threads)": ok((r.get("abstracts_per_min") or 0) >= 6 and (r.get("speed") or {}).get("threads") == 2,
+                                                 "abstracts_per_min"),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bel-items", type=int, default=60, help="seeded subset of BEL dev evidence items (0: all 412)")
-    ap.add_argument("--biored-pairs", type=int, default=60, help="BioRED Dev abstracts in seeded order up to this many pairs (0: all)")
-    ap.add_argument("--speed-abstracts", type=int, default=6, help="bundled-bibliography abstracts for abstracts/min")
+    ap.add_argument("--bel-items", type=int, default=0, help="seeded subset of BEL dev evidence items (0: all 412)")
+    ap.add_argument("--biored-pairs", type=int, default=0, help="BioRED Dev abstracts in seeded order up to this many pairs (0: all 100; -1: none)")
+    ap.add_argument("--speed-abstracts", type=int, default=10, help="bundled-bibliography abstracts for abstracts/min")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-free", action="store_true", help="skip the free-extraction comparison")
+    ap.add_argument("--free", action="store_true", help="also score free extraction (one call per sentence) on BEL dev and Sachs")
     ap.add_argument("--strategy", default=TranslatorConfig().strategy, help="LLMTranslator strategy (TranslatorConfig.strategy)")
     ap.add_argument("--all-statements", action="store_true",
                     help="score every activity/amount BEL statement, not only protein-protein ones (chemicals, too)")
@@ -209,6 +151,7 @@ def main() -> int:
                     help="llama-cpp-python sdist compile seconds (pip log of this machine; not re-run here)")
     ap.add_argument("--speed-only", action="store_true",
                     help="measure abstracts/min only and update extract.json's speed fields (and RESULTS.md)")
+    ap.add_argument("--no-speed", action="store_true", help="accuracy only; extract.json keeps its speed fields")
     ap.add_argument("--no-record", action="store_true", help="print only; do not touch RESULTS.md / extract.json")
     args = ap.parse_args()
     if not (DATA / "bel").is_dir():
@@ -219,6 +162,7 @@ def main() -> int:
     from theorycov.corpus.rules import RuleExtractor
 
     t_start = time.perf_counter()
+    load_start = os.getloadavg()
     setup = setup_seconds()
     backend = setup.pop("_backend")
     if args.speed_only:
@@ -233,19 +177,18 @@ def main() -> int:
     golds = {
         "bel_dev": subset(bel, args.bel_items, args.seed),
         "sachs14": ev.load_sachs_tsv(DATA / "bel" / "sachs_node_statements_from_bel.tsv"),
-        "biored_dev": pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), max(args.biored_pairs, 0), args.seed),
     }
+    if args.biored_pairs >= 0:
+        golds["biored_dev"] = pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), args.biored_pairs, args.seed)
     rows: dict[str, dict] = {}
     config = TranslatorConfig(strategy=args.strategy)
     for key, gold in golds.items():
         for name, make in [("rules", RuleExtractor), ("llm", lambda: LLMTranslator(backend, cache=cache, config=config)),
                            ("llm-free", lambda: FreeTranslator(backend, cache=cache))]:
-            if name == "llm-free" and (args.no_free or key == "biored_dev"):
-                continue
-            if key == "biored_dev" and args.biored_pairs < 0:
+            if name == "llm-free" and (not args.free or key == "biored_dev"):
                 continue
             made = make()
-            sc, failures, preds = score(gold, made)
+            sc, failures, preds = score(gold, made, label=f"{key}/{name}" if name != "rules" else None)
             rows[f"{key}/{name}"] = {"gold": gold.name, "gold_triples": gold.n_triples, **sc.as_dict(), "malformed": failures}
             if key == "sachs14":
                 rows[f"{key}/{name}"]["statements"] = sachs_statements(DATA / "bel" / "sachs_node_statements_from_bel.tsv", gold, preds)
@@ -253,42 +196,56 @@ def main() -> int:
                 st = made.stats
                 asked = max(st.questions - st.cached, 0)
                 rows[f"{key}/{name}"]["model"] = {
-                    "strategy": config.strategy, "tie_break": config.tie_break, "sentences": st.sentences, "questions": st.questions, "cached": st.cached,
-                    "prompt_tokens": st.prompt_tokens, "completion_tokens": st.completion_tokens, "model_s": round(st.model_s, 1),
-                    "s_per_question": round(st.model_s / asked, 3) if asked else None}
+                    "strategy": config.strategy, "tie_break": config.tie_break, "sentences": st.sentences, "questions": st.questions,
+                    "cached": st.cached, "prompt_tokens": st.prompt_tokens, "completion_tokens": st.completion_tokens,
+                    "model_s": round(st.model_s, 1), "s_per_question": round(st.model_s / asked, 3) if asked else None}
             (RESULTS / "extract.partial.json").write_text(json.dumps(rows, indent=1) + "\n")  # survives a crash
             print(f"{key:11s} {name:9s} P {sc.precision:.3f} R {sc.recall:.3f} F1 {sc.f1:.3f} "
                   f"(tp {sc.tp} fp {sc.fp} fn {sc.fn}, {sc.outside} out of scope; {sc.seconds:.0f} s)", flush=True)
-    apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
-    print(f"speed ({per}): {apm:.2f} abstracts/min ({args.speed_abstracts} bundled-bibliography abstracts, Sachs domain, "
-          f"{n_sent} sentences to the model, {n_q} questions, {backend.n_threads} thread(s)); "
-          f"{cpu_abs:.1f} CPU s per abstract", flush=True)
+    path = RESULTS / "extract.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    if args.no_speed:
+        speed = {k: old.get(k) for k in ("abstracts_per_min", "cpu_s_per_abstract", "speed", "speed_command", "speed_date", "speed_load")}
+    else:
+        apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
+        speed = {"abstracts_per_min": round(apm, 2), "cpu_s_per_abstract": round(cpu_abs, 2), "speed": per,
+                 "speed_command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+                 "speed_date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "speed_load": {"before": [round(x, 2) for x in load_start], "after": [round(x, 2) for x in os.getloadavg()]}}
+        print(f"speed ({per}): {apm:.2f} abstracts/min, {cpu_abs:.1f} CPU s per abstract", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    biored = rows.get("biored_dev/llm", {})
     result = {
         "llm_f1": rows["bel_dev/llm"]["f1"],
         "rules_f1": rows["bel_dev/rules"]["f1"],
         "llm_free_f1": rows.get("bel_dev/llm-free", {}).get("f1"),
         "llm_recall_sachs14": rows["sachs14/llm"]["recall"],
         "llm_sachs14_statements": rows["sachs14/llm"].get("statements"),
+        "biored_dev_f1": biored.get("f1"),
+        "biored_dev_rules_f1": rows.get("biored_dev/rules", {}).get("f1"),
+        "biored_dev_abstracts": biored.get("items"),
+        "bel_items": rows["bel_dev/llm"]["items"],
         "bel_scope": "all activity/amount statements" if args.all_statements else "protein-protein activity/amount statements",
+        "thresholds": {"sentence_accept": config.sentence_accept, "sentence_margin": config.sentence_margin,
+                       "tie_break": config.tie_break, "picked_on": PICKED_ON},
         "lexicon": lexicon.source,
         "strategy": args.strategy,
         "rules_recall_sachs14": rows["sachs14/rules"]["recall"],
-        "abstracts_per_min": round(apm, 2),
-        "cpu_s_per_abstract": round(cpu_abs, 2),
-        "speed": per,
+        **speed,
         "setup_s": round(args.compile_s + setup["assemble_s"] + setup["load_s"], 1),
         "setup_parts_s": {"compile_llama_cpp_python": args.compile_s, "assemble_model": round(setup["assemble_s"], 1),
                           "load_model": round(setup["load_s"], 1)},
         "peak_rss_mb": round(peak, 1),
         "machine": f"{platform.node()} {platform.machine()}, {len(os.sched_getaffinity(0))} cores, {uptime}",
+        "load_at_start": [round(x, 2) for x in load_start],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "rows": rows,
         "threads": backend.n_threads,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
+    result["bars"] = bars(result)
     table = ["| gold | extractor | P | R | F1 | tp | fp | fn | out of scope | s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for k, r in rows.items():
         g, name = k.split("/")
@@ -298,21 +255,18 @@ def main() -> int:
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
     if args.no_record:
         return 0
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "extract.json").write_text(json.dumps(result, indent=1) + "\n")
+    path.write_text(json.dumps(result, indent=1) + "\n")
     section = [
         f"\n## extract_eval: language-model translator vs rules ({result['date']})\n",
-        f"Machine: {result['machine']}. The CPU is shared with other jobs: the load average above is at the end of the run.\n",
+        f"Machine: {result['machine']} (load at the start {result['load_at_start']}). The CPU is shared with other jobs.\n",
         f"Command: `{result['command']}` (wall {result['wall_s']:.0f} s, llama.cpp threads {backend.n_threads}).\n",
         f"BEL scope: {result['bel_scope']} (a claim with a non-protein end is out of scope, not scored: "
         f"column 'out of scope'); gold grounded with the lexicon at {result['lexicon']}; model strategy "
-        f"{result['strategy']}. Sachs table, statement level (llm): {result['llm_sachs14_statements']} (3 of the 14 rows are "
-        f"pmod statements, outside the polarity score; the rest share 5 node-level triples).\n",
+        f"{result['strategy']}; thresholds: {PICKED_ON}. Sachs table, statement level (llm): {result['llm_sachs14_statements']}.\n",
         *[line + "\n" for line in table],
-        f"\nAbstracts per minute (split + ground + translate, no cache): {result['abstracts_per_min']} "
-        f"({result['cpu_s_per_abstract']:.1f} CPU s per abstract). "
-        f"Peak RSS {result['peak_rss_mb']:.0f} MB. Setup {result['setup_s']:.0f} s = compile {args.compile_s:.0f} s "
-        f"(once, pip wheel cache) + assemble {setup['assemble_s']:.1f} s + load {setup['load_s']:.1f} s.\n",
+        f"\nBars (from this run; speed from {result.get('speed_date')}): {result['bars']}.\n",
+        f"Abstracts per minute: {result.get('abstracts_per_min')} ({(result.get('speed') or {}).get('threads')} threads, "
+        f"load {result.get('speed_load')}). Peak RSS {result['peak_rss_mb']:.0f} MB.\n",
     ]
     with open(REPO / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:
         fh.writelines(section)

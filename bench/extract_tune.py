@@ -21,8 +21,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from extract_errors import CacheOnly  # noqa: E402
-from extract_eval import DATA, RESULTS, score  # noqa: E402
+from extract_common import DATA, RESULTS, CacheOnly, score  # noqa: E402
 
 from theorycov.corpus import evaluate as ev  # noqa: E402
 from theorycov.corpus.grounding import Grounder  # noqa: E402

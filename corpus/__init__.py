@@ -36,6 +36,7 @@ _LAZY = {
     "ingest": "pipeline", "IngestConfig": "pipeline", "IngestSummary": "pipeline", "process_paper": "pipeline",
     "search": "index", "HypothesisIndex": "index", "SearchHit": "index",
     "Domain": "domain", "Variable": "domain", "load_domain": "domain", "shipped_domains": "domain",
+    "domain_from_genes": "genes", "expand_domain": "genes", "AmbiguousAlias": "genes",
     "Grounder": "grounding", "GroundingConfig": "grounding",
     "RuleExtractor": "rules", "RuleConfig": "rules",
     "paper_hypotheses": "assemble", "merge_hypotheses": "assemble",

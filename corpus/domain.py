@@ -9,6 +9,13 @@ A domain file is TOML::
     aliases = ["c-Raf", "Raf-1", ...]  # names papers use (the variable's name is always one)
     not_aliases = ["MEKK1"]            # look-alikes that must never ground here (checked before anything)
     unit = "intensity"
+    genes = ["RAF1"]                   # optional: HGNC symbols or FamPlex ids ("FPLX:ERK") the variable measures;
+                                       # ingest adds their HGNC / FamPlex synonyms (corpus/genes.py)
+    families = ["RAF"]                 # optional, informative: the genes' FamPlex families
+    ambiguous = ["..."]                # optional, informative: synonyms left out, and why
+
+A variable whose name is an approved HGNC symbol ("STAT3") is its own gene. ``lexicon = false`` at the
+top of the file turns the lexicon off for the whole domain.
 
 Domain files are written by :func:`domain_toml` / :func:`write_domain` (``theorycov domain new``), which escape
 every string as TOML requires and read the text back before writing it: a quote or a newline in a name
@@ -41,6 +48,8 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 # Isoform and subunit suffixes that keep the family: ERK1, ERK1/2 (-> "erk12"), PKCalpha, PLCgamma1.
 _ISOFORM_DIGITS = re.compile(r"\d{1,3}$")
 _ISOFORM_GREEK = re.compile(r"(alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu)$")
+_ISOFORM_GREEK_DIGITS = re.compile(r"^(.*?\d?)(alpha|beta|gamma|delta|epsilon|zeta|theta|iota|kappa)(\d{0,2})$")
+_ISOFORM_PREFIX = re.compile(r"^(?:deltan|delta)([a-z].{2,})$|^ta(p\d.*)$")
 
 
 def alias_key(text: str) -> str:
@@ -51,11 +60,27 @@ def alias_key(text: str) -> str:
 
 
 def key_variants(key: str) -> list[str]:
-    """Looser keys to try, in order, when the exact key is not an alias: plural 's', then isoform
-    suffixes (digits, a Greek letter, both), e.g. 'erks' -> 'erk', 'pkcalpha' -> 'pkc', 'plcgamma1' -> 'plcgamma'."""
+    """Looser keys to try, in order, when the exact key is not an alias:
+
+    - a plural 's': 'erks' -> 'erk';
+    - a Greek isoform letter written as HGNC writes it, its Latin initial: 'gsk3alpha' (GSK-3α) -> 'gsk3a'
+      (GSK3A), 'cebpbeta' -> 'cebpb', 'pkacalpha' -> 'pkaca';
+    - 'receptor' as the symbol's R: 'il6receptor' (IL-6 receptor) -> 'il6r';
+    - an N-terminal isoform prefix: 'deltanp63' (ΔNp63) -> 'p63', 'tap63' -> 'p63';
+    - isoform suffixes (digits, a Greek letter, both): 'erk12' -> 'erk', 'pkcalpha' -> 'pkc', 'plcgamma1' -> 'plcgamma'.
+    """
     out: list[str] = []
     if len(key) > 3 and key.endswith("s"):
         out.append(key[:-1])
+    greek = _ISOFORM_GREEK_DIGITS.match(key)
+    if greek and len(greek.group(1)) >= 2:
+        out.append(greek.group(1) + greek.group(2)[0] + greek.group(3))
+    if len(key) > 9 and key.endswith(("receptor", "receptors")):
+        out.append(key[: key.rindex("receptor")] + "r")
+    prefix = _ISOFORM_PREFIX.match(key)
+    rest = (prefix.group(1) or prefix.group(2)) if prefix else ""
+    if rest and (len(rest) <= 5 or any(c.isdigit() for c in rest)):  # ΔFosB, ΔNp63; not δ-catenin
+        out += [rest, *key_variants(rest)]
     stem = key
     for _ in range(3):  # 'erk12' -> 'erk'; 'plcgamma1' -> 'plcgamma' -> 'plc'
         new = _ISOFORM_DIGITS.sub("", stem)
@@ -64,7 +89,7 @@ def key_variants(key: str) -> list[str]:
             break
         out.append(new)
         stem = new
-    return out
+    return list(dict.fromkeys(v for v in out if v != key))
 
 
 @dataclass(frozen=True)
@@ -76,6 +101,9 @@ class Variable:
     not_aliases: tuple[str, ...] = ()  # look-alikes that must not ground to this variable
     unit: str | None = None
     description: str = ""
+    genes: tuple[str, ...] = ()  # HGNC symbols / FamPlex ids ("FPLX:ERK") whose synonyms ground here
+    families: tuple[str, ...] = ()  # FamPlex families of the genes (informative)
+    ambiguous: tuple[str, ...] = ()  # synonyms left out because they also name something else, with why
 
     def all_aliases(self) -> tuple[str, ...]:
         """The name first, then the aliases, without repeats."""
@@ -89,6 +117,7 @@ class Domain:
     name: str
     variables: tuple[Variable, ...]
     description: str = ""
+    use_lexicon: bool = True  # ingest adds HGNC / FamPlex synonyms of the variables' genes (corpus/genes.py)
     _keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # alias key -> variable
     _blocked: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # not-alias key -> variable
 
@@ -157,7 +186,9 @@ class Domain:
 
     def content_hash(self) -> str:
         """SHA-256 of the definition (names, aliases, units), stored with the domain in the database."""
-        spec = [self.name, [[v.name, list(v.aliases), list(v.not_aliases), v.unit] for v in self.variables]]
+        # genes only where given, so that the hashes of domains without them stay what they were
+        spec = [self.name, [[v.name, list(v.aliases), list(v.not_aliases), v.unit] + ([list(v.genes)] if v.genes else [])
+                            for v in self.variables]]
         return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
 
     @classmethod
@@ -172,10 +203,10 @@ class Domain:
         for i, v in enumerate(raw):
             if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"].strip():
                 raise DomainError(f"{source}: variable #{i + 1} needs a non-empty `name`")
-            for fld in ("aliases", "not_aliases"):
+            for fld in ("aliases", "not_aliases", "genes", "families", "ambiguous"):
                 if not isinstance(v.get(fld, []), list) or not all(isinstance(a, str) for a in v.get(fld, [])):
                     raise DomainError(f"{source}: `{fld}` of {v['name']!r} must be a list of strings")
-            unknown = set(v) - {"name", "aliases", "not_aliases", "unit", "description"}
+            unknown = set(v) - {"name", "aliases", "not_aliases", "unit", "description", "genes", "families", "ambiguous"}
             if unknown:
                 raise DomainError(f"{source}: variable {v['name']!r} has unknown keys {sorted(unknown)}")
             variables.append(
@@ -185,9 +216,31 @@ class Domain:
                     not_aliases=tuple(a.strip() for a in v.get("not_aliases", []) if a.strip()),
                     unit=v.get("unit"),
                     description=v.get("description", ""),
+                    genes=tuple(a.strip() for a in v.get("genes", []) if a.strip()),
+                    families=tuple(v.get("families", [])),
+                    ambiguous=tuple(v.get("ambiguous", [])),
                 )
             )
-        return cls(name=data["name"], variables=tuple(variables), description=data.get("description", ""))
+        if not isinstance(data.get("lexicon", True), bool):
+            raise DomainError(f"{source}: `lexicon` must be true or false")
+        return cls(name=data["name"], variables=tuple(variables), description=data.get("description", ""),
+                   use_lexicon=data.get("lexicon", True))
+
+    def to_toml(self) -> str:
+        """The domain as a TOML file that :func:`load_domain` reads back to an equal domain. Every string is
+        written escaped (a JSON string is a valid TOML basic string), so no name can add keys or tables."""
+        q = lambda text: json.dumps(text, ensure_ascii=False)  # noqa: E731
+        lines = [f"name = {q(self.name)}", f"description = {q(self.description)}"]
+        if not self.use_lexicon:
+            lines.append("lexicon = false")
+        for v in self.variables:
+            lines += ["", "[[variables]]", f"name = {q(v.name)}"]
+            lines += [f"unit = {q(v.unit)}"] * (v.unit is not None) + [f"description = {q(v.description)}"] * bool(v.description)
+            for fld in ("genes", "families", "aliases", "not_aliases", "ambiguous"):
+                values = getattr(v, fld)
+                if values or fld == "aliases":
+                    lines.append(f"{fld} = [" + ", ".join(q(a) for a in values) + "]")
+        return "\n".join(lines) + "\n"
 
 
 def load_domain(spec: str | Path) -> Domain:

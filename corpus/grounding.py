@@ -47,6 +47,7 @@ class GroundingConfig:
     prefilter: float = 0.4  # trigram Dice with the nearest alias key below this: rejected without embedding
     max_window: int = 8  # longest alias in tokens ("c-Jun NH2-terminal kinase" is 5)
     record_candidates: bool = True  # report gene-like token groups that ground nowhere as rejected mentions
+    coreference: bool = True  # abbreviations, stem ellipses and definite descriptions (corpus/coref.py)
 
 
 @dataclass
@@ -73,7 +74,8 @@ class Grounder:
         return self.annotate([sentence])[0]
 
     def annotate(self, sentences: list[str]) -> list[list[Mention]]:
-        """Mentions of many sentences; the embedding model sees every unresolved form once, in one batch."""
+        """Mentions of many sentences; the embedding model sees every unresolved form once, in one batch.
+        The sentences of one call are one document: an abbreviation defined in one grounds in the others."""
         found = [self._alias_pass(s) for s in sentences]
         pending = sorted({c for _, cands in found for c, _, _ in cands if c not in self._cache})
         if pending:
@@ -83,9 +85,13 @@ class Grounder:
             for text, start, end in cands:
                 m = self._cache[text]
                 mentions.append(Mention(text, start, end, m.variable, m.score, m.method, m.reason))
-            if not self.config.record_candidates:
-                mentions = [m for m in mentions if m.variable is not None or m.method == "rejected" and "not an alias" in m.reason]
             out.append(sorted(mentions, key=lambda m: (m.start, -m.end)))
+        if self.config.coreference:
+            from theorycov.corpus.coref import resolve
+
+            out = resolve(sentences, out, self.domain)
+        if not self.config.record_candidates:
+            out = [[m for m in ms if m.variable is not None or m.method == "rejected" and "not an alias" in m.reason] for ms in out]
         return out
 
     def prefetch(self, names: list[str]) -> None:

@@ -53,9 +53,36 @@ class Lexicon:
     uniprot: dict[str, str] = field(default_factory=dict)  # UniProt accession -> approved symbol
     texts: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (db, id) -> curated text strings
     bel_to_fplx: dict[str, str] = field(default_factory=dict)  # BEL family/complex name -> FamPlex id
+    names: dict[str, str] = field(default_factory=dict)  # approved symbol -> approved name
+    # symbol key (approved, alias or previous symbol, case and punctuation folded) -> the genes that use it
+    owners: dict[str, set[str]] = field(default_factory=dict)
+    grounded: dict[str, str] = field(default_factory=dict)  # text key -> "HGNC:X" / "FPLX:Y" FamPlex grounds it to
 
     def __bool__(self) -> bool:
         return bool(self.hgnc or self.texts)
+
+    def other_genes(self, text: str, mine: set[str]) -> set[str]:
+        """Genes outside ``mine`` whose approved, alias or previous symbol is ``text``."""
+        return self.owners.get(_key(text), set()) - mine
+
+    def clash(self, text: str, mine: set[str]) -> str | None:
+        """Why ``text``, a synonym of the genes ``mine``, would be a guess, or None: it is the approved
+        symbol of another gene ("HGF", an alias of IL6, is hepatocyte growth factor's symbol), or FamPlex's
+        curated grounding map grounds it to another entry ("ERK" to the ERK family, not to MAPK1). An alias
+        symbol HGNC lists for another gene too ("TRIF" for TICAM1 and TRIM69) is kept: HGNC's alias lists
+        overlap widely and FamPlex is the curated arbiter of such texts."""
+        key = _key(text)
+        approved = {g for g in self.owners.get(key, set()) - mine if _key(g) == key}
+        if approved:
+            return f"the approved symbol of {', '.join(sorted(approved))}"
+        target = self.grounded.get(key)
+        if target and not (target.startswith("HGNC:") and target[5:] in mine):
+            return f"FamPlex grounds it to {target}"
+        return None
+
+    def members(self, fplx: str) -> list[str]:
+        """HGNC symbols that are direct members of the FamPlex entry ``fplx``."""
+        return sorted(sym for sym, fams in self.families.items() if fplx in fams)
 
     def human_symbol(self, entity: str) -> str | None:
         """The HGNC symbol of ``NS:name`` for human, mouse and rat gene namespaces (orthologue by symbol)."""
@@ -86,6 +113,8 @@ class Lexicon:
         elif ns in _FAMILY_NS and name in self.bel_to_fplx:
             fplx = self.bel_to_fplx[name]
             out += [(fplx.replace("_", " "), 1)] + [(t, 1) for t in self.texts.get(("FPLX", fplx), [])]
+        # "selectin E" is written "E-selectin" (selectins, cyclins, ...): the one-letter qualifier in front too
+        out += [(f"{m.group(2)}-{m.group(1)}", rank) for t, rank in list(out) if (m := re.fullmatch(r"([a-z]{4,}) ([A-Z])", t))]
         seen: set[str] = set()
         keep = []
         for t, rank in out:
@@ -120,7 +149,11 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
                 continue
             sym = row["Approved symbol"]
             syn = [s.strip() for col in ("Alias symbols", "Previous symbols") for s in (row.get(col) or "").split(",")]
-            syn.append(row.get("Approved name") or "")
+            for t in [sym, *syn]:
+                if t:
+                    lex.owners.setdefault(_key(t), set()).add(sym)
+            lex.names[sym] = row.get("Approved name") or ""
+            syn.append(lex.names[sym])
             lex.hgnc[sym] = tuple(s for s in syn if s)
             for acc in (row.get("UniProt ID(supplied by UniProt)") or "").split(","):
                 if acc.strip():
@@ -136,6 +169,7 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
                         db, ident = "HGNC", lex.uniprot[ident]
                     if db in ("HGNC", "FPLX") and ident:
                         lex.texts.setdefault((db, ident), []).append(text)
+                        lex.grounded.setdefault(_key(text), f"{db}:{ident}")
                         break  # the first grounding of a row is its primary one
     rel = root / "famplex" / "relations.csv"
     if rel.is_file():

@@ -26,7 +26,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,7 +55,8 @@ class IngestConfig:
     extract_curated: bool = False  # also run the extractor on papers that carry curated (BEL) claims
     index: bool = True  # bring the FAISS index up to date at the end
     index_path: str | None = None  # None: beside the database (see index.index_path_for)
-    progress: bool = True  # tqdm progress bar and the summary table on stderr
+    progress: bool = True  # tqdm progress bars (files, then papers with the sentence and model rate) and the summary
+    lexicon: bool = True  # add HGNC / FamPlex synonyms of the domain's genes to its aliases (corpus/genes.py)
 
 
 @dataclass
@@ -114,9 +115,10 @@ class ReadPaper:
     errors: list[tuple[str, str, str]]  # (location, error, reason)
 
 
-def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, extract_curated: bool = False) -> ReadPaper:
+def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, extract_curated: bool = False,
+                  on_sentence: Callable[[int, int], None] | None = None) -> ReadPaper:
     """Ground curated claims, split the text, ground mentions and run the extractor on sentences that
-    mention at least two different variables."""
+    mention at least two different variables; ``on_sentence(i, n)`` after each of the n such sentences."""
     claims: list[Claim] = []
     rejected: list[dict] = []
     errors: list[tuple[str, str, str]] = []
@@ -138,12 +140,18 @@ def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, ext
     if paper.curated_claims and not extract_curated:
         return ReadPaper(paper, claims, rejected, errors)
     sentences = split_paper_passages(paper.passages)
-    for sent, mentions in zip(sentences, grounder.annotate([s.text for s in sentences])):
+    annotated = list(zip(sentences, grounder.annotate([s.text for s in sentences])))
+    n_read = sum(len({mm.variable for mm in ms if mm.variable}) >= 2 for _, ms in annotated)
+    done = 0
+    for sent, mentions in annotated:
         for mention in mentions:
             if mention.variable is None:
                 reject(mention, sent.text)
         if len({mm.variable for mm in mentions if mm.variable}) < 2:
             continue
+        done += 1
+        if on_sentence is not None:
+            on_sentence(done, n_read)
         ev = Evidence(sent.text, paper.sha256, sent.passage_index, sent.start, sent.end, paper.citation.pmid)
         try:
             got = extractor.extract(sent, mentions, evidence=ev)
@@ -157,6 +165,31 @@ def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, ext
             elif c.cause != c.effect:
                 claims.append(c)
     return ReadPaper(paper, claims, rejected, errors)
+
+
+def _read_papers(papers: list[Paper], grounder: Grounder, extractor: Extractor, config: IngestConfig, path: Path) -> list[ReadPaper]:
+    """process_paper on each paper, with a progress bar per paper whose line names the sentence being read
+    and, for the model translator, its rate (a JSONL of 18 abstracts is one file: minutes without a sign)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(papers), desc=f"  {path.name}", unit="paper", leave=False, position=1, file=sys.stderr,
+               disable=not config.progress or len(papers) == 0)
+    stats = getattr(extractor, "stats", None)  # the model translator: questions/s and tokens/s
+
+    def tick(i: int, n: int) -> None:
+        rate = f"; {stats.line()}" if stats is not None else ""
+        bar.set_postfix_str(f"sentence {i}/{n}{rate}", refresh=True)
+        if stats is not None and not config.progress and i == n:
+            log.info("%s paper %d/%d: %d sentences read; %s", path.name, bar.n + 1, len(papers), n, stats.line())
+
+    out = []
+    try:
+        for p in papers:
+            out.append(process_paper(p, grounder, extractor, extract_curated=config.extract_curated, on_sentence=tick))
+            bar.update(1)
+    finally:
+        bar.close()
+    return out
 
 
 def ingest(
@@ -175,6 +208,13 @@ def ingest(
 
     t0 = time.perf_counter()
     dom = domain if isinstance(domain, Domain) else load_domain(domain)
+    if config.lexicon:
+        from theorycov.corpus.genes import expand_domain
+        from theorycov.corpus.lexicon import load_lexicon
+
+        dom, flags = expand_domain(dom, load_lexicon())
+        for f in flags[:20]:
+            log.info("domain %s: %s of %s left out: %s", dom.name, f.text, f.variable, f.reason)
     extractor = extractor or RuleExtractor()
     files = expand_paths(paths)
     if not files:
@@ -284,7 +324,7 @@ def _store_file(engine, path: Path, sha: str, reader: str, papers: list[Paper], 
     the transaction, which then sees those rows."""
     with session_scope(engine) as s:
         fresh = new_papers(papers, session=s)
-    read = {p.sha256: process_paper(p, grounder, extractor, extract_curated=config.extract_curated) for p, _ in fresh}
+    read = {rp.paper.sha256: rp for rp in _read_papers([p for p, _ in fresh], grounder, extractor, config, path)}  # with progress
     for attempt in range(attempts):
         try:
             with session_scope(engine) as s:  # the file's transaction: all of it or nothing

@@ -116,14 +116,28 @@ def domain_show(name: Annotated[str, typer.Argument(help="a shipped domain name 
 
 @domain_app.command("new")
 @_guarded
-def domain_new(path: Annotated[Path, typer.Argument(help="TOML file to write")], variables: Annotated[str, typer.Option(help="comma-separated variable names")],
+def domain_new(path: Annotated[Path, typer.Argument(help="TOML file to write")],
+               variables: Annotated[Optional[str], typer.Option(help="comma-separated variable names")] = None,
+               genes: Annotated[Optional[str], typer.Option(help="comma-separated HGNC symbols: one variable each, aliases from HGNC / FamPlex")] = None,
                name: Annotated[Optional[str], typer.Option(help="domain name (default: the file name)")] = None) -> None:
-    """Write a new domain file with the given variables (add aliases by editing it)."""
-    from theorycov.corpus.domain import write_new_domain
+    """Write a new domain file: --variables (add aliases by editing it) or --genes (aliases filled from HGNC)."""
+    from theorycov.corpus.domain import Domain, Variable, write_domain
 
-    names = [v.strip() for v in variables.split(",") if v.strip()]
-    write_new_domain(path, name or path.stem, names)  # TOML written escaped, read back, never overwrites
-    typer.echo(f"wrote {path}: {len(names)} variables; add the names papers use for each under aliases")
+    names = [v.strip() for v in (genes or variables or "").split(",") if v.strip()]
+    if (genes is None) == (variables is None) or len(names) < 2 or len(set(names)) != len(names):
+        _fail("give --variables 'A,B,C' or --genes 'IL6,STAT3,SOCS3': at least two distinct names, not both options", 2)
+    if genes is not None:
+        from theorycov.corpus.genes import domain_from_genes
+        from theorycov.corpus.lexicon import load_lexicon
+
+        dom, flags = domain_from_genes(name or path.stem, names, load_lexicon())
+    else:
+        dom, flags = Domain(name or path.stem, tuple(Variable(v) for v in names)), []
+    write_domain(path, dom)  # every string escaped, read back, never overwrites an existing file
+    aliases = sum(len(v.aliases) for v in dom.variables)
+    typer.echo(f"wrote {path}: {len(names)} variables, {aliases} aliases"
+               + (f"; {len(flags)} synonyms left out as ambiguous (listed under `ambiguous`, with why)" if flags else "")
+               + ("" if genes else "; add the names papers use for each under aliases"))
 
 
 @app.command()
