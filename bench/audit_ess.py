@@ -29,7 +29,8 @@ from theorycov.datasets import load_domain_data  # noqa: E402
 from theorycov.demo import bibliography_path  # noqa: E402
 from theorycov.gfn import TrainerConfig  # noqa: E402
 from theorycov.gfn.sampling import log_pt_backward  # noqa: E402
-from theorycov.project import Project, _usable  # noqa: E402
+from theorycov.coverage.theories import TheorySet, evidence_weights  # noqa: E402
+from theorycov.project import Project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,12 +54,11 @@ def main() -> None:
         proj = Project(f"sqlite:///{tmp}/t.db", workdir=Path(tmp) / "runs")
         proj.ingest([bibliography_path()], "sachs", extractor="rules", progress=False)
         dom = load_domain("sachs")
-        hyps = _usable(proj.hypotheses(dom.name), dom.names)
+        theories = TheorySet.select(evidence_weights(proj.hypotheses(dom.name)), dom.names)
     table = load_domain_data(dom.name, None, dom.names)
-    w = torch.tensor([max(len(h.evidence), 1) for _, h, _ in hyps], dtype=torch.float64)
     cfg = FitConfig(minutes=args.minutes, likelihood_power=0.1, progress=False, n_traj=4,
                     trainer=TrainerConfig(seed=args.seed, num_iterations=1_000_000, progress=False))
-    res = fit_posterior(table, [h for _, h, _ in hyps], weights=w, config=cfg)
+    res = fit_posterior(table, theories, config=cfg)
     post = res.sample
     keep = post.counts > 0  # the draws (the objective's completions join with count 0)
     graphs, counts, log_r = post.graphs[keep], post.counts[keep], post.log_reward[keep]
@@ -80,7 +80,7 @@ def main() -> None:
         fh.write(f"\n## {_dt.date.today().isoformat()} audit ESS against the P_T estimate (bench/audit_ess.py)\n\n"
                  f"- machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}, 1 thread; "
                  f"load at the end: `{uptime}`\n- command: `{cmd}`\n"
-                 f"- the demo's posterior: Sachs, {len(hyps)} theories (rule reader), power 0.1, {res.trainer.iteration} iterations "
+                 f"- the demo's posterior: Sachs, {len(theories)} theories (rule reader), power 0.1, {res.trainer.iteration} iterations "
                  f"in {args.minutes:g} min; {int(counts.sum())} draws, {graphs.shape[0]} distinct; same policy and draws in every row\n\n"
                  + "\n".join(table_md) + "\n")
 

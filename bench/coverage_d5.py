@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.mcmc import StructureMCMC, empirical_distribution, visited
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective

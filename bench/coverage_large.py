@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.mcmc import StructureMCMC
 from theorycov.coverage.objective import CoverageConfig
@@ -178,8 +178,9 @@ def run_sachs(seconds: float, hidden: int, seed: int = 0, power: float = 0.1) ->
     hyps, cites, w = sachs_hypotheses()
     cfg = FitConfig(minutes=seconds / 60.0, likelihood_power=power, progress=False,
                     trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=False, policy=PolicyConfig(hidden=hidden, num_layers=2)))
-    res = fit_posterior(data, hyps, weights=w, citations=cites, config=cfg,
-                        domain=f"Sachs et al. 2005, 853 observational cells (cd3cd28), likelihood power {power:g}")
+    from theorycov.db.schemas import Citation, Theory
+    theories = [Theory(None, h, tuple(Citation(c) for c in cs), float(wi)) for h, cs, wi in zip(hyps, cites, w)]
+    res = fit_posterior(data, theories, config=cfg, domain=f"Sachs et al. 2005, 853 observational cells (cd3cd28), likelihood power {power:g}")
     rep = res.report
     assert rep is not None
     RESULTS.mkdir(parents=True, exist_ok=True)

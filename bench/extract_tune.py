@@ -6,8 +6,8 @@ answers not cached are asked of the model (llama.cpp, THEORYCOV_LLM_THREADS thre
     THEORYCOV_LLM_THREADS=1 python bench/extract_tune.py              # 29 abstracts, ~800 ordered pairs, ~15 min
     python bench/extract_tune.py --cache-only                          # replay only (fails on a missing answer)
 
-Abstracts are taken in a seeded order while their ordered pairs (at most max_variables entities per
-sentence) fit the budget. Prints P/R/F1 per threshold; nothing is recorded.
+Abstracts are taken in a seeded order while their ordered pairs (every pair of a
+sentence, unless max_variables caps them) fit the budget. Prints P/R/F1 per threshold; nothing is recorded.
 """
 from __future__ import annotations
 
@@ -33,17 +33,17 @@ from theorycov.corpus.sentences import split_text  # noqa: E402
 GENES = frozenset({"GeneOrGeneProduct"})
 
 
-def ordered_pairs(item: ev.GoldItem, cap: int) -> int:
+def ordered_pairs(item: ev.GoldItem, cap: int | None) -> int:
     """Ordered pairs the branch strategy can ask about in this item (at most ``cap`` entities a sentence)."""
     spans = split_text(item.text)
     n = 0
     for ms in Grounder(item.domain).annotate([item.text[s:e] for s, e in spans]):  # type: ignore[arg-type]
-        k = min(len(grounded_variables(ms)), cap)
+        k = len(grounded_variables(ms)) if cap is None else min(len(grounded_variables(ms)), cap)
         n += k * (k - 1) if k >= 2 else 0
     return n
 
 
-def tuning_set(budget: int, seed: int, cap: int) -> ev.GoldSet:
+def tuning_set(budget: int, seed: int, cap: int | None) -> ev.GoldSet:
     """BioRED Train abstracts with >= 2 gene variables, in seeded order, while the pairs fit ``budget``."""
     gold = ev.load_biored_gold(DATA / "biored" / "Train.PubTator", types=GENES)
     items = [it for it in gold.items if it.domain is not None and len(it.domain.variables) >= 2]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .types import (
+from theorycov.corpus.types import (
     Citation,
     Claim,
     Constraint,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from .types import Claim, Constraint, Hypothesis
+from theorycov.corpus.types import Claim, Constraint, Hypothesis
 
 
 def _simplify(cons: set[Constraint]) -> set[Constraint]:

@@ -10,6 +10,10 @@ A domain file is TOML::
     not_aliases = ["MEKK1"]            # look-alikes that must never ground here (checked before anything)
     unit = "intensity"
 
+Domain files are written by :func:`domain_toml` / :func:`write_domain` (``theorycov domain new``), which escape
+every string as TOML requires and read the text back before writing it: a quote or a newline in a name
+stays inside that name and cannot add keys, aliases or variables.
+
 Aliases are compared through :func:`alias_key` (case, hyphens, spaces, brackets and Greek letters
 folded), so "PLC-gamma", "PLCγ" and "plc gamma" are one key. A key that belongs to two variables is a
 :class:`DomainError`: grounding must never have to guess between them.
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .types import DomainError
+from theorycov.corpus.types import DomainError
 
 GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta", "η": "eta",
@@ -205,10 +209,84 @@ def load_domain(spec: str | Path) -> Domain:
     return Domain.from_dict(data, source=source)
 
 
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_BAD_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # control characters and lone surrogates
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: quotes, backslashes and control characters escaped (TOML 1.0, 'String')."""
+    out = []
+    for ch in text:
+        if ch in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise DomainError(f"{text!r} holds a lone surrogate (undecodable bytes), which a TOML file cannot hold")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def domain_toml(domain: Domain) -> str:
+    """The TOML text of a domain (every field, every string escaped); :func:`load_domain` reads it back equal."""
+    def strings(xs: tuple[str, ...]) -> str:
+        return "[" + ", ".join(toml_string(x) for x in xs) + "]"
+
+    lines = [f"name = {toml_string(domain.name)}", f"description = {toml_string(domain.description)}", ""]
+    for v in domain.variables:
+        lines += ["[[variables]]", f"name = {toml_string(v.name)}", f"aliases = {strings(v.aliases)}"]
+        if v.not_aliases:
+            lines.append(f"not_aliases = {strings(v.not_aliases)}")
+        if v.unit is not None:
+            lines.append(f"unit = {toml_string(v.unit)}")
+        if v.description:
+            lines.append(f"description = {toml_string(v.description)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_domain(path: str | Path, domain: Domain) -> Path:
+    """Write ``domain`` to a new TOML file (never over an existing one), after checking that the text reads
+    back as the same domain. DomainError when the file exists, its folder does not, or a name cannot be written."""
+    path = Path(path)
+    for label, text in [("domain name", domain.name)] + [(f"variable name", v.name) for v in domain.variables]:
+        if _BAD_NAME_CHARS.search(text):
+            raise DomainError(f"the {label} {text!r} holds a control character (a line break, a tab...); names are one line of text")
+        if len(text) > 200:
+            raise DomainError(f"the {label} {text[:40]!r}... is {len(text)} characters long; the limit is 200")
+    text = domain_toml(domain)
+    back = Domain.from_dict(tomllib.loads(text), source=str(path))
+    if (back.name, back.variables, back.description) != (domain.name, domain.variables, domain.description):
+        raise DomainError(f"{path}: the domain does not survive writing (names with leading or trailing spaces?); nothing written")
+    if not path.parent.is_dir():
+        raise DomainError(f"cannot write {path}: the folder {path.parent} does not exist")
+    try:
+        with path.open("x", encoding="utf-8") as fh:  # "x": an existing file is never overwritten, not even by a race
+            fh.write(text)
+    except FileExistsError:
+        raise DomainError(f"{path} exists; choose another file or edit it") from None
+    except OSError as err:
+        raise DomainError(f"cannot write {path}: {err.strerror}") from None
+    return path
+
+
+def write_new_domain(path: str | Path, name: str, variables: list[str], *, description: str = "") -> Domain:
+    """``theorycov domain new``: a domain of at least two distinct variables without aliases, written to ``path``."""
+    if len(variables) < 2 or len(set(variables)) != len(variables):
+        raise DomainError("give at least two distinct variable names, e.g. --variables 'A,B,C'")
+    if not name.strip():
+        raise DomainError("the domain needs a non-empty name, e.g. --name signalling")
+    domain = Domain(name=name.strip(), variables=tuple(Variable(v) for v in variables), description=description)
+    write_domain(path, domain)
+    return domain
+
+
 def shipped_domains() -> list[str]:
     """Names of the domains that ship with theorycov."""
     folder = resources.files("theorycov.corpus").joinpath("domains")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-__all__ = ["Domain", "Variable", "alias_key", "key_variants", "load_domain", "shipped_domains"]
+__all__ = ["Domain", "Variable", "alias_key", "domain_toml", "key_variants", "load_domain", "shipped_domains", "toml_string",
+           "write_domain", "write_new_domain"]

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .domain import Domain, alias_key
-from .types import Mention
+from theorycov.corpus.domain import Domain, alias_key
+from theorycov.corpus.types import Mention
 
 if TYPE_CHECKING:
     import numpy as np
@@ -158,7 +158,7 @@ class Grounder:
     def _alias_index(self) -> _AliasIndex:
         key = self.domain.content_hash()
         if key not in _ALIAS_CACHE:
-            from .embed import embed
+            from theorycov.corpus.embed import embed
 
             table = self.domain.alias_table()
             _ALIAS_CACHE[key] = _AliasIndex([a for a, _ in table], [v for _, v in table], embed([a for a, _ in table]))
@@ -171,7 +171,7 @@ class Grounder:
             for t in texts:
                 self._cache[t] = Mention(t, 0, len(t), None, 0.0, "rejected", "matches no alias (embedding grounding is off)")
             return
-        from .embed import embed
+        from theorycov.corpus.embed import embed
 
         # A cosine of 0.86 between two short names needs shared spelling (MEKK1/MEK1 is 0.85), so forms
         # that share few character trigrams with every alias are refused without running the model.

@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from ..db import crud, get_engine, init_db, session_scope
-from ..db import models as m
-from .store import citation_of
-from .types import Citation
+from theorycov.db import crud, get_engine, init_db, session_scope
+from theorycov.db import models as m
+from theorycov.corpus.store import citation_of
+from theorycov.corpus.types import Citation
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class HypothesisIndex:
     def _new(self):  # noqa: ANN202 (faiss types)
         import faiss
 
-        from .embed import DIM
+        from theorycov.corpus.embed import DIM
 
         return faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
 
@@ -113,7 +113,7 @@ class HypothesisIndex:
         """Embed and add every pending item; returns how many were added."""
         import numpy as np
 
-        from .embed import embed
+        from theorycov.corpus.embed import embed
 
         added = 0
         with session_scope(self.engine) as session:
@@ -137,7 +137,7 @@ class HypothesisIndex:
     # ------------------------------------------------------------ queries
     def search(self, text: str, k: int = 5) -> list[SearchHit]:
         """The k hypotheses whose rendering or evidence is nearest in meaning to ``text``."""
-        from .embed import embed
+        from theorycov.corpus.embed import embed
 
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")

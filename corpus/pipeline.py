@@ -3,17 +3,26 @@ store, index.
 
 Guarantees:
 - one transaction per file: a file is stored with all its papers, claims and hypotheses, or not at all;
-- idempotent by content hash: a file whose bytes were ingested before is skipped, and so is a paper
-  whose content hash is stored (the same paper under two file names, or in two collections);
+- one atomic claim per file: the transaction begins by inserting the file's content hash or skipping it
+  (``crud.claim_source_file``), so two ingests of one folder at once never fail on the hash's UNIQUE
+  constraint: the second one's claim waits for the first transaction and then skips the file;
+- idempotent by content: a file whose bytes were ingested before is skipped, and so is a paper already
+  stored under its content hash, its normalized text, its DOI or its PMID (:mod:`theorycov.corpus.identity`:
+  the same paper re-saved, re-spaced, under two file names or in two collections counts once);
 - resumable: an interrupted ingest leaves every finished file committed (the run stays 'interrupted');
-  running it again skips those files and continues;
+  running it again skips those files and continues; a run whose process was killed (its row still
+  'running', its process gone) is marked 'killed' when the next run starts;
 - a file that cannot be read is recorded (path, error class, reason) and the run goes on; so is each
-  bad record of a multi-record file, and every mention grounding rejected.
+  bad record of a multi-record file, each paper over ``ReaderConfig.max_chars``, and every mention
+  grounding rejected;
+- the summary is returned, logged, and printed by the caller once (the CLI); the library prints nothing.
 The extractor is pluggable: any :class:`~theorycov.corpus.types.Extractor` (the rule extractor by default).
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 import time
 from collections import Counter
@@ -21,15 +30,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..db import crud, init_db, session_scope
-from .assemble import paper_hypotheses
-from .domain import Domain, load_domain
-from .grounding import Grounder, GroundingConfig, nearest
-from .readers import ReaderConfig, read_file, sha256_bytes, supported_suffixes
-from .rules import RuleExtractor
-from .sentences import split_paper_passages
-from .store import save_paper
-from .types import Claim, CorpusError, Evidence, ExtractionError, Extractor, Mention, Paper
+from sqlalchemy.exc import IntegrityError
+
+from theorycov.db import crud, init_db, session_scope
+from theorycov.corpus.assemble import paper_hypotheses
+from theorycov.corpus.domain import Domain, load_domain
+from theorycov.corpus.grounding import Grounder, GroundingConfig, nearest
+from theorycov.corpus.identity import new_papers
+from theorycov.corpus.readers import ReaderConfig, read_file, sha256_bytes, supported_suffixes
+from theorycov.corpus.rules import RuleExtractor
+from theorycov.corpus.sentences import split_paper_passages
+from theorycov.corpus.store import save_paper
+from theorycov.corpus.types import Claim, CorpusError, Evidence, ExtractionError, Extractor, Mention, Paper
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +83,11 @@ class IngestSummary:
         if len(self.failures) > 20:
             lines.append(f"  ... and {len(self.failures) - 20} more (see the failed_files table)")
         return "\n".join(lines)
+
+    @property
+    def nothing_read(self) -> bool:
+        """Files were given and every one of them failed: nothing read, nothing skipped as known."""
+        return self.counts.get("files_failed", 0) > 0 and not self.counts.get("files_read", 0) and not self.counts.get("files_skipped", 0)
 
 
 def expand_paths(paths: Iterable[str | Path] | str | Path) -> list[Path]:
@@ -151,23 +168,38 @@ def ingest(
     config: IngestConfig = IngestConfig(),
 ) -> IngestSummary:
     """Ingest files or folders into ``db_url`` (default: $THEORYCOV_DB_URL or sqlite:///theorycov.db)
-    against ``domain`` (a Domain, a TOML path or a shipped name); returns the run's summary."""
+    against ``domain`` (a Domain, a TOML path or a shipped name); returns the run's summary.
+
+    Raises IngestInputError (a CorpusError) when the paths hold no file to read, before a run is started."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     dom = domain if isinstance(domain, Domain) else load_domain(domain)
     extractor = extractor or RuleExtractor()
+    files = expand_paths(paths)
+    if not files:
+        raise IngestInputError(f"no paper files in {', '.join(map(str, _as_list(paths))) or 'the given paths'}; "
+                               f"supported: {', '.join(supported_suffixes())}")
     engine = init_db(db_url)
-    with session_scope(engine) as s:
-        drow = crud.upsert_domain(dom.name, [(v.name, v.all_aliases(), v.unit) for v in dom.variables], session=s,
-                                  description=dom.description, content_hash=dom.content_hash())  # fmt: skip
-        domain_id, var_ids = drow.id, crud.variable_ids(drow.id, session=s)
-        run_id = crud.start_ingest_run(session=s, domain_id=domain_id, extractor=extractor.name,
-                                       extractor_version=extractor.version).id  # fmt: skip
+    host = socket.gethostname()
+    for attempt in range(3):  # a concurrent ingest may create the same domain between our read and our insert
+        try:
+            with session_scope(engine) as s:
+                killed = crud.mark_killed_ingest_runs(session=s, host=host, alive=_alive)
+                drow = crud.upsert_domain(dom.name, [(v.name, v.all_aliases(), v.unit) for v in dom.variables], session=s,
+                                          description=dom.description, content_hash=dom.content_hash())  # fmt: skip
+                domain_id, var_ids = drow.id, crud.variable_ids(drow.id, session=s)
+                run_id = crud.start_ingest_run(session=s, domain_id=domain_id, extractor=extractor.name,
+                                               extractor_version=extractor.version, pid=os.getpid(), host=host).id  # fmt: skip
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    for k in killed:
+        log.warning("ingest run %d was killed before it finished (its process is gone): marked 'killed'; its finished files are kept", k)
     summary = IngestSummary(run_id)
     counts = summary.counts
     grounder = Grounder(dom, config.grounding)
-    files = expand_paths(paths)
     status = "interrupted"
 
     def fail(path: Path, location: str, error: str, reason: str) -> None:
@@ -185,7 +217,7 @@ def ingest(
                 fail(path, "", "OSError", f"{path}: cannot read: {exc.strerror}")
                 continue
             sha = sha256_bytes(data)
-            with session_scope(engine) as s:
+            with session_scope(engine) as s:  # a cheap early skip; the claim below is what decides
                 done = crud.get_source_file(sha, session=s)
                 if done is not None:
                     counts["files_skipped"] += 1
@@ -200,37 +232,33 @@ def ingest(
             for prob in result.problems:
                 counts["record_problems"] += 1
                 fail(path, prob.location, prob.error, prob.reason)
+            papers = []
+            for p in result.papers:
+                n_chars = sum(len(x.text) for x in p.passages)
+                if n_chars > config.reader.max_chars:  # every reader: a PDF or record too long to split in reasonable time
+                    counts["record_problems"] += 1
+                    fail(path, p.source_path, "ReaderError", f"{p.source_path}: {n_chars:,} characters, more than the limit of "
+                         f"{config.reader.max_chars:,} for one paper (ReaderConfig.max_chars); split it, or raise the limit")
+                else:
+                    papers.append(p)
             try:
-                with session_scope(engine) as s:
-                    known = crud.paper_shas([p.sha256 for p in result.papers], session=s)
-                fresh = [p for p in dict((p.sha256, p) for p in result.papers).values() if p.sha256 not in known]
-                counts["papers_duplicate"] += len(result.papers) - len(fresh)
-                # Reading is done outside the transaction so that the database is locked only to write.
-                read = [process_paper(p, grounder, extractor, extract_curated=config.extract_curated) for p in fresh]
-                with session_scope(engine) as s:  # the file's transaction: all of it or nothing
-                    src = crud.add_source_file(sha, str(path), result.reader, len(fresh), session=s, run_id=run_id)
-                    added: Counter = Counter()
-                    for rp in read:
-                        res = save_paper(rp.paper, rp.claims, paper_hypotheses(rp.claims), session=s,
-                                         domain_id=domain_id, var_ids=var_ids, source_file_id=src.id)  # fmt: skip
-                        added["papers"] += 1
-                        added["claims"] += res.claims
-                        added["hypotheses_new"] += res.hypotheses_new
-                        added["hypotheses_merged"] += res.hypotheses_merged
-                        added["rejected_mentions"] += crud.record_rejections(run_id, rp.rejected, session=s)
-                        for loc, err, reason in rp.errors:
-                            added["extraction_errors"] += 1
-                            crud.record_failure(run_id, str(path), err, reason, session=s, location=loc)
-                counts.update(added)  # only once the file is committed
-                summary.failures.extend((str(path), loc, reason) for rp in read for loc, _, reason in rp.errors)
-                counts["files_read"] += 1
-                if hasattr(extractor, "stats"):  # the model translator: its questions/s and tokens/s
-                    bar.set_postfix_str(extractor.stats.line(), refresh=True)
+                stored = _store_file(engine, path, sha, result.reader, papers, grounder, extractor, config, run_id, domain_id, var_ids)
             except CorpusError as exc:
                 counts["files_failed"] += 1
                 fail(path, "", type(exc).__name__, str(exc))
+                continue
+            if stored is None:
+                counts["files_skipped"] += 1
+                log.info("%s: skipped, another ingest stored the same content meanwhile", path)
+                continue
+            added, read = stored
+            counts.update(added)  # only once the file is committed
+            summary.failures.extend((str(path), loc, reason) for rp in read for loc, _, reason in rp.errors)
+            counts["files_read"] += 1
+            if hasattr(extractor, "stats"):  # the model translator: its questions/s and tokens/s
+                bar.set_postfix_str(extractor.stats.line(), refresh=True)
         if config.index:
-            from .index import HypothesisIndex
+            from theorycov.corpus.index import HypothesisIndex
 
             counts["indexed"] += HypothesisIndex(engine, index_path=config.index_path).sync()
         status = "finished"
@@ -239,9 +267,69 @@ def ingest(
         with session_scope(engine) as s:
             crud.finish_ingest_run(run_id, dict(counts), summary.seconds, session=s, status=status)
     log.info("%s", summary.table())
-    if config.progress:
-        print(summary.table(), file=sys.stderr)
     return summary
 
 
-__all__ = ["IngestConfig", "IngestSummary", "expand_paths", "ingest", "process_paper"]
+class IngestInputError(CorpusError):
+    """The paths given to ingest hold no file that a reader supports."""
+
+
+def _store_file(engine, path: Path, sha: str, reader: str, papers: list[Paper], grounder: Grounder, extractor: Extractor,  # noqa: ANN001
+                config: IngestConfig, run_id: int, domain_id: int, var_ids: dict[str, int],
+                attempts: int = 3) -> tuple[Counter, list[ReadPaper]] | None:
+    """Extract and store one file in one transaction that begins with the file's atomic claim; None when
+    another ingest holds the claim. The papers already stored (by any identity) are left out. Reading is
+    done outside the transaction so that the database is locked only to write; a UNIQUE conflict on a
+    paper or hypothesis written by a concurrent ingest meanwhile (PostgreSQL: two writers at once) reruns
+    the transaction, which then sees those rows."""
+    with session_scope(engine) as s:
+        fresh = new_papers(papers, session=s)
+    read = {p.sha256: process_paper(p, grounder, extractor, extract_curated=config.extract_curated) for p, _ in fresh}
+    for attempt in range(attempts):
+        try:
+            with session_scope(engine) as s:  # the file's transaction: all of it or nothing
+                src = crud.claim_source_file(sha, str(path), reader, session=s, run_id=run_id)
+                if src is None:
+                    return None
+                still = new_papers([p for p, _ in fresh], session=s)  # under the claim: what is still new
+                added: Counter = Counter(papers_duplicate=len(papers) - len(still))
+                for paper, ident in still:
+                    rp = read[paper.sha256]
+                    res = save_paper(rp.paper, rp.claims, paper_hypotheses(rp.claims), session=s,
+                                     domain_id=domain_id, var_ids=var_ids, source_file_id=src.id)  # fmt: skip
+                    crud.set_paper_content_key(res.paper_id, ident.content_key, session=s)
+                    added["papers"] += 1
+                    added["claims"] += res.claims
+                    added["hypotheses_new"] += res.hypotheses_new
+                    added["hypotheses_merged"] += res.hypotheses_merged
+                    added["rejected_mentions"] += crud.record_rejections(run_id, rp.rejected, session=s)
+                    for loc, err, reason in rp.errors:
+                        added["extraction_errors"] += 1
+                        crud.record_failure(run_id, str(path), err, reason, session=s, location=loc)
+                src.n_papers = added["papers"]
+            return added, [read[p.sha256] for p, _ in still]
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            log.info("%s: a concurrent ingest stored some of its rows first; storing the file again", path)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host with this id exists (a zombie or another user's process counts)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _as_list(paths: Iterable[str | Path] | str | Path) -> list[str | Path]:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+__all__ = ["IngestConfig", "IngestInputError", "IngestSummary", "expand_paths", "ingest", "process_paper"]

@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .types import Claim, Evidence, Extractor, Mention, Relation, Sentence
+from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Relation, Sentence
+from theorycov.corpus.untrusted import stated_mentions
 
 _POS = r"activat|stimulat|induc|increas|enhanc|promot|up-?regulat|phosphorylat|potentiat|augment|elevat|trigger|amplif|generat|produc|synthesi[sz]|recruit"
 _NEG = (
@@ -118,7 +119,7 @@ class RuleExtractor(Extractor):
 
     def extract(self, sentence: Sentence, mentions: list[Mention], *, evidence: Evidence) -> list[Claim]:
         text = sentence.text
-        groups = _groups(mentions, text)
+        groups = _groups(stated_mentions(text, mentions), text)  # paper text is data (corpus/untrusted.py)
         hedged = bool(_HEDGE.search(text))
         claims: list[Claim] = []
         listed: tuple[_Group, Relation] | None = None  # the head of a list of agents, while the list goes on

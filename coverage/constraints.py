@@ -1,6 +1,6 @@
 """Human hypotheses as constraints on causal graphs, checked for whole batches of graphs at once.
 
-A hypothesis h (``theorycov.corpus.types.Hypothesis``) is a set of constraints over named variables:
+A hypothesis h (``theorycov.db.schemas.Hypothesis``) is a set of constraints over named variables:
 required edges, required directed paths, forbidden edges, forbidden paths (DESIGN.md, "Definitions").
 :class:`ConstraintSet` compiles H hypotheses into four (H, d*d) 0/1 matrices so that G |= h for a batch of
 B graphs and all H hypotheses is four matrix products against the flattened adjacency and its transitive
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.gfn.graphs import transitive_closure as _reflexive_closure
 
 __all__ = ["ConstraintSet", "HypothesisError", "transitive_closure"]

@@ -1,36 +1,38 @@
-"""One call from (data, human hypotheses) to a trained, audited posterior sample: the step the face,
+"""One call from (data, human theories) to a trained, audited posterior sample: the step the face,
 the benchmarks and the guard share.
 
 ``fit_posterior`` builds the human-floor prior and the reward (BGe for continuous data, BDeu for
 discrete), trains the GFlowNet with the coverage objective and a running audit, draws a posterior
 sample with log P_T from backward trajectories (for importance weights R / P_T), runs the audit, and
-returns everything in a :class:`FitResult`. A :class:`PosteriorSample` is what the guard needs later; it
-saves to and loads from one ``.pt`` file.
+returns one :class:`~theorycov.coverage.run.FittedRun` (what the guard and the audit read; it saves to and
+loads from a run folder).
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from theorycov.corpus.types import Hypothesis
 from theorycov.coverage.audit import AuditConfig, audit
-from theorycov.coverage.constraints import ConstraintSet
+from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective
 from theorycov.coverage.prior import FloorPrior, HypothesisPriorMass
-from theorycov.coverage.report import AuditReport
-from theorycov.coverage.train import CoverageHistory, CoverageTraining
+from theorycov.coverage.run import FittedRun, PosteriorSample
+from theorycov.coverage.signs import SignSpec, signed_prior_mass
+from theorycov.coverage.theories import TheorySet
+from theorycov.coverage.train import CoverageTraining
+from theorycov.db.schemas import Hypothesis, Theory
 from theorycov.gfn import BDeuScore, BGeScore, DataTable, Reward, Trainer, TrainerConfig, enumerate_dags
 from theorycov.gfn.sampling import log_pt_backward, sample
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FitConfig", "FitResult", "PosteriorSample", "fit_posterior"]
+__all__ = ["FitConfig", "FittedRun", "PosteriorSample", "fit_posterior"]
 
 
 @dataclass(frozen=True)
@@ -57,51 +59,6 @@ class FitConfig:
     bdeu_ess: float = 1.0  # equivalent sample size for discrete data
     progress: bool = True  # a time-based progress bar while training for ``minutes``
     likelihood_power: float = 1.0  # eta: log R = log P(G) + eta log P(D|G) (gfn.scores.tempered); 1 = exact Bayes
-
-
-@dataclass(frozen=True)
-class PosteriorSample:
-    """Distinct sampled graphs with their counts, log R and log P_T: what the guard and the audit read.
-
-    graphs (N, d, d) bool, counts (N,) int64, log_reward (N,), log_pt (N,) float64.
-    """
-
-    names: tuple[str, ...]
-    graphs: torch.Tensor
-    counts: torch.Tensor
-    log_reward: torch.Tensor
-    log_pt: torch.Tensor
-    exact: bool = False  # every DAG (d <= 5) with log_pt = 0: the weights are the exact posterior
-
-    @property
-    def log_weight(self) -> torch.Tensor:
-        """Importance log weights of the distinct graphs: log count + log R - log P_T, i.e. SNIS over the
-        draws, merged per graph; -inf for graphs that are candidates but not draws (count 0)."""
-        return self.counts.to(torch.float64).log() + self.log_reward - self.log_pt
-
-    def expanded(self) -> torch.Tensor:
-        """(sum counts, d, d) the draws with repetitions."""
-        return self.graphs.repeat_interleave(self.counts, dim=0)
-
-    def save(self, path: str | Path) -> None:
-        torch.save({k: getattr(self, k) for k in ("names", "graphs", "counts", "log_reward", "log_pt", "exact")}, Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "PosteriorSample":
-        d = torch.load(Path(path), weights_only=False)
-        return cls(tuple(d["names"]), d["graphs"], d["counts"], d["log_reward"], d["log_pt"], bool(d.get("exact", False)))
-
-
-@dataclass
-class FitResult:
-    reward: Reward
-    prior: FloorPrior | None
-    constraints: ConstraintSet | None
-    trainer: Trainer
-    history: CoverageHistory | None
-    sample: PosteriorSample
-    report: AuditReport | None
-    seconds: dict[str, float]
 
 
 class _TimeBar:
@@ -134,26 +91,32 @@ def _score(data: DataTable, bdeu_ess: float, power: float = 1.0):  # noqa: ANN20
 
 def fit_posterior(
     data: DataTable,
-    hypotheses: Sequence[Hypothesis] = (),
+    theories: TheorySet | Sequence[Theory | Hypothesis] = (),
     *,
-    weights: torch.Tensor | None = None,
-    citations: Sequence[Sequence[str]] | None = None,
-    hypothesis_ids: Sequence[int] | None = None,
     config: FitConfig = FitConfig(),
     run_dir: str | Path | None = None,
     domain: str = "",
-) -> FitResult:
-    """Train, sample and audit (see the module docstring)."""
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> FittedRun:
+    """Train, sample and audit (see the module docstring); returns the :class:`FittedRun`.
+
+    ``theories``: a TheorySet, or theories / bare hypotheses that are selected here (unusable ones are
+    left out with their reason). ``run_dir`` receives the trainer's checkpoints while training; save the
+    returned run with ``FittedRun.save``. ``aliases`` (variable -> names papers use) travel with the run
+    for the guard's query parser.
+    """
     t0 = time.perf_counter()
     names = list(data.names)
     d = len(names)
     dags = enumerate_dags(d) if d <= 5 else None
-    cs = ConstraintSet(hypotheses, names) if hypotheses else None
+    ts = theories if isinstance(theories, TheorySet) else TheorySet.select(theories, names)
+    if tuple(ts.variables) != tuple(names):
+        raise ValueError(f"the theories are compiled over {ts.variables}, the data have {tuple(names)}")
+    cs = ts.constraints if len(ts) else None
     prior = None
     if cs is not None:
-        w = weights if weights is not None else torch.full((len(cs),), 1.0 / len(cs), dtype=torch.float64)
         mass = None if dags is not None else HypothesisPriorMass.compute(cs, config.beta, n_samples=config.prior_samples, seed=config.trainer.seed)
-        prior = FloorPrior(cs, w / w.sum(), beta=config.beta, lam=config.lam, mass=mass, dags=dags)
+        prior = FloorPrior(cs, ts.weights, beta=config.beta, lam=config.lam, mass=mass, dags=dags)
     reward = Reward(_score(data, config.bdeu_ess, config.likelihood_power), prior)
     objective = CoverageObjective(reward, cs, config.coverage) if (cs is not None and config.use_coverage) else None
     trainer = Trainer(config.trainer, reward, extra_transitions=objective, run_dir=run_dir,
@@ -185,11 +148,12 @@ def fit_posterior(
         log_pt_backward(trainer.policy, uniq[i : i + 512], n_traj=config.n_traj, generator=torch.Generator().manual_seed(i))
         for i in chunks
     ])
+    drawn = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
     if dags is not None:  # d <= 5: the guard can use the exact posterior over every DAG
         lr_all = reward.log_reward(dags)
         post = PosteriorSample(tuple(names), dags, torch.ones(dags.shape[0], dtype=torch.int64), lr_all, torch.zeros_like(lr_all), exact=True)
     else:
-        post = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
+        post = drawn
         if objective is not None:  # each theory's completions join as candidates (count 0: not draws)
             pool = torch.cat([p for p in objective.pools if p.shape[0]] or [torch.zeros(0, d, d, dtype=torch.bool)])
             if pool.shape[0]:
@@ -199,15 +163,30 @@ def fit_posterior(
                     torch.cat([log_r, reward.log_reward(pool)]), torch.cat([log_pt, torch.zeros(pool.shape[0], dtype=torch.float64)]),
                 )
     t_sample = time.perf_counter() - t0 - t_setup - t_train
-    report = None
+    report, prior_mass = None, None
     if cs is not None and prior is not None:
+        harm = None
+        prior_mass = prior.prior_mass(dags)
+        if not data.discrete:  # signs are a statement about the linear-Gaussian SEM's weights (coverage.signs)
+            harm = HarmModel(torch.as_tensor(data.values), torch.as_tensor(data.intervened), HarmModelConfig(power=config.likelihood_power))
+            spec = SignSpec.of(cs.hypotheses, names)
+            if bool(spec.signed.any()):
+                bge = harm.prior
+                prior_mass = signed_prior_mass(prior, spec, t=bge.t, noise_shape=[bge.noise_shape(k) for k in range(d + 1)], dags=dags,
+                                               fallback=uniq, seed=config.trainer.seed)
         report = audit(
-            reward, cs, prior, uniq.repeat_interleave(counts, dim=0), log_pt=log_pt.repeat_interleave(counts) if dags is None else None, dags=dags,
-            citations=citations, first_hit=history.first_hit if history else None,
-            coverage_curve=history.curve if history else (), hypothesis_ids=hypothesis_ids, domain=domain, config=config.audit,
+            reward, ts, prior, drawn, dags=dags, first_hit=history.first_hit if history else None,
+            coverage_curve=history.curve if history else (), domain=domain, config=config.audit,
             completions=objective.best if objective is not None else None,
             log_pt_of=lambda g: log_pt_backward(trainer.policy, g, n_traj=32, generator=torch.Generator().manual_seed(7)),
+            harm=harm, prior_mass=prior_mass,
         )
     seconds = {"setup": t_setup, "train": t_train, "sample": t_sample, "audit": time.perf_counter() - t0 - t_setup - t_train - t_sample}
     logger.info("posterior fitted: %d iterations, %d distinct graphs of %d draws, %s", trainer.iteration, uniq.shape[0], config.n_samples, seconds)
-    return FitResult(reward, prior, cs, trainer, history, post, report, seconds)
+    return FittedRun(
+        data=data, sample=post, theories=ts, prior_mass=prior_mass,
+        p_min=None if prior is None else prior.p_min, score="bdeu" if data.discrete else "bge",
+        likelihood_power=config.likelihood_power, config=config, report=report, domain=domain,
+        aliases={k: list(v) for k, v in (aliases or {}).items()}, iterations=trainer.iteration, seconds=seconds,
+        trainer=trainer, reward=reward, history=history,
+    )

@@ -176,6 +176,13 @@ class FloorPrior(GraphPrior):
         """(H,) lam * w_h: the prior mass every hypothesis is guaranteed."""
         return self.lam * self.weights
 
+    def prior_mass(self, dags: torch.Tensor | None = None) -> torch.Tensor:
+        """(H,) P(h): exact over ``dags`` (every DAG, d <= 5); otherwise the lower bound
+        lam w_h + (1 - lam) P0(h), so that 'refuted' (p(h|D) < delta P(h)) is never declared too eagerly."""
+        if dags is None:
+            return self.p_min + (1 - self.lam) * self.mass.mass
+        return (self.log_prob(dags).exp()[:, None] * self.constraints.satisfies(dags).to(torch.float64)).sum(0)
+
     @property
     def floor_error(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(H,) bounds on the realized floor ratio P0(h) / P0_hat(h) (both 1 when exact)."""

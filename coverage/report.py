@@ -8,7 +8,9 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from theorycov.coverage.graph_svg import graph_svg, theory_marks
 
 __all__ = ["AuditReport", "HypothesisRow", "NovelMode"]
 
@@ -32,6 +34,16 @@ class HypothesisRow:
     first_hit: int | None  # training iteration at which a sample first satisfied h
     reached: bool  # the best completion was drawn by the sampler
     hypothesis_id: int | None = None  # database row
+    # Signed theories (coverage.signs): p above is the structural mass the sampler must cover; the event the
+    # guard weighs also needs the signs, p_signed = sum_G P(G|D) 1[G |= h] P(signs | G, D), sign_support =
+    # p_signed / p. None for a theory that states no sign. refuted_by: "structure" or "signs" when refuted.
+    p_signed: float | None = None
+    p_signed_low: float | None = None
+    p_signed_high: float | None = None
+    sign_support: float | None = None
+    refuted_by: str = ""
+    # its constraints as values ({cause, effect, path, forbidden, sign}): what its drawing highlights
+    constraints: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,13 @@ class AuditReport:
     ess: float | None = None
     extra: dict[str, float | str | int] = field(default_factory=dict)
     min_ess: float = 30.0  # below this effective sample size the importance estimates are flagged as rough
+    # stored theories no graph over the domain can satisfy (cyclic, self-contradictory, unknown variable):
+    # listed with the reason, never judged, never a deciding theory. {hypothesis_id, rendering, citations, reason}
+    excluded: list[dict] = field(default_factory=list)
+    # the posterior drawn as a graph: (d, d) P(i -> j | D) over ``variables`` (exact at d <= 5, else the share
+    # of the sampler's draws with the edge); empty in reports written before it was recorded
+    variables: list[str] = field(default_factory=list)
+    edge_marginals: list[list[float]] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -78,6 +97,17 @@ class AuditReport:
         judged = [r.ratio for r in self.rows if r.verdict != "refuted by the data" and r.p > 0]
         return min(judged) if judged else float("nan")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "AuditReport":
+        """The report back from :meth:`to_json`'s document (derived keys are recomputed, not read)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["rows"] = [HypothesisRow(**{k: _number(v) for k, v in r.items()}) for r in d.get("rows", [])]
+        kw["novel_modes"] = [NovelMode(**m) for m in d.get("novel_modes", [])]
+        kw["coverage_curve"] = [tuple(c) for c in d.get("coverage_curve", [])]
+        kw["excluded"] = list(d.get("excluded", []))
+        return cls(**kw)
+
     def to_json(self) -> str:
         d = asdict(self)
         d["covered_share"], d["min_q_over_p"], d["warnings"] = self.covered_share, self.min_q_over_p, self.warnings
@@ -94,33 +124,74 @@ class AuditReport:
             f"{sum(r.verdict == 'refuted by the data' for r in self.rows)} refuted by the data.</p>"
             + "".join(f"<p class=warn><b>Warning:</b> {e(w)}</p>" for w in self.warnings)
         )
+        left_out = "".join(f"<tr><td>{e(str(x.get('hypothesis_id')))}</td><td>{e(x['rendering'])}</td><td>{e('; '.join(x.get('citations', [])))}</td>"
+                           f"<td>{e(x['reason'])}</td></tr>" for x in self.excluded)
         rows = []
         for r in sorted(self.rows, key=lambda r: (r.verdict != "under-covered", -r.p)):
             cls = {"covered": "ok", "under-covered": "bad", "refuted by the data": "ref"}.get(r.verdict, "")
             rank = "&ndash;" if r.completion_rank is None else str(r.completion_rank)
+            name = f"<a href='#theory-{r.index}'>{e(r.rendering)}</a>" if self.edge_marginals else e(r.rendering)
             rows.append(
-                f"<tr class={cls}><td>{r.index}</td><td>{e(r.rendering)}</td><td>{e('; '.join(r.citations))}</td>"
+                f"<tr class={cls}><td>{r.index}</td><td>{name}</td><td>{e('; '.join(r.citations))}</td>"
                 f"<td>{r.completion_log_r:.1f}</td><td>{rank}</td><td>{r.p:.3g} [{r.p_low:.3g}, {r.p_high:.3g}]</td>"
                 f"<td>{r.q:.3g}</td><td>{_fmt(r.ratio)} [{_fmt(r.ratio_low)}, {_fmt(r.ratio_high)}]</td>"
-                f"<td>{e(r.verdict)}</td><td>{'&ndash;' if r.first_hit is None else r.first_hit}</td></tr>"
+                f"<td>{e(r.verdict)}</td><td>{'&ndash;' if r.first_hit is None else r.first_hit}</td><td>{_signs(r)}</td></tr>"
             )
         table = (
             "<table><tr><th>#</th><th>hypothesis</th><th>papers</th><th>log R of best completion</th><th>rank</th>"
-            "<th>p(h|D) [95%]</th><th>q(h)</th><th>q/p [95%]</th><th>verdict</th><th>first hit</th></tr>"
+            "<th>p(h|D) [95%]</th><th>q(h)</th><th>q/p [95%]</th><th>verdict</th><th>first hit</th>"
+            "<th>sign support (p(h|D) with its signs)</th></tr>"
             + "".join(rows) + "</table>"
         )
+        graphs = _graphs_html(self)
         novel = "".join(f"<li>{e(m.text)} (share {m.share:.3f}, best log R {m.best_log_r:.1f})</li>" for m in self.novel_modes)
         body = (
-            head + "<h2>Hypotheses</h2>" + table
+            head + graphs + "<h2>Hypotheses</h2>" + table
             + "<div class=plots><div><h2>q(h) against p(h|D)</h2>" + _scatter_svg(self.rows) + "</div>"
             + "<div><h2>Coverage over training</h2>" + _curve_svg(self.coverage_curve) + "</div></div>"
             + "<h2>Novel modes</h2>" + (f"<ul>{novel}</ul>" if novel else "<p>No high-reward graph outside the ingested hypotheses.</p>")
+            + (f"<h2>Stored theories left out ({len(self.excluded)})</h2><p>No causal graph over the domain can satisfy these as "
+               "stated; they are not judged, and no explanation cites them.</p><table><tr><th>id</th><th>hypothesis</th>"
+               f"<th>papers</th><th>why</th></tr>{left_out}</table>" if self.excluded else "")
         )
         return f"<!doctype html><html><head><meta charset=utf-8><title>theorycov audit</title><style>{_CSS}</style></head><body>{body}</body></html>"
 
 
+def _graphs_html(rep: AuditReport) -> str:
+    """The posterior graph, and one drawing per theory shown when its link is followed (CSS :target, no script:
+    the page also works in a sandboxed frame)."""
+    if not rep.edge_marginals:
+        return ""
+    picks, drawings = [], []
+    for r in rep.rows:
+        marks = theory_marks(r.constraints)
+        picks.append(f"<a href='#theory-{r.index}'>#{r.index}</a>")
+        drawings.append(f"<figure class=theory id='theory-{r.index}'><figcaption>#{r.index} {html.escape(r.rendering)} "
+                        f"<a href='#posterior'>back to the posterior</a></figcaption>"
+                        + graph_svg(rep.edge_marginals, rep.variables, marks=marks, uid=f"t{r.index}") + "</figure>")
+    what = "exact posterior" if rep.exact else "share of the sampler's draws"
+    return (f"<h2>The posterior as a graph</h2><p>Edge width and opacity: P(edge | D) ({what}). Pick a theory to see its "
+            f"edges and signs on it: {' '.join(picks)}</p><div class=graphs><figure id=posterior class=posterior>"
+            + graph_svg(rep.edge_marginals, rep.variables, uid="post") + "</figure>" + "".join(drawings) + "</div>")
+
+
+def _signs(r: HypothesisRow) -> str:
+    """The sign column: how much of the structural mass agrees with the theory's stated signs."""
+    if r.sign_support is None or r.p_signed is None:
+        return "no sign stated"
+    text = f"{r.sign_support:.2f} ({r.p_signed:.3g})"
+    if r.refuted_by == "signs":
+        text += ": the data support its edges but not its signs"
+    return text
+
+
 def _fmt(x: float) -> str:
     return "&infin;" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.3g}")
+
+
+def _number(v: object) -> object:
+    """'nan' / 'inf' strings (as _json_default writes them) back to floats."""
+    return float(v) if isinstance(v, str) and v.lower() in ("nan", "inf", "-inf", "infinity", "-infinity") else v
 
 
 def _json_default(o: object) -> object:
@@ -134,6 +205,8 @@ _CSS = (
     "td:nth-child(2){min-width:22em}td:nth-child(3){min-width:9em}"
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}tr.ok td:nth-child(9){color:#176317}"
     "tr.bad td:nth-child(9){color:#b00020;font-weight:bold}tr.ref{color:#888}.plots{display:flex;gap:2em;flex-wrap:wrap}"
+    ".graphs svg{max-width:100%;height:auto}figure{margin:0}figure.theory{display:none}figure.theory:target{display:block}"
+    ".graphs:has(figure.theory:target) figure.posterior{display:none}figcaption{font-weight:600;margin:.4em 0}"
     ".summary{font-size:16px}.warn{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px}"
 )
 

@@ -1,23 +1,33 @@
-"""theorycov.db: SQLAlchemy 2.0 models, sessions, migrations and data-access functions.
+"""theorycov.db: SQLAlchemy 2.0 models, sessions, migrations, data-access functions, and the theory
+vocabulary every stage shares (``theorycov.db.schemas``).
 
     from theorycov.db import init_db, session_scope, crud
     init_db("sqlite:///theorycov.db")
     with session_scope("sqlite:///theorycov.db") as s:
         crud.list_hypotheses(session=s)
+
+Names load on first use: corpus and coverage import ``theorycov.db.schemas`` without paying for SQLAlchemy.
 """
 from __future__ import annotations
 
-from . import crud, models
-from .session import default_url, dispose_engine, get_engine, init_db, make_engine, normalize_url, session_scope
+import importlib
+from typing import Any
 
-__all__ = [
-    "crud",
-    "default_url",
-    "dispose_engine",
-    "get_engine",
-    "init_db",
-    "make_engine",
-    "models",
-    "normalize_url",
-    "session_scope",
-]
+_LAZY = {
+    "crud": None, "models": None, "schemas": None,
+    "default_url": "session", "dispose_engine": "session", "get_engine": "session", "init_db": "session",
+    "make_engine": "session", "normalize_url": "session", "session_scope": "session", "open_db": "session",
+    "DatabaseOpenError": "session",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY[name]
+    if module is None:
+        return importlib.import_module(f".{name}", __name__)
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+__all__ = sorted(_LAZY)

@@ -6,25 +6,18 @@ caller's transaction (``session_scope``) decides what is written together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
-from .models import (
-    Audit,
-    Decision,
+from theorycov.db.models import (
+    Claim,
     Domain,
-    FailedFile,
     Hypothesis,
     HypothesisEvidence,
     IndexItem,
-    IngestRun,
     Paper,
-    RejectedMention,
-    Run,
-    SourceFile,
     Variable,
 )
 
@@ -73,17 +66,25 @@ def variable_ids(domain_id: int, *, session: Session) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- files and papers
-def get_source_file(sha256: str, *, session: Session) -> SourceFile | None:
-    """The completely ingested file with this content hash, or None."""
-    return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256))
 
 
-def add_source_file(sha256: str, path: str, reader: str, n_papers: int, *, session: Session, run_id: int | None = None) -> SourceFile:
-    """Record a file as completely ingested (call it inside the file's transaction)."""
-    row = SourceFile(sha256=sha256, path=path, reader=reader, n_papers=n_papers, run_id=run_id)
-    session.add(row)
-    session.flush()
-    return row
+def known_papers(*, session: Session, shas: Iterable[str] = (), content_keys: Iterable[str] = (), dois: Iterable[str] = (),
+                 pmids: Iterable[str] = ()) -> list[Paper]:
+    """Stored papers with any of these content hashes, normalized-content keys, DOIs (lower-cased spellings,
+    compared with the stored DOI lower-cased) or PMIDs."""
+    conds = []
+    for col, vals in ((Paper.sha256, list(shas)), (Paper.content_key, list(content_keys)), (Paper.pmid, list(pmids))):
+        conds += [col.in_(vals[i : i + 500]) for i in range(0, len(vals), 500)]
+    spelled = list(dois)
+    conds += [func.lower(Paper.doi).in_(spelled[i : i + 500]) for i in range(0, len(spelled), 500)]
+    return list(session.scalars(select(Paper).where(or_(*conds)))) if conds else []
+
+
+def set_paper_content_key(paper_id: int, key: str | None, *, session: Session) -> None:
+    """Record a stored paper's normalized-content key (theorycov.corpus.identity)."""
+    paper = session.get(Paper, paper_id)
+    if paper is not None:
+        paper.content_key = key
 
 
 def get_paper(sha256: str, *, session: Session) -> Paper | None:
@@ -205,92 +206,49 @@ def mark_indexed(ids: Sequence[int], *, session: Session, indexed: bool = True) 
 
 
 # ---------------------------------------------------------------- ingest runs
-def start_ingest_run(*, session: Session, domain_id: int | None, extractor: str, extractor_version: str) -> IngestRun:
-    """A new run in state 'running' (it stays so if the process dies: the next run resumes the files)."""
-    run = IngestRun(domain_id=domain_id, extractor=extractor, extractor_version=extractor_version, counts={})
-    session.add(run)
-    session.flush()
-    return run
 
 
-def finish_ingest_run(run_id: int, counts: dict[str, Any], seconds: float, *, session: Session, status: str = "finished") -> IngestRun:
-    """Record a run's counts, wall time and final status."""
-    run = session.get(IngestRun, run_id)
-    if run is None:
-        raise LookupError(f"ingest run {run_id} does not exist")
-    run.counts, run.seconds, run.status = dict(counts), seconds, status
-    run.finished_at = datetime.now(timezone.utc)
-    return run
+def domain_claims(domain: str, *, session: Session) -> list[Claim]:
+    """Every claim of a domain, with its paper, cause and effect loaded, in storage order."""
+    q = (select(Claim).join(Variable, Claim.cause_id == Variable.id).join(Domain, Variable.domain_id == Domain.id)
+         .where(Domain.name == domain).order_by(Claim.id)
+         .options(selectinload(Claim.paper), selectinload(Claim.cause), selectinload(Claim.effect)))  # fmt: skip
+    return list(session.scalars(q))
 
 
-def record_failure(run_id: int, path: str, error: str, reason: str, *, session: Session, location: str = "") -> FailedFile:
-    """A file or record that could not be read, and why."""
-    row = FailedFile(run_id=run_id, path=path, location=location, error=error, reason=reason)
-    session.add(row)
-    return row
+def claim_hypothesis_ids(claim_ids: Iterable[int], *, session: Session) -> dict[int, set[int]]:
+    """{claim id: ids of the hypotheses it is evidence for}."""
+    ids = list(claim_ids)
+    out: dict[int, set[int]] = {i: set() for i in ids}
+    if ids:
+        q = select(HypothesisEvidence.claim_id, HypothesisEvidence.hypothesis_id).where(HypothesisEvidence.claim_id.in_(ids))
+        for cid, hid in session.execute(q):
+            out[int(cid)].add(int(hid))
+    return out
 
 
-def record_rejections(run_id: int, rows: Iterable[dict[str, Any]], *, session: Session) -> int:
-    """Store rejected mentions (dicts with text, sentence, reason, paper_sha256, best_variable, best_score)."""
-    n = 0
-    for r in rows:
-        session.add(RejectedMention(run_id=run_id, **r))
-        n += 1
-    return n
+def hypotheses_with_evidence(*, session: Session, hypothesis_id: int | None = None, domain_id: int | None = None) -> list[Hypothesis]:
+    """Hypotheses (all, one, or one domain's) with their evidence rows, claims and papers loaded."""
+    q = (select(Hypothesis).options(selectinload(Hypothesis.evidence).selectinload(HypothesisEvidence.claim),
+                                    selectinload(Hypothesis.evidence).selectinload(HypothesisEvidence.paper))
+         .order_by(Hypothesis.id))  # fmt: skip
+    if hypothesis_id is not None:
+        q = q.where(Hypothesis.id == hypothesis_id)
+    if domain_id is not None:
+        q = q.where(Hypothesis.domain_id == domain_id)
+    return list(session.scalars(q))
 
 
-# ---------------------------------------------------------------- later stages
-def add_run(*, session: Session, config: dict[str, Any], domain_id: int | None = None, kind: str = "train", data_hash: str | None = None) -> Run:
-    """Register a training run (its metrics and checkpoint are filled in by :func:`finish_run`)."""
-    run = Run(config=config, domain_id=domain_id, kind=kind, data_hash=data_hash, metrics={})
-    session.add(run)
-    session.flush()
-    return run
+def domain_names(*, session: Session) -> dict[int, str]:
+    """{domain id: name}."""
+    return {int(i): str(n) for i, n in session.execute(select(Domain.id, Domain.name).order_by(Domain.name))}
 
 
-def finish_run(run_id: int, metrics: dict[str, Any], *, session: Session, checkpoint_path: str | None = None, status: str = "finished") -> Run:
-    """Store a training run's metrics and checkpoint path."""
-    run = session.get(Run, run_id)
-    if run is None:
-        raise LookupError(f"run {run_id} does not exist")
-    run.metrics, run.checkpoint_path, run.status = dict(metrics), checkpoint_path, status
-    run.finished_at = datetime.now(timezone.utc)
-    return run
+def variable_names(*, session: Session) -> list[str]:
+    """Every variable name, domain by domain, in definition order."""
+    return list(session.scalars(select(Variable.name).join(Domain).order_by(Domain.id, Variable.id)))
 
 
-def add_audit(report: dict[str, Any], *, session: Session, run_id: int | None = None, html_path: str | None = None) -> Audit:
-    """Store a coverage audit report."""
-    audit = Audit(report=report, run_id=run_id, html_path=html_path)
-    session.add(audit)
-    session.flush()
-    return audit
+from theorycov.db.crud_ingest import *  # noqa: E402,F401,F403  (source files and ingest runs)
+from theorycov.db.crud_runs import *  # noqa: E402,F401,F403  (runs, audits, decisions: the later stages' rows)
 
-
-def add_decision(
-    decision: str,
-    *,
-    session: Session,
-    inputs: dict[str, Any],
-    estimates: dict[str, Any],
-    explanation: dict[str, Any],
-    deciding_hypothesis_id: int | None = None,
-    run_id: int | None = None,
-    model_version: str = "",
-    data_version: str = "",
-) -> Decision:
-    """Store a guard decision with its inputs, estimates and explanation."""
-    if decision not in ("allow", "block"):
-        raise ValueError(f"decision must be 'allow' or 'block', got {decision!r}")
-    row = Decision(
-        decision=decision,
-        inputs=inputs,
-        estimates=estimates,
-        explanation=explanation,
-        deciding_hypothesis_id=deciding_hypothesis_id,
-        run_id=run_id,
-        model_version=model_version,
-        data_version=data_version,
-    )
-    session.add(row)
-    session.flush()
-    return row

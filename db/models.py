@@ -3,7 +3,9 @@
 Reading side: Domain, Variable, SourceFile, Paper, Passage, Claim, Hypothesis, HypothesisEvidence,
 IndexItem (what the FAISS index holds), IngestRun with its RejectedMention and FailedFile rows.
 Later stages (added now so that they need no schema change): Run (a training run), Audit (a coverage
-audit of a run), Decision (a guard decision).
+audit of a run), Decision (a guard decision). DatabaseIdentity: the random id written once into each
+database, which every run folder records so that a copy of the database never mistakes the original's
+runs for its own.
 
 These are table models only; the value types the pipeline passes around live in
 ``theorycov.corpus.types``. JSON columns use the portable ``sqlalchemy.JSON`` type (TEXT on SQLite,
@@ -81,6 +83,9 @@ class Paper(Base):
     pmid: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     source_path: Mapped[str] = mapped_column(Text)
     source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id", ondelete="SET NULL"), default=None)
+    # SHA-256 of the normalized text (case, spacing, punctuation and line breaks folded): a trivially different
+    # copy of a paper (re-saved PDF, CRLF text, other whitespace) is the same paper
+    content_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     passages: Mapped[list["Passage"]] = relationship(
         back_populates="paper", cascade="all, delete-orphan", order_by="Passage.position"
@@ -182,13 +187,16 @@ class IngestRun(Base):
     __tablename__ = "ingest_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id", ondelete="SET NULL"), default=None)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running | finished | interrupted
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | finished | interrupted | killed
     extractor: Mapped[str] = mapped_column(String(60), default="")
     extractor_version: Mapped[str] = mapped_column(String(60), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # files, skipped, failed, papers, claims, ...
+    # the process that runs it: a later run finding this one 'running' with a dead pid on the same host marks it killed
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    host: Mapped[str | None] = mapped_column(String(255), default=None)
     rejected_mentions: Mapped[list["RejectedMention"]] = relationship(cascade="all, delete-orphan")
     failed_files: Mapped[list["FailedFile"]] = relationship(cascade="all, delete-orphan")
 
@@ -231,6 +239,8 @@ class Run(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     checkpoint_path: Mapped[str | None] = mapped_column(Text, default=None)
     data_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    run_dir: Mapped[str | None] = mapped_column(Text, default=None)  # the run's folder (absolute), chosen at start
+    run_key: Mapped[str | None] = mapped_column(String(32), default=None)  # random; the folder's owner.json repeats it
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
@@ -264,8 +274,18 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class DatabaseIdentity(Base):
+    """The one row naming this database: a random id written by the migration that created the table."""
+
+    __tablename__ = "database_identity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    database_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
     "Audit",
+    "DatabaseIdentity",
     "Base",
     "Claim",
     "Decision",

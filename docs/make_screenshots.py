@@ -5,7 +5,8 @@
 
 Serves the database read-only on a free loopback port, opens it in Debian's headless Chromium
 (/usr/bin/chromium, driven by Playwright; never `playwright install`) and writes
-docs/screenshot-audit.png and docs/screenshot-decision.png (the first blocked decision, else the first).
+docs/screenshot-audit.png (with the decision's deciding theory picked on the posterior graph) and
+docs/screenshot-decision.png (the first blocked decision, else the first).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from theorycov.web import create_app, decision_rows
+    from theorycov.web import create_app, decision_rows, decision_view
 
     app = create_app(args.db)
     rows = decision_rows(app.state.project)
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no decisions in {args.db}: run `theorycov demo` (or `theorycov check`) first", file=sys.stderr)
         return 3
     decision = next((r for r in rows if r["decision"] == "block"), rows[-1])
+    theory = (decision_view(app.state.project, decision["id"]) or {}).get("hypothesis_id")
+    audit = f"/audit?theory={theory}" if theory else "/audit"  # the decision's deciding theory drawn on the posterior
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            for path, name in (("/audit", "screenshot-audit.png"), (f"/decisions/{decision['id']}", "screenshot-decision.png")):
+            for path, name in ((audit, "screenshot-audit.png"), (f"/decisions/{decision['id']}", "screenshot-decision.png")):
                 page.goto(base + path, wait_until="load")
                 target = args.out / name
                 page.screenshot(path=str(target))  # the viewport only: the top of the page is what a reader needs

@@ -326,7 +326,7 @@ class Trainer:
         config: TrainerConfig | None = None,
     ) -> Trainer:
         """Resume from a checkpoint; a given ``config`` must equal the saved one."""
-        ck = torch.load(Path(path), weights_only=False)
+        ck = torch.load(Path(path), weights_only=True)  # tensors and plain containers only: a crafted file cannot run code
         if ck.get("version") != 1:
             raise CheckpointError(f"unknown checkpoint version {ck.get('version')!r} in {path}")
         saved = TrainerConfig.from_dict(ck["config"])

@@ -4,6 +4,7 @@ submitted, the explanation read, the stored decision opened from its link."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import socket
 import threading
@@ -133,3 +134,31 @@ def test_bad_phrase_shows_the_error(page: Any, base_url: str) -> None:
     alert = page.wait_for_selector("[role=alert]")
     assert "inhibit X" in alert.inner_text()
     assert page.locator("pre.explanation").count() == 0
+
+
+def test_audit_and_decision_pages_draw_their_graphs(page: Any, base_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The drawings render in a real browser: one node per variable on the audit page, a picked theory's
+    relations highlighted, the deciding graph with its path on a decision page; screenshots kept for a look."""
+    shots = tmp_path_factory.mktemp("shots")
+    n_vars = len(page.request.get(base_url + "/api/audit").json()["variables"])
+    page.goto(base_url + "/audit")
+    graph = page.locator("div.graph svg")
+    assert graph.count() == 1 and graph.locator("g.node").count() == n_vars and graph.locator("path.edge").count() >= 1
+    assert graph.locator("path.mark").count() == 0 and graph.bounding_box()["width"] > 300  # type: ignore[index]
+    page.select_option("#theory", index=0)
+    page.click("form.search button")
+    page.wait_for_url("**/audit?theory=*")
+    assert page.locator("div.graph svg path.mark").count() >= 1 and page.locator("div.graph svg path.mark.plus").count() >= 1
+    page.locator("div.graph").screenshot(path=str(shots / "audit-graph.png"))
+    page.goto(base_url + "/check")
+    page.fill("#action", "inhibit Raf")
+    page.fill("#harm", "Mek < q10")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".note a")
+    page.locator(".note a").click()
+    page.wait_for_url("**/decisions/*")
+    drawing = page.locator("div.graph svg")
+    assert drawing.count() == 1 and drawing.locator("path.mark").count() >= 1 and drawing.locator("text", has_text=re.compile(r"^[+-]\d\.\d\d$")).count() >= 1
+    page.screenshot(path=str(shots / "decision.png"), full_page=True)
+    assert page.dialogs == []
+    print(f"screenshots in {shots}")

@@ -14,21 +14,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from theorycov import boundary
 from theorycov.datasets import data_hash, load_domain_data
+from theorycov.errors import InputError, ProjectError
+
+if TYPE_CHECKING:
+    from theorycov.coverage.guard.explain import Decision
+    from theorycov.coverage.guard.guard import Guard
+    from theorycov.db.schemas import Theory
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Project", "ProjectError", "TrainResult"]
+__all__ = ["EXTRACTORS", "InputError", "Project", "ProjectError", "TrainResult"]
 
-
-class ProjectError(RuntimeError):
-    """A project-level precondition failed (no hypotheses, no trained run, unknown decision id...)."""
+EXTRACTORS = ("llm", "rules", "auto")
 
 
 @dataclass(frozen=True)
@@ -47,18 +53,26 @@ class Project:
 
     Args:
         db_url: SQLAlchemy URL or SQLite path (default: $THEORYCOV_DB_URL or sqlite:///theorycov.db).
-        workdir: folder for run artefacts (default: ``theorycov-runs`` beside a SQLite file, else ./theorycov-runs).
+        workdir: folder new runs are written into (default: ``<stem>-runs`` beside a SQLite file, else
+            ./theorycov-runs; see :mod:`theorycov.runfolders`). Stored runs are read from the folder their
+            row names, and only when that folder belongs to this database.
+        must_exist: refuse a database that does not exist yet instead of creating it (the commands that
+            only read pass it: a mistyped path is an error, not a new empty database).
+
+    Raises:
+        DatabaseOpenError: the URL names a folder, a file that is not SQLite, an unreachable server, a
+            malformed URL, or (with ``must_exist``) no database.
     """
 
-    def __init__(self, db_url: str | None = None, workdir: str | Path | None = None) -> None:
-        from theorycov.db.session import default_url, init_db, normalize_url
+    def __init__(self, db_url: str | None = None, workdir: str | Path | None = None, *, must_exist: bool = False) -> None:
+        from theorycov.db.session import default_url, normalize_url, open_db
+        from theorycov.runfolders import default_workdir
 
         self.db_url = normalize_url(db_url) if db_url else default_url()
-        self.engine = init_db(self.db_url)
-        if workdir is None:
-            db_file = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
-            workdir = _stored_workdir(self.engine) or (Path(db_file).resolve().parent if db_file else Path.cwd()) / "theorycov-runs"
-        self.workdir = Path(workdir)
+        self.engine = open_db(self.db_url, must_exist=must_exist)
+        self._explicit_workdir = workdir is not None
+        self.workdir = Path(workdir) if workdir is not None else default_workdir(self.engine)
+        self._guards: dict[tuple[int, str, float], Guard] = {}
 
     # ------------------------------------------------------------------ reading
     def ingest(self, paths: Iterable[str | Path] | str | Path, domain: str = "sachs", *, extractor: str = "auto", progress: bool = True):  # noqa: ANN201
@@ -66,16 +80,19 @@ class Project:
         llm extra is installed, else the rules with a warning). Returns the IngestSummary."""
         from theorycov.corpus.pipeline import IngestConfig, ingest
 
+        extractor = boundary.choice(extractor, "extractor", EXTRACTORS)
         return ingest(paths, domain, self.db_url, extractor=_extractor(extractor), config=IngestConfig(progress=progress))
 
     def search(self, text: str, k: int = 5):  # noqa: ANN201
         """Hypotheses nearest in meaning to ``text`` (FAISS over renderings and evidence sentences)."""
         from theorycov.corpus.index import search
 
-        return search(text, k, db_url=self.db_url)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("give a search text, e.g. 'what activates Akt'")
+        return search(text, boundary.hits(k), db_url=self.db_url)
 
-    def hypotheses(self, domain: str = "sachs"):  # noqa: ANN201
-        """[(id, Hypothesis, citations)] of a domain."""
+    def hypotheses(self, domain: str = "sachs") -> list[Theory]:
+        """The stored theories of a domain (id, hypothesis with its claims, citations)."""
         from theorycov.corpus.store import load_hypotheses
         from theorycov.db.session import session_scope
 
@@ -83,82 +100,88 @@ class Project:
             return load_hypotheses(session=s, domain=domain)
 
     # ------------------------------------------------------------------ learning
-    def train(self, domain: str = "sachs", *, data: str | Path | None = None, minutes: float = 3.0, use_coverage: bool = True,
-              seed: int = 0, n_samples: int = 5_000, power: float = 1.0, progress: bool = True) -> TrainResult:
+    def train(self, domain: str = "sachs", *, data: str | Path | None = None, minutes: float = 3.0, iterations: int | None = None,
+              use_coverage: bool = True, seed: int = 0, n_samples: int = 5_000, power: float = 1.0, progress: bool = True) -> TrainResult:
         """Fit the posterior over the domain's causal graphs with the human hypotheses as floor and
-        coverage targets; stores a Run and its Audit; writes the run folder. ``power`` < 1 tempers the
-        likelihood (generalized Bayes for misspecified models; see gfn.scores.tempered)."""
+        coverage targets; stores a Run and its Audit; writes the run folder. The budget is ``minutes`` of
+        wall time, or exactly ``iterations`` when given (reproducible whatever the machine's load).
+        ``power`` < 1 tempers the likelihood (generalized Bayes for misspecified models; gfn.scores.tempered)."""
         from theorycov.corpus.domain import load_domain
         from theorycov.corpus.llm.backends import free_threads
         from theorycov.coverage.posterior import FitConfig, fit_posterior
+        from theorycov.coverage.theories import TheorySet, evidence_weights
         from theorycov.db import crud
         from theorycov.db.session import session_scope
         from theorycov.gfn import TrainerConfig
 
+        minutes = boundary.positive_float(minutes, "minutes")
+        if iterations is not None:
+            iterations = boundary.positive_int(iterations, "iterations", maximum=10**9)
+        n_samples = boundary.positive_int(n_samples, "n_samples", maximum=10**7)
+        power = boundary.power(power)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise InputError(f"seed must be a whole number from 0 to {2**63 - 1}; got {seed!r}")
         # torch's threads wait for each other; on a shared machine one stalled thread stalls them all
         torch.set_num_threads(free_threads())
         dom = load_domain(domain)
         table = load_domain_data(dom.name, data, dom.names)
-        hyps = _usable(self.hypotheses(dom.name), dom.names)
-        if not hyps:
+        theories = TheorySet.select(evidence_weights(self.hypotheses(dom.name)), dom.names)
+        if not len(theories):
             logger.warning("no usable hypotheses for domain %s: training without a human floor", dom.name)
-        weights = torch.tensor([max(len(h.evidence), 1) for _, h, _ in hyps], dtype=torch.float64) if hyps else None
-        cfg = FitConfig(minutes=minutes, use_coverage=use_coverage, n_samples=n_samples, likelihood_power=power,
-                        progress=progress,
+        cfg = FitConfig(minutes=None if iterations is not None else minutes, use_coverage=use_coverage, n_samples=n_samples,
+                        likelihood_power=power, progress=progress,
                         # time-budgeted: the horizon only sets the schedule; the progress bar counts seconds
-                        trainer=TrainerConfig(seed=seed, num_iterations=1_000_000, progress=False))
+                        trainer=TrainerConfig(seed=seed, num_iterations=iterations if iterations is not None else 1_000_000,
+                                              progress=progress and iterations is not None))
         with session_scope(self.engine) as s:
             drow = crud.get_domain(dom.name, session=s)
-            spec = str(Path(domain).resolve()) if Path(domain).is_file() else domain  # how to load the domain again
-            run_id = crud.add_run(session=s, config={"fit": _jsonable(cfg), "domain": dom.name, "domain_spec": spec,
+            run_id = crud.add_run(session=s, config={"fit": _jsonable(cfg), "domain": dom.name,
                                                      "data": str(Path(data).resolve()) if data else "bundled",
-                                                     "hypothesis_ids": [i for i, _, _ in hyps]},
+                                                     "hypothesis_ids": theories.ids},
                                   domain_id=drow.id if drow else None, data_hash=data_hash(table)).id
-        run_dir = (self.workdir / f"run-{run_id}").resolve()  # absolute: stored paths must work from any folder
-        run_dir.mkdir(parents=True, exist_ok=True)
-        res = fit_posterior(table, [h for _, h, _ in hyps], weights=weights, citations=[[c.short() for c in cs] for _, _, cs in hyps],
-                            hypothesis_ids=[i for i, _, _ in hyps], config=cfg, run_dir=run_dir, domain=dom.name)
-        res.trainer.save(run_dir / "checkpoint.pt")
-        res.sample.save(run_dir / "posterior.pt")
-        html = None
-        metrics: dict[str, object] = {"iterations": res.trainer.iteration, "seconds": res.seconds, "distinct_graphs": int(res.sample.graphs.shape[0])}
-        if res.report is not None:
+        from theorycov.runfolders import start_run_folder
+
+        run_dir = start_run_folder(self.engine, run_id, self.workdir)  # this database's own folder, claimed
+        fitted = fit_posterior(table, theories, config=cfg, run_dir=run_dir, domain=dom.name,
+                               aliases={v.name: list(v.all_aliases()) for v in dom.variables})
+        assert fitted.trainer is not None
+        fitted.trainer.save(run_dir / "checkpoint.pt")
+        fitted.save(run_dir)
+        html, report = None, fitted.report
+        metrics: dict[str, object] = {"iterations": fitted.iterations, "seconds": fitted.seconds, "distinct_graphs": int(fitted.sample.graphs.shape[0])}
+        if report is not None:
             html = run_dir / "audit.html"
-            html.write_text(res.report.to_html(), encoding="utf-8")
-            (run_dir / "audit.json").write_text(res.report.to_json(), encoding="utf-8")
-            metrics.update(covered_share=res.report.covered_share, min_q_over_p=res.report.min_q_over_p)
-        if res.prior is not None:
-            torch.save({"p_min": res.prior.p_min, "hypothesis_ids": [i for i, _, _ in hyps]}, run_dir / "floor.pt")
+            html.write_text(report.to_html(), encoding="utf-8")
+            (run_dir / "audit.json").write_text(report.to_json(), encoding="utf-8")
+            metrics.update(covered_share=report.covered_share, min_q_over_p=report.min_q_over_p)
         with session_scope(self.engine) as s:
             crud.finish_run(run_id, metrics, session=s, checkpoint_path=str(run_dir / "checkpoint.pt"))
-            if res.report is not None:
-                crud.add_audit(json.loads(res.report.to_json()), session=s, run_id=run_id, html_path=str(html))
-        return TrainResult(run_id, run_dir, res.trainer.iteration, res.seconds,
-                           None if res.report is None else res.report.covered_share,
-                           None if res.report is None else res.report.min_q_over_p, html)
+            if report is not None:
+                crud.add_audit(json.loads(report.to_json()), session=s, run_id=run_id, html_path=str(html))
+        return TrainResult(run_id, run_dir, fitted.iterations, fitted.seconds,
+                           None if report is None else report.covered_share,
+                           None if report is None else report.min_q_over_p, html)
 
     def latest_run(self) -> int:
-        from sqlalchemy import select
-
-        from theorycov.db import models as m
+        from theorycov.db import crud
         from theorycov.db.session import session_scope
 
         with session_scope(self.engine) as s:
-            rid = s.scalar(select(m.Run.id).where(m.Run.status == "finished").order_by(m.Run.id.desc()))
-        if rid is None:
-            raise ProjectError("no finished training run in this database: run `theorycov train` first")
-        return int(rid)
+            run = crud.latest_finished_run(session=s)
+            if run is None:
+                raise ProjectError("no finished training run in this database: run `theorycov train` first")
+            return int(run.id)
 
     def audit(self, run_id: int | None = None, html: str | Path | None = None) -> dict:
         """The stored audit report of a run (latest by default); writes its HTML to ``html`` if given."""
-        from sqlalchemy import select
-
-        from theorycov.db import models as m
+        from theorycov.db import crud
         from theorycov.db.session import session_scope
 
-        run_id = run_id or self.latest_run()
+        run_id = self.latest_run() if run_id is None else boundary.record_id(run_id, "run id")
         with session_scope(self.engine) as s:
-            row = s.scalar(select(m.Audit).where(m.Audit.run_id == run_id).order_by(m.Audit.id.desc()))
+            if crud.get_run(run_id, session=s) is None:
+                raise ProjectError(f"there is no run {run_id} in this database; `theorycov audit` without --run shows the latest")
+            row = crud.latest_audit(session=s, run_id=run_id)
             if row is None:
                 raise ProjectError(f"run {run_id} has no audit (it was trained without hypotheses)")
             report, src = dict(row.report), row.html_path
@@ -167,47 +190,46 @@ class Project:
         return report
 
     # ------------------------------------------------------------------ guarding
-    def guard(self, run_id: int | None = None, *, bound: str = "human", threshold: float = 0.5):  # noqa: ANN201
-        """The guard over a run's posterior sample, hypotheses and data (cached per run)."""
-        from theorycov.guarding import build_guard
+    def guard(self, run_id: int | None = None, *, bound: str = "human", threshold: float = 0.5) -> Guard:
+        """The guard over a run's fitted posterior (cached per run and settings)."""
+        from theorycov.coverage.guard.guard import GuardConfig
+        from theorycov.guarding import load_guard
+        from theorycov.runfolders import run_folder
 
-        return build_guard(self, run_id or self.latest_run(), bound=bound, threshold=threshold)
+        bound, threshold = boundary.bound_name(bound), boundary.threshold(threshold)
+        key = (self.latest_run() if run_id is None else boundary.record_id(run_id, "run id"), bound, threshold)
+        if key not in self._guards:
+            folder = run_folder(self.engine, key[0], self.workdir if self._explicit_workdir else None)
+            self._guards[key] = load_guard(self.engine, key[0], folder, GuardConfig(bound=bound, threshold=threshold))
+        return self._guards[key]
 
-    def check(self, action: str, harm: str, *, bound: str = "human", threshold: float = 0.5, run_id: int | None = None, store: bool = True):  # noqa: ANN201
-        """Decide whether ``action`` is allowed given ``harm``; stores the Decision (its id is set)."""
+    def check(self, action: str, harm: str, *, bound: str = "human", threshold: float = 0.5, run_id: int | None = None, store: bool = True) -> Decision:
+        """Decide whether ``action`` is allowed given ``harm``; stores the Decision (its id is set).
+
+        Every argument is checked before anything is computed or stored: InputError names the accepted
+        values (a threshold strictly between 0 and 1, a Bound name, a run id from 1 to 2^63 - 1)."""
         from theorycov.guarding import store_decision
 
-        run_id = run_id or self.latest_run()
+        bound, threshold = boundary.bound_name(bound), boundary.threshold(threshold)
+        for name, phrase in (("action", action), ("harm", harm)):
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise InputError(f"give the {name} as a phrase, e.g. {'inhibit Raf' if name == 'action' else 'Mek < q10'!r}")
+        run_id = self.latest_run() if run_id is None else boundary.record_id(run_id, "run id")
         guard = self.guard(run_id, bound=bound, threshold=threshold)
         decision = guard.check(action, harm, bound=bound, threshold=threshold)
-        return store_decision(self, run_id, guard, decision) if store else decision
+        return store_decision(self.engine, run_id, decision) if store else decision
 
     def explain(self, decision_id: int) -> str:
         """The plain-language explanation of a stored decision."""
-        from theorycov.db import models as m
+        from theorycov.db import crud
         from theorycov.db.session import session_scope
 
+        decision_id = boundary.record_id(decision_id, "decision id")
         with session_scope(self.engine) as s:
-            row = s.get(m.Decision, decision_id)
+            row = crud.get_decision(decision_id, session=s)
             if row is None:
                 raise ProjectError(f"no decision with id {decision_id} in {self.db_url}")
             return str(row.explanation.get("text", ""))
-
-
-def _stored_workdir(engine) -> Path | None:  # noqa: ANN001 (SQLAlchemy engine)
-    """The folder that holds the latest finished run's folder, when it still exists: a database written
-    with another workdir (the demo's ``runs/``) must still find its posterior when opened later by URL
-    alone (``theorycov check --db``, ``theorycov serve``)."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    with session_scope(engine) as s:
-        path = s.scalar(select(m.Run.checkpoint_path).where(m.Run.status == "finished", m.Run.checkpoint_path.is_not(None))
-                        .order_by(m.Run.id.desc()))  # fmt: skip
-    run_dir = Path(path).parent if path else None
-    return run_dir.parent if run_dir is not None and run_dir.is_dir() else None
 
 
 def _extractor(kind: str):  # noqa: ANN202
@@ -219,30 +241,10 @@ def _extractor(kind: str):  # noqa: ANN202
 
     if kind == "llm":
         return default_extractor()
-    if kind != "auto":
-        raise ProjectError(f"extractor must be 'llm', 'rules' or 'auto', got {kind!r}")
     if llm_available():
         return default_extractor()
     logger.warning("the llm extra is not installed: ingesting with the rule-based extractor")
     return RuleExtractor()
-
-
-def _usable(hyps: Sequence, names: Sequence[str]) -> list:
-    """Hypotheses that can constrain a DAG over ``names`` (cyclic or contradictory ones are skipped, with a warning)."""
-    from theorycov.coverage.constraints import ConstraintSet, HypothesisError
-
-    out = []
-    for hid, h, cites in hyps:
-        if not h.constraints:
-            continue
-        try:
-            ConstraintSet([h], names)
-        except HypothesisError as err:
-            # the check ran on a one-row set, so the message says "hypothesis 0": name the stored id instead
-            logger.warning("hypothesis %d left out of training: %s", hid, str(err).replace("hypothesis 0 ", "it ", 1))
-            continue
-        out.append((hid, h, cites))
-    return out
 
 
 def _jsonable(obj: object) -> object:

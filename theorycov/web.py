@@ -8,42 +8,71 @@ elsewhere) so the dashboard works offline, and every string from a paper goes th
 Read-only by default: the check form then computes the decision without storing it. ``writable=True``
 stores decisions like ``theorycov check`` does. The CLI binds the server to 127.0.0.1.
 
+Hardening (issue 15), on every request, before any page code runs:
+
+- a Host allow-list (loopback names, plus what ``allowed_hosts`` adds): a page reached through another
+  name is refused with 400, so DNS rebinding (evil.example resolving to 127.0.0.1) reads and writes nothing;
+- a same-origin check on every POST: a browser's ``Origin`` (or, without one, ``Sec-Fetch-Site`` and
+  ``Referer``) must be this dashboard's own, else 403, so a cross-site form cannot store a decision;
+- ``X-Frame-Options: SAMEORIGIN`` and a Content-Security-Policy that loads nothing from elsewhere, runs no
+  script and frames only the dashboard's own report; ``X-Content-Type-Options: nosniff``;
+- every path id range-checked (a missing page, not a 500, for ``/decisions/99999999999999999999``), search
+  texts and phrases bounded in length, and the check form's values through :mod:`theorycov.boundary`,
+  the same checks as the API and the CLI.
+
 This module imports FastAPI at the top: only ``theorycov serve`` and the tests import it.
 """
 from __future__ import annotations
 
-import json
 import logging
-import math
 import threading
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
-from theorycov.project import Project, ProjectError
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from theorycov import boundary
+from theorycov.pictures import audit_graph
+from theorycov.project import Project
+from theorycov.views import (  # noqa: F401  (decision_rows/decision_view: docs/make_screenshots.py reads them here)
+    BOUNDS, MAX_TEXT, _num, _variables, decision_rows, decision_view, hypothesis_views, latest_audit, overview, run_check,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BOUNDS", "create_app"]
+__all__ = ["BOUNDS", "LOOPBACK_HOSTS", "SECURITY_HEADERS", "create_app"]
 
 TEMPLATES = Path(__file__).with_name("templates")
-BOUNDS = ("human", "cautious", "prop34", "posterior", "map")
 EXAMPLES = (("inhibit Raf", "Mek < q10"), ("activate PKC", "P38 > q90"), ("inhibit Plcg", "Akt < q10"))
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+SECURITY_HEADERS = {
+    "X-Frame-Options": "SAMEORIGIN",  # the audit page frames its own report; nobody else frames anything
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+                               "frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
-def create_app(db_url: str | None = None, *, writable: bool = False, workdir: str | Path | None = None) -> FastAPI:
+def create_app(db_url: str | None = None, *, writable: bool = False, workdir: str | Path | None = None,
+               must_exist: bool = False, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     """The dashboard over ``db_url`` (default: $THEORYCOV_DB_URL or ./theorycov.db).
 
     Args:
         writable: let the check form store decisions (off by default: a dashboard is for reading).
-        workdir: run artefacts folder, as for :class:`Project` (default: found from the stored runs).
+        workdir: run artefacts folder, as for :class:`Project`.
+        must_exist: refuse a database that does not exist instead of creating it (``theorycov serve``).
+        allowed_hosts: the host names (without port) requests may name in their Host header.
     """
     from fastapi.templating import Jinja2Templates
     from jinja2 import Environment, FileSystemLoader
 
-    project = Project(db_url, workdir=workdir)
+    project = Project(db_url, workdir=workdir, must_exist=must_exist)
+    hosts = {h.strip("[]").lower() for h in allowed_hosts}
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)  # autoescape on for every template, not only *.html
     env.filters["num"] = _num
@@ -62,6 +91,17 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
     def not_found(request: Request, what: str) -> HTMLResponse:
         return page(request, "error.html", 404, title="not found", message=f"{what} does not exist in this database.")
 
+    @app.middleware("http")
+    async def _guard_requests(request: Request, call_next: Any) -> Response:
+        host = _host_name(request.headers.get("host", ""))
+        if host not in hosts:
+            return _secured(PlainTextResponse(f"400: this dashboard does not answer to the host {host!r}; allowed: "
+                                              f"{', '.join(sorted(hosts))} (theorycov serve --allow-host NAME)", 400))
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+            return _secured(PlainTextResponse("403: cross-site request refused: this form only accepts posts from the "
+                                              "dashboard's own pages", 403))
+        return _secured(await call_next(request))
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, err: Exception) -> Response:  # a message, never a stack trace, to the browser
         logger.exception("unhandled error on %s", request.url.path)
@@ -73,6 +113,8 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
 
     @app.get("/hypotheses", response_class=HTMLResponse)
     def hypotheses(request: Request, q: str = "") -> HTMLResponse:
+        if len(q) > MAX_TEXT:
+            return page(request, "error.html", 400, title="search", message=f"a search text has at most {MAX_TEXT} characters.")
         if not q.strip():
             return page(request, "hypotheses.html", title="hypotheses", hyps=hypothesis_views(project), q="", hits=None)
         with compute:
@@ -80,13 +122,21 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
         return page(request, "hypotheses.html", title="search", hyps=[], q=q, hits=hits)
 
     @app.get("/hypotheses/{hid}", response_class=HTMLResponse)
-    def hypothesis(request: Request, hid: int) -> HTMLResponse:
-        views = hypothesis_views(project, hid)
-        return page(request, "hypothesis.html", title=f"hypothesis {hid}", h=views[0]) if views else not_found(request, f"hypothesis {hid}")
+    def hypothesis(request: Request, hid: str) -> HTMLResponse:
+        n = _row_id(hid)
+        views = hypothesis_views(project, n) if n is not None else []
+        if not views:
+            return not_found(request, f"hypothesis {hid[:40]}")
+        graph = audit_graph((latest_audit(project, with_html=False) or {}).get("report"), n)
+        return page(request, "hypothesis.html", title=f"hypothesis {n}", h=views[0], graph=graph)
 
     @app.get("/audit", response_class=HTMLResponse)
-    def audit(request: Request) -> HTMLResponse:
-        return page(request, "audit.html", title="audit", audit=latest_audit(project))
+    def audit(request: Request, theory: int | None = None) -> HTMLResponse:  # ?theory=ID highlights that hypothesis
+        a = latest_audit(project)
+        report = a["report"] if a else None
+        known = theory is not None and any(r.get("hypothesis_id") == theory for r in (report or {}).get("rows", []))
+        graph = audit_graph(report, theory if known else None)
+        return page(request, "audit.html", title="audit", audit=a, graph=graph, theory=theory, theory_known=known)
 
     @app.get("/audit/report.html", response_class=HTMLResponse)
     def audit_report(request: Request) -> HTMLResponse:
@@ -100,9 +150,10 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
         return page(request, "decisions.html", title="decisions", rows=decision_rows(project))
 
     @app.get("/decisions/{did}", response_class=HTMLResponse)
-    def decision(request: Request, did: int) -> HTMLResponse:
-        view = decision_view(project, did)
-        return page(request, "decision.html", title=f"decision {did}", d=view) if view else not_found(request, f"decision {did}")
+    def decision(request: Request, did: str) -> HTMLResponse:
+        n = _row_id(did)
+        view = decision_view(project, n) if n is not None else None
+        return page(request, "decision.html", title=f"decision {n}", d=view) if view else not_found(request, f"decision {did[:40]}")
 
     @app.get("/check", response_class=HTMLResponse)
     def check_form(request: Request) -> HTMLResponse:
@@ -123,7 +174,9 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
         return overview(project)
 
     @app.get("/api/hypotheses")
-    def api_hypotheses(q: str = "") -> list:
+    def api_hypotheses(q: str = "") -> Any:
+        if len(q) > MAX_TEXT:
+            return JSONResponse({"error": f"a search text has at most {MAX_TEXT} characters"}, 400)
         if q.strip():
             with compute:
                 hits = project.search(q.strip(), k=10)
@@ -134,207 +187,59 @@ def create_app(db_url: str | None = None, *, writable: bool = False, workdir: st
     @app.get("/api/audit")
     def api_audit() -> Response:
         a = latest_audit(project)
-        return JSONResponse({"error": "no audit stored yet"}, 404) if a is None else JSONResponse(_finite(a["report"]))
+        return JSONResponse({"error": "no audit stored yet"}, 404) if a is None else JSONResponse(boundary.finite(a["report"]))
 
     @app.get("/api/decisions/{did}")
-    def api_decision(did: int) -> Response:
-        view = decision_view(project, did)
-        return JSONResponse({"error": f"no decision {did}"}, 404) if view is None else JSONResponse(_finite(view["record"]))
+    def api_decision(did: str) -> Response:
+        n = _row_id(did)
+        view = decision_view(project, n) if n is not None else None
+        return JSONResponse({"error": f"no decision {did[:40]}"}, 404) if view is None else JSONResponse(boundary.finite(view["record"]))
 
     @app.post("/api/check")
     def api_check(body: dict) -> Response:
         form = {k: str(body.get(k, d)) for k, d in (("action", ""), ("harm", ""), ("bound", "human"), ("threshold", "0.5"))}
         status, result = run_check(project, compute, form, store=writable)
-        return JSONResponse(_finite(result["record"]) if status == 200 else {"error": result}, status)
+        return JSONResponse(boundary.finite(result["record"]) if status == 200 else {"error": result}, status)
 
     return app
 
 
-# ---------------------------------------------------------------------- what the pages show
-def run_check(project: Project, lock: threading.Lock, form: dict[str, str], *, store: bool) -> tuple[int, Any]:
-    """Run one harm check from form strings: (200, view) or (400 | 409, the library's message)."""
-    from theorycov.corpus.types import CorpusError
-    from theorycov.coverage.guard.explain import render_text
-
-    if not form["action"].strip() or not form["harm"].strip():
-        return 400, "give both an action (e.g. 'inhibit Raf') and a harm (e.g. 'Mek < q10')"
-    if form["bound"] not in BOUNDS:
-        return 400, f"bound must be one of {', '.join(BOUNDS)}, got {form['bound']!r}"
-    try:
-        threshold = float(form["threshold"])
-    except ValueError:
-        return 400, f"threshold must be a number between 0 and 1, got {form['threshold']!r}"
-    if not 0.0 <= threshold <= 1.0:
-        return 400, f"threshold must be between 0 and 1, got {threshold:g}"
-    try:
-        with lock:
-            dec = project.check(form["action"], form["harm"], bound=form["bound"], threshold=threshold, store=store)
-    except ProjectError as err:  # no trained run, missing posterior: the database is not ready for checks
-        return 409, str(err)
-    except FileNotFoundError as err:
-        return 409, str(err)
-    except (ValueError, CorpusError) as err:  # GuardInputError, HypothesisError, GFNError...: bad phrases
-        return 400, str(err)
-    explanation = json.loads(dec.to_json())
-    explanation["text"] = render_text(dec)
-    record = {"id": dec.decision_id, "decision": dec.status.value, "inputs": form | {"threshold": threshold},
-              "estimates": dec.estimates, "explanation": explanation, "stored": dec.decision_id is not None}
-    return 200, _view(record)
+def _row_id(text: str) -> int | None:
+    """A path's id as a row id, or None (the page is then a 404): digits only, 1 to 2^63 - 1."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    n = int(text)
+    return n if 1 <= n <= boundary.MAX_ID else None
 
 
-def overview(project: Project) -> dict[str, Any]:
-    """Row counts and the latest run, for the front page."""
-    from sqlalchemy import func, select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    with session_scope(project.engine) as s:
-        counts = {name: int(s.scalar(select(func.count()).select_from(model)) or 0) for name, model in (
-            ("papers", m.Paper), ("claims", m.Claim), ("hypotheses", m.Hypothesis), ("runs", m.Run),
-            ("audits", m.Audit), ("decisions", m.Decision))}  # fmt: skip
-        run = s.scalar(select(m.Run).where(m.Run.status == "finished").order_by(m.Run.id.desc()))
-        latest = None if run is None else {
-            "id": run.id, "finished": str(run.finished_at or "")[:19], "domain": (run.config or {}).get("domain", ""),
-            "iterations": (run.metrics or {}).get("iterations"), "covered_share": (run.metrics or {}).get("covered_share")}
-        domains = [d for d in s.scalars(select(m.Domain.name).order_by(m.Domain.name))]
-    return {"counts": counts, "latest_run": latest, "domains": domains}
+def _host_name(host: str) -> str:
+    """The name part of a Host header, lower-cased: 'LOCALHOST:8765' -> 'localhost', '[::1]:80' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def hypothesis_views(project: Project, hid: int | None = None) -> list[dict[str, Any]]:
-    """Every hypothesis (or one) with its constraints, papers, evidence sentences and latest audit row."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from theorycov.corpus.store import citation_of
-    from theorycov.corpus.types import Constraint
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    audit = latest_audit(project, with_html=False)
-    audit_rows = {r.get("hypothesis_id"): r for r in (audit["report"].get("rows", []) if audit else []) if r.get("hypothesis_id") is not None}
-    q = (select(m.Hypothesis).options(
-        selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.claim),
-        selectinload(m.Hypothesis.evidence).selectinload(m.HypothesisEvidence.paper)).order_by(m.Hypothesis.id))  # fmt: skip
-    if hid is not None:
-        q = q.where(m.Hypothesis.id == hid)
-    out = []
-    with session_scope(project.engine) as s:
-        domains = dict(s.execute(select(m.Domain.id, m.Domain.name)).all())
-        for h in s.scalars(q):
-            papers: dict[int, dict[str, Any]] = {}
-            for e in h.evidence:
-                cit = citation_of(e.paper)
-                p = papers.setdefault(e.paper.id, {"id": e.paper.id, "citation": cit.short(), "title": cit.title, "authors": list(cit.authors),
-                                                   "year": cit.year, "venue": cit.venue, "doi": cit.doi, "pmid": cit.pmid, "sentences": []})
-                if e.claim is not None and e.claim.sentence not in [x["text"] for x in p["sentences"]]:
-                    p["sentences"].append({"text": e.claim.sentence, "relation": e.claim.relation, "negated": e.claim.negated})
-            out.append({"id": h.id, "domain": domains.get(h.domain_id, ""), "rendering": h.rendering,
-                        "constraints": [_constraint_text(Constraint, c) for c in h.constraints], "conflicts": list(h.conflicts or []),
-                        "papers": list(papers.values()), "audit": audit_rows.get(h.id)})
-    return out
+def _same_origin(request: Request) -> bool:
+    """Whether an unsafe request comes from this dashboard's own pages. Browsers send ``Origin`` with every
+    POST (``null`` from sandboxed or privacy-stripped contexts: refused); without it, ``Sec-Fetch-Site``
+    and ``Referer`` decide; a request with none of them is not from a browser page (curl, scripts)."""
+    own = request.headers.get("host", "").strip().lower()
+    origin = request.headers.get("origin")
+    if origin is not None:
+        parts = urlsplit(origin.strip().lower())
+        return origin.strip().lower() != "null" and parts.scheme in ("http", "https") and parts.netloc == own
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site.lower() not in ("same-origin", "none"):
+        return False
+    referer = request.headers.get("referer")
+    return referer is None or urlsplit(referer.strip().lower()).netloc == own
 
 
-def latest_audit(project: Project, *, with_html: bool = True) -> dict[str, Any] | None:
-    """The newest stored audit: its report (JSON), its HTML page when the file is still there (and asked
-    for), its run."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    with session_scope(project.engine) as s:
-        row = s.scalar(select(m.Audit).order_by(m.Audit.id.desc()))
-        if row is None:
-            return None
-        report, html_path, run_id, created = dict(row.report), row.html_path, row.run_id, str(row.created_at)[:19]
-    html = None
-    if with_html and html_path and Path(html_path).is_file():
-        html = Path(html_path).read_text(encoding="utf-8")
-    return {"report": report, "html": html, "html_path": html_path, "run_id": run_id, "created": created}
-
-
-def decision_rows(project: Project) -> list[dict[str, Any]]:
-    """Stored decisions, newest first."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    with session_scope(project.engine) as s:
-        return [{"id": r.id, "created": str(r.created_at)[:19], "decision": r.decision, "action": r.inputs.get("action", ""),
-                 "harm": r.inputs.get("harm", ""), "bound": r.inputs.get("bound", ""), "risk": (r.explanation or {}).get("risk"),
-                 "threshold": r.inputs.get("threshold"), "run_id": r.run_id}
-                for r in s.scalars(select(m.Decision).order_by(m.Decision.id.desc()))]
-
-
-def decision_view(project: Project, did: int) -> dict[str, Any] | None:
-    """One stored decision as the decision page shows it (None when there is no such row)."""
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    with session_scope(project.engine) as s:
-        r = s.get(m.Decision, did)
-        if r is None:
-            return None
-        record = {"id": r.id, "decision": r.decision, "inputs": dict(r.inputs), "estimates": dict(r.estimates),
-                  "explanation": dict(r.explanation), "deciding_hypothesis_id": r.deciding_hypothesis_id, "run_id": r.run_id,
-                  "model_version": r.model_version, "data_version": r.data_version, "created": str(r.created_at)[:19], "stored": True}
-    return _view(record)
-
-
-def _view(record: dict[str, Any]) -> dict[str, Any]:
-    """What decision.html and check.html need: the record, its text, its paths, and the JSON to show."""
-    exp = record["explanation"]
-    return {"record": record, "id": record["id"], "decision": record["decision"], "text": exp.get("text", ""),
-            "action": exp.get("action", record["inputs"].get("action", "")), "harm": exp.get("harm", record["inputs"].get("harm", "")),
-            "risk": exp.get("risk"), "bound": exp.get("bound", record["inputs"].get("bound", "")),
-            "threshold": exp.get("threshold", record["inputs"].get("threshold")), "estimates": record["estimates"],
-            "theory": exp.get("deciding_theory"), "citations": exp.get("deciding_citations") or [], "paths": exp.get("paths") or [],
-            "hypothesis_id": record.get("deciding_hypothesis_id"), "stored": record["stored"],
-            "json": json.dumps(_finite(record), indent=2, default=str)}
-
-
-def _variables(project: Project) -> list[str]:
-    """Variable names of the latest run's domain, as a hint beside the form."""
-    from sqlalchemy import select
-
-    from theorycov.db import models as m
-    from theorycov.db.session import session_scope
-
-    with session_scope(project.engine) as s:
-        return list(s.scalars(select(m.Variable.name).join(m.Domain).order_by(m.Domain.id, m.Variable.id)))
-
-
-def _constraint_text(cls: type, c: dict[str, Any]) -> str:
-    try:
-        return str(cls(**c).render())
-    except (TypeError, ValueError):  # a row written by an older schema: show it raw rather than fail the page
-        return json.dumps(c)
-
-
-def _num(x: Any, fmt: str = "{:.3g}") -> str:
-    """Numbers for people: NaN and missing values as a dash (stored JSON keeps them as strings)."""
-    if isinstance(x, bool) or x is None:
-        return "–" if x is None else str(x)
-    if isinstance(x, str) and x.lower() in ("nan", "inf", "-inf", "infinity"):  # how coverage.report stores them
-        x = float(x)
-    if fmt == "{:.3g}" and (isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15)):
-        return f"{int(x):,}"  # counts (graphs, samples, iterations) read better whole
-    if isinstance(x, (int, float)):
-        return "–" if math.isnan(x) else ("∞" if math.isinf(x) else fmt.format(x))
-    return str(x)
-
-
-def _finite(obj: Any) -> Any:
-    """JSON has no NaN or infinity: write them as strings, like coverage.report does."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+def _secured(response: Response) -> Response:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    return response
 
 
 def _safe_url(project: Project) -> str:

@@ -1,8 +1,9 @@
 """The language-model translator (papers -> structured claims), offline and schema-constrained.
 
 Importing this package is cheap: llama_cpp, transformers and httpx are imported only by the backend
-that needs them. See :mod:`.translator` for the extractors, :mod:`.backends` for the model runners,
-:mod:`.weights` for the default model's assembly and verification.
+that needs them. See :mod:`.translator` for the default extractor (:mod:`.older` for the strategies kept
+for comparison, :mod:`.extractor` for what they share), :mod:`.prompts` for one module per task,
+:mod:`.backends` for the model runners, :mod:`.weights` for the default model's assembly and verification.
 """
 from __future__ import annotations
 

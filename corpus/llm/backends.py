@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
+from theorycov.corpus.threads import free_threads  # re-exported: theorycov/project.py and cli.py import it from here
 from theorycov.corpus.types import CorpusError
 
 log = logging.getLogger(__name__)
@@ -62,29 +60,10 @@ class Backend(Protocol):
         ...
 
 
-def free_threads(max_threads: int | None = None) -> int:
-    """Threads worth using now: the cores this process may run on, minus the 1-minute load average.
-
-    llama.cpp's threads wait for each other at every layer, so one thread stalled by another process
-    stalls all of them: on a shared 2-core machine ``n_threads=2`` under load ran 10-50x slower than 1.
-    THEORYCOV_LLM_THREADS overrides the guess.
-    """
-    env = os.environ.get("THEORYCOV_LLM_THREADS")
-    if env:
-        return max(1, int(env))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    n = max(1, min(cores, int(cores - load + 0.5)))
-    return min(n, max_threads) if max_threads else n
-
-
 def label_confidence(completion: Completion, field_name: str = "relation") -> float | None:
     """Probability the model gave the string value of ``field_name``: exp of the summed log-probabilities
     of the tokens that spell it. None when the backend gave no log-probabilities."""
-    from theorycov.corpus.llm.prompts import value_span
+    from theorycov.corpus.llm.prompts.common import value_span
 
     if not completion.token_logprobs:
         return None

@@ -1,6 +1,6 @@
 """Which of two entities acts on the other: the direction step of the "branch" strategy.
 
-Error analysis of the branch labels on BEL dev (cached answers, corpus/llm/sentence_prompts.py): when a
+Error analysis of the branch labels on BEL dev (cached answers, corpus/llm/prompts/sentence.py): when a
 sentence relates two entities, the 1.5B model gives "effect of X on Y" and "effect of Y on X" nearly the
 same probability ("IL-6 activates STAT1": 0.99 and 0.93), so the margin test of :func:`decide` drops the
 claim. Three cues break such a tie, cheapest first:
@@ -23,37 +23,14 @@ of the 14 it read. The rules' reading doubles as an existence test, which the qu
 """
 from __future__ import annotations
 
-from typing import Any
-
-from theorycov.corpus.llm.prompts import MalformedOutputError, _load
+from theorycov.corpus.llm.prompts.direction import (
+    DIRECTION_PROMPT_VERSION,
+    direction_key,
+    direction_schema,
+    parse_direction_answer,
+)
 from theorycov.corpus.rules import RuleExtractor, coordinated_pairs
 from theorycov.corpus.types import Evidence, Mention, Relation, Sentence
-
-#: Version of the direction question; part of its cache key (the pair labels keep theirs).
-DIRECTION_PROMPT_VERSION = "direction-v1"
-
-
-def direction_key(x: str, y: str) -> str:
-    """The answer's key for the direction question about {x, y} (x named first)."""
-    return f"which of {x} and {y} acts on the other"
-
-
-def direction_schema(x: str, y: str) -> dict[str, Any]:
-    """One key whose value is one of the two asked names: nothing else can come out."""
-    return {"type": "object", "properties": {direction_key(x, y): {"type": "string", "enum": [x, y]}},
-            "required": [direction_key(x, y)], "additionalProperties": False}
-
-
-def parse_direction_answer(text: str, x: str, y: str) -> str:
-    """The name the answer picks; MalformedOutputError unless it is exactly {key: x or y}."""
-    obj = _load(text)
-    key = direction_key(x, y)
-    if not isinstance(obj, dict) or set(obj) != {key}:
-        got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-        raise MalformedOutputError(f"model output has keys {got}, expected [{key!r}]")
-    if obj[key] not in (x, y):
-        raise MalformedOutputError(f"model output {key!r}: {obj[key]!r} is not one of {[x, y]!r}")
-    return str(obj[key])
 
 
 def syntax_directions(sentence: Sentence, mentions: list[Mention]) -> set[tuple[str, str]]:

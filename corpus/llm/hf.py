@@ -56,7 +56,7 @@ class TransformersBackend:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
             raise BackendError("the transformers backend needs torch and transformers installed") from exc
-        from theorycov.corpus.llm.backends import free_threads
+        from theorycov.corpus.threads import free_threads
 
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from theorycov.corpus.llm.backends import BackendError, Completion, free_threads
+from theorycov.corpus.llm.backends import BackendError, Completion
 from theorycov.corpus.llm.prompts import MalformedOutputError
+from theorycov.corpus.threads import free_threads
 
 log = logging.getLogger(__name__)
 

@@ -152,7 +152,15 @@ def _qv(m: re.Match[str], g: str) -> tuple[float | None, float | None]:
         if not 0.0 < qf < 1.0:
             raise GuardInputError(f"percentile q{q} must be strictly between q0 and q100")
         return qf, None
-    return None, float(v)
+    return None, _finite(v)
+
+
+def _finite(text: str) -> float:
+    """A number that means something: '1e999' parses to infinity, which makes a harm certain or impossible."""
+    x = float(text)
+    if not math.isfinite(x):
+        raise GuardInputError(f"{text} is not a finite number; give a value on the data's scale or a percentile like q10")
+    return x
 
 
 def parse_action(text: str, resolve: Callable[[str], str], *, inhibit_q: float = 0.05, activate_q: float = 0.95) -> Action:
@@ -164,7 +172,7 @@ def parse_action(text: str, resolve: Callable[[str], str], *, inhibit_q: float =
         return Action(resolve(m.group("x")), quantile=q, value=v, phrase=text)
     m = re.fullmatch(rf"shift\s+(?P<x>.+?)\s+by\s+(?P<s>{_NUM})(?:\s*sd)?", t, flags=re.I)
     if m:
-        return Action(resolve(m.group("x")), shift=float(m.group("s")), phrase=text)
+        return Action(resolve(m.group("x")), shift=_finite(m.group("s")), phrase=text)
     low = t.lower()
     for verbs, q in ((INHIBIT_VERBS, inhibit_q), (ACTIVATE_VERBS, activate_q)):
         for verb in verbs:
@@ -181,6 +189,9 @@ def parse_harm(text: str, resolve: Callable[[str], str]) -> HarmEvent:
     if m:
         lq, lv = _qv(m, "l")
         hq, hv = _qv(m, "h")
+        if (lq is not None and hq is not None and lq >= hq) or (lv is not None and hv is not None and lv >= hv):
+            raise GuardInputError(f"in {text!r} the interval is empty or reversed: its lower end must be below its upper end, "
+                                  "e.g. 'Y outside [q5, q95]'")
         return HarmEvent(resolve(m.group("y")), low_q=lq, low=lv, high_q=hq, high=hv, outside=True, phrase=text)
     m = re.fullmatch(rf"(?P<y>.+?)\s*(?P<op><=?|>=?)\s*{_QTOK.format(g='b')}", t, flags=re.I)
     if m:

@@ -1,5 +1,8 @@
 """How well can any linear-Gaussian graph predict the shift directions at all? (issue 6, validation)
 
+Benchmark support: used by bench/guard_sachs.py and its tests only, not by the product path (the CLI,
+the API, the dashboard).
+
 The validation of :mod:`theorycov.coverage.guard.validation` scores predicted shift directions against
 held-out interventional cells. Before reading a low score as a failure of the learned posterior, one
 needs the ceiling of the model class: the best sign agreement that *any* DAG, fitted as a linear SEM

@@ -8,11 +8,15 @@ no number ever comes from a language model.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 import torch
+
+from theorycov.coverage.guard.estimators import Bound
+from theorycov.db.schemas import Constraint, EvidenceRef  # vocabulary types; EvidenceRef re-exported for the guard's callers
 
 __all__ = [
     "CausalPath",
@@ -23,6 +27,7 @@ __all__ = [
     "PathStatus",
     "find_paths",
     "render_text",
+    "sign_contradictions",
 ]
 
 
@@ -38,23 +43,12 @@ class PathStatus(str, Enum):
 
 
 @dataclass(frozen=True)
-class EvidenceRef:
-    """A sentence of a paper that supports an edge."""
-
-    citation: str  # "Kolch et al. 1993"
-    sentence: str
-    pmid: str | None = None
-    doi: str | None = None
-    claim_id: int | None = None  # row in the database, when stored
-    relation: str = ""  # what the paper says: activates / inhibits / causes
-
-
-@dataclass(frozen=True)
 class EdgeExplanation:
     cause: str
     effect: str
     weight: float  # posterior-mean linear effect (standardized units)
-    evidence: tuple[EvidenceRef, ...] = ()
+    evidence: tuple[EvidenceRef, ...] = ()  # sentences whose stated sign agrees with the weight's (or is unstated)
+    contradicting: tuple[EvidenceRef, ...] = ()  # sentences that state the opposite sign: never cited as support
 
     @property
     def sign(self) -> str:
@@ -100,6 +94,7 @@ class Decision:
     paths: tuple[CausalPath, ...]
     versions: dict[str, str] = field(default_factory=dict)  # model, data and code versions
     decision_id: int | None = None
+    deciding_theory_id: int | None = None  # database id of the deciding theory, when it is stored
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -148,26 +143,64 @@ def explain_paths(
     i, j = variables.index(source), variables.index(target)
     paths = []
     for nodes in find_paths(adj, i, j):
-        edges = tuple(
-            EdgeExplanation(variables[a], variables[b], float(weights[a, b]), tuple(evidence(variables[a], variables[b])))
-            for a, b in zip(nodes[:-1], nodes[1:])
-        )
-        paths.append(CausalPath(edges))
+        edges = []
+        for a, b in zip(nodes[:-1], nodes[1:]):
+            w = float(weights[a, b])
+            refs = tuple(evidence(variables[a], variables[b]))
+            against = tuple(r for r in refs if _SIGN.get(r.relation, 0) * w < 0)
+            edges.append(EdgeExplanation(variables[a], variables[b], w, tuple(r for r in refs if r not in against), against))
+        paths.append(CausalPath(tuple(edges)))
     return (PathStatus.PATHS_FOUND if paths else PathStatus.NO_PATHS_FOUND), tuple(paths)
+
+
+_SIGN = {"activates": 1, "inhibits": -1}  # the sign a sentence states (other relations state none)
+
+def sign_contradictions(paths: Sequence[CausalPath], constraints: Sequence[Constraint]) -> list[str]:
+    """Where a decision's shown paths contradict the deciding theory's stated signs (empty when they agree).
+
+    A direct signed constraint i -> j contradicts a shown edge i -> j of the other sign; a path constraint
+    i ~> j contradicts the shown paths when the paths from i to j that are shown (sub-paths of the action's
+    paths) sum to an effect of the other sign.
+    """
+    out = []
+    for c in constraints:
+        if c.forbidden or c.sign == 0:
+            continue
+        if not c.path:
+            for p in paths:
+                for e in p.edges:
+                    if (e.cause, e.effect) == (c.cause, c.effect) and e.weight * c.sign < 0:
+                        out.append(f"{c.render()}, but the edge shows {e.weight:+.2f}")
+            continue
+        effect, seen = 0.0, set()
+        for p in paths:
+            nodes = p.nodes
+            if c.cause in nodes and c.effect in nodes and nodes.index(c.cause) < nodes.index(c.effect):
+                sub = p.edges[nodes.index(c.cause) : nodes.index(c.effect)]
+                key = tuple((e.cause, e.effect) for e in sub)
+                if key not in seen:
+                    seen.add(key)
+                    effect += math.prod(e.weight for e in sub)
+        if seen and effect * c.sign < 0:
+            out.append(f"{c.render()}, but the shown paths sum to {effect:+.2f}")
+    return out
+
+
+#: how the explanation names each bound (keys: Bound values)
+BOUND_NAMES = {
+    Bound.HUMAN.value: "the human bound (the most harmful theory among those the data have not refuted)",
+    Bound.CAUTIOUS.value: "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
+    Bound.PROP34.value: "the Prop. 3.4 bound",
+    Bound.POSTERIOR.value: "the posterior risk",
+    Bound.MAP.value: "the most probable graph",
+}
 
 
 def render_text(dec: Decision) -> str:
     """Plain-language explanation from a template; every number is taken from the decision."""
     verb = "Blocked" if dec.status is DecisionStatus.BLOCK else "Allowed"
     cmp = "exceeds" if dec.status is DecisionStatus.BLOCK else "does not exceed"
-    bound_name = {
-        "human": "the human bound (the most harmful theory among those the data have not refuted)",
-        "cautious": "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
-        "prop46": "the cautious bound (Prop. 4.6: the most harmful plausible graph)",
-        "prop34": "the Prop. 3.4 bound",
-        "posterior": "the posterior risk",
-        "map": "the most probable graph",
-    }.get(dec.bound, dec.bound)
+    bound_name = BOUND_NAMES.get(dec.bound, dec.bound)
     lines = [
         f"{verb}: {dec.action}.",
         f"The probability that {dec.harm} is {dec.risk:.2f} under {bound_name}, which {cmp} the threshold {dec.threshold:.2f}.",
@@ -196,5 +229,9 @@ def render_text(dec: Decision) -> str:
                     ids = f", PMID {ev.pmid}" if ev.pmid else (f", doi {ev.doi}" if ev.doi else "")
                     lines.append(f"    {e.cause} -> {e.effect}: \"{ev.sentence}\" ({ev.citation}{ids})")
                 if not e.evidence:
-                    lines.append(f"    {e.cause} -> {e.effect}: learned from the data; no ingested paper states it.")
+                    lines.append(f"    {e.cause} -> {e.effect}: learned from the data; no ingested paper states it"
+                                 + (" with this sign." if e.contradicting else "."))
+                if e.contradicting:
+                    lines.append(f"    {e.cause} -> {e.effect}: {len(e.contradicting)} ingested sentence(s) state the opposite sign "
+                                 f"(e.g. {e.contradicting[0].citation}); not cited as support.")
     return "\n".join(lines)

@@ -27,16 +27,15 @@ from dataclasses import dataclass
 
 import torch
 
-from theorycov.gfn.errors import CyclicGraphError
+from theorycov.gfn.errors import CyclicGraphError, DataError
 from theorycov.gfn.graphs import check_acyclic, parent_codes
+from theorycov.coverage.guard.prepared import HarmModelError, PreparedGraphs
+from theorycov.coverage.signs import SignSpec
+from theorycov.gfn.scores.bge_prior import BGePrior, node_statistics
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HarmModel", "HarmModelConfig", "HarmModelError", "NodePosterior"]
-
-
-class HarmModelError(ValueError):
-    """Bad input to the harm model (shapes, cyclic graphs, unknown variables)."""
+__all__ = ["HarmModel", "HarmModelConfig", "HarmModelError", "NodePosterior", "PreparedGraphs"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,12 @@ class HarmModelConfig:
     alpha_w: float | None = None  # BGe: Wishart degrees of freedom; None means d + 2
     n_draws: int = 16  # S: parameter draws per graph (Monte Carlo over weights and noise variances)
     seed: int = 0  # seed of the parameter draws: the same graphs give the same answers
+    # eta: the parameter posterior is p(theta | G) p(D | G, theta)^eta, the conjugate NIG of eta copies of the
+    # data. A run fitted at likelihood power eta (gfn.scores.tempered) must use the same eta here: the tempered
+    # graph posterior treats the data as worth eta * n rows, and a harm model that believed all n rows would be
+    # 1/eta times too sure of each graph's weights (too narrow P(H | do(a), G, D)) while its graph weights say
+    # the opposite. FittedRun.guard() passes the run's power.
+    power: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,20 +98,22 @@ class HarmModel:
             raise HarmModelError(f"the harm model supports up to 62 variables (parent sets are keyed by a 64-bit mask), got {d}")
         self.d = d
         self.config = config
-        alpha_w = config.alpha_w if config.alpha_w is not None else d + 2.0
-        if alpha_w <= d - 1:
-            raise HarmModelError(f"alpha_w must exceed d - 1 = {d - 1}, got {alpha_w}")
-        self.alpha_w = alpha_w
-        # BGe's prior precision scale T = t I (Kuipers et al. 2014; DAG-GFlowNet bge_score.py).
-        self.t = config.alpha_mu * (alpha_w - d - 1) / (config.alpha_mu + 1) if alpha_w > d + 1 else 1.0
+        if not (config.power > 0 and config.power == config.power):
+            raise HarmModelError(f"the likelihood power must be > 0, got {config.power}")
+        # The prior is BGe's own object, so the harm model and the reward agree on what the data say.
+        try:
+            self.prior = BGePrior(d, config.alpha_mu, config.alpha_w)
+        except DataError as err:
+            raise HarmModelError(str(err)) from err
+        self.alpha_w, self.t = float(self.prior.alpha_w), self.prior.t  # type: ignore[arg-type]
         # Per node: the rows it is fitted on, their means and the centred Gram matrix; every parent set's
-        # posterior is a sub-block of these, so a new parent set costs one k x k solve.
-        self._rows = [~self.intervened[:, j] for j in range(d)]
-        self._means = [self.data[r].mean(0) for r in self._rows]
-        self._grams = []
-        for j in range(d):
-            xc = self.data[self._rows[j]] - self._means[j]
-            self._grams.append(xc.T @ xc)  # (d, d)
+        # posterior is a sub-block of these, so a new parent set costs one k x k solve. A likelihood power
+        # eta scales the statistics: the tempered NIG posterior is the one of eta copies of the data.
+        stats = node_statistics(self.data.numpy(), self.intervened.numpy())
+        self._rows = [torch.from_numpy(r) for r in stats.rows]
+        self._n = [config.power * float(k) for k in stats.n_rows]
+        self._means = [torch.from_numpy(m) for m in stats.means]
+        self._grams = [config.power * torch.from_numpy(g) for g in stats.grams]
 
     # ------------------------------------------------------------------ per node posteriors
     def node_posterior(self, j: int, parents_mask: int) -> NodePosterior:
@@ -124,24 +131,51 @@ class HarmModel:
         (U, k), the node's mean ().
         """
         g, k = self._grams[j], parents.shape[1]
-        n_j = int(self._rows[j].sum())
+        n_j = self._n[j]
         xx = g[parents[:, :, None], parents[:, None, :]]  # (U, k, k)
         xy = g[parents, j]  # (U, k)
         prec = xx + self.t * torch.eye(k, dtype=torch.float64)
         mean = torch.linalg.solve(prec, xy) if k else xy
-        a = torch.full((parents.shape[0],), (self.alpha_w - self.d + k + 1) / 2.0 + n_j / 2.0, dtype=torch.float64)
+        a = torch.full((parents.shape[0],), self.prior.noise_shape(k) + n_j / 2.0, dtype=torch.float64)
         b = self.t / 2.0 + 0.5 * (g[j, j] - (xy * mean).sum(-1))
         return mean, prec, a, b, self._means[j][parents], self._means[j][j]
 
     # ------------------------------------------------------------------ per graph parameters
-    def prepare(self, adj: torch.Tensor) -> "PreparedGraphs":
+    def prepare(self, adj: torch.Tensor, signs: SignSpec | None = None) -> PreparedGraphs:
         """Draw S parameter sets per graph and precompute total effects.
 
         Args:
             adj: (N, d, d) bool, adj[b, i, j] = edge i -> j.
+            signs: signed constraints whose truth in every draw to record (coverage.signs), if any.
         Returns:
             PreparedGraphs with total effects (N, S, d, d), intercepts (N, S, d), noise variances (N, S, d),
-            posterior-mean weights (N, d, d).
+            posterior-mean weights (N, d, d), and sign_holds (N, S, K) when ``signs`` is given. The direct
+            weights of the draws are not kept (N S d^2 more floats); :meth:`weight_draws` recomputes them.
+        """
+        b_draw, c_draw, v_draw, b_mean, adj = self._parameters(adj)
+        d = self.d
+        eye = torch.eye(d, dtype=torch.float64)
+        total = torch.linalg.inv(eye - b_draw)  # (N, S, d, d): sum_n B^n, finite because G is a DAG
+        mean_obs = (total * c_draw[..., :, None]).sum(-2)  # (N, S, d): E[x_y] = sum_i T[i, y] c_i
+        cov = total.transpose(-1, -2) @ (v_draw[..., :, None] * total)  # (N, S, d, d): T^T diag(s^2) T
+        holds = None if signs is None else signs.holds(b_draw, total)
+        return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj, mean_obs=mean_obs, cov=cov,
+                              sign_holds=holds)
+
+    def sign_probability(self, adj: torch.Tensor, signs: SignSpec, chunk: int = 2048) -> torch.Tensor:
+        """(N, d, d) DAGs -> (N, H) P(signs of h | G, D): the share of each graph's S draws in which every
+        signed constraint of h holds (coverage.signs). Chunked, so that every DAG at d = 5 fits in memory."""
+        out = [signs.consistent(self.prepare(adj[i : i + chunk], signs).sign_holds).to(torch.float64).mean(1)  # type: ignore[arg-type]
+               for i in range(0, adj.shape[0], chunk)]
+        return torch.cat(out) if out else torch.zeros(0, signs.member.shape[0], dtype=torch.float64)
+
+    def weight_draws(self, adj: torch.Tensor) -> torch.Tensor:
+        """(N, d, d) bool -> (N, S, d, d) the direct weights of the same S draws :meth:`prepare` uses."""
+        return self._parameters(adj)[0]
+
+    def _parameters(self, adj: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per graph S draws of weights (N, S, d, d), intercepts (N, S, d), noise variances (N, S, d), and the
+        posterior-mean weights (N, d, d); plus the checked adjacency.
 
         Work is batched per (node, parent-set size): every distinct parent set of that size is solved and
         drawn at once, so the cost grows with the number of distinct parent sets, not with Python loops.
@@ -178,11 +212,7 @@ class HarmModel:
                     pa = parents[u]  # (M, k)
                     b_draw[rows[:, None, None], s_idx[None, :, None], pa[:, None, :], j] = w[u]
                     b_mean[rows[:, None], pa, j] = mean[u]
-        eye = torch.eye(d, dtype=torch.float64)
-        total = torch.linalg.inv(eye - b_draw)  # (N, S, d, d): sum_n B^n, finite because G is a DAG
-        mean_obs = (total * c_draw[..., :, None]).sum(-2)  # (N, S, d): E[x_y] = sum_i T[i, y] c_i
-        cov = total.transpose(-1, -2) @ (v_draw[..., :, None] * total)  # (N, S, d, d): T^T diag(s^2) T
-        return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj, mean_obs=mean_obs, cov=cov)
+        return b_draw, c_draw, v_draw, b_mean, adj
 
     def _draws(self, j: int, masks: torch.Tensor, parents: torch.Tensor, s: int) -> tuple[torch.Tensor, ...]:
         """S draws of (weights (U, S, k), intercepts (U, S), noise variances (U, S)) for U parent sets of
@@ -231,60 +261,3 @@ def _gamma_icdf(shape: torch.Tensor, rate: torch.Tensor, u: torch.Tensor) -> tor
 
     vals = gammaincinv(shape.numpy(), u.numpy()) / rate.numpy()
     return torch.as_tensor(vals, dtype=torch.float64)
-
-
-@dataclass(frozen=True)
-class PreparedGraphs:
-    """Cached per-graph quantities; shapes: total (N, S, d, d), intercept (N, S, d), noise_var (N, S, d),
-    weight_mean (N, d, d) posterior-mean edge weights, adj (N, d, d) bool."""
-
-    total: torch.Tensor
-    intercept: torch.Tensor
-    noise_var: torch.Tensor
-    weight_mean: torch.Tensor
-    adj: torch.Tensor
-    mean_obs: torch.Tensor  # (N, S, d) observational means
-    cov: torch.Tensor  # (N, S, d, d) observational covariance
-
-    def __len__(self) -> int:
-        return self.total.shape[0]
-
-    def subset(self, idx: torch.Tensor) -> "PreparedGraphs":
-        return PreparedGraphs(self.total[idx], self.intercept[idx], self.noise_var[idx], self.weight_mean[idx], self.adj[idx],
-                              self.mean_obs[idx], self.cov[idx])
-
-    def moments(self, target: int, outcome: int, *, value: float | None = None, shift: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and variance of X_outcome under do(X_target = value) or X_target += shift.
-
-        With T the total effects, m the observational means and V = T^T diag(s^2) T the observational
-        covariance, cutting the paths into k (module docstring) gives, for k != y,
-            E[y | do(k = x)] = m_y + T[k, y] (x - m_k),   Var = V_yy - 2 T[k, y] V_ky + T[k, y]^2 V_kk,
-        and a shift keeps the variance V_yy and moves the mean by T[k, y] delta: six gathers per query.
-        Returns: mean (N, S), var (N, S).
-        """
-        if (value is None) == (shift is None):
-            raise HarmModelError("give exactly one of value (do(X = value)) or shift (X := X + shift)")
-        m_y = self.mean_obs[:, :, outcome]
-        v_yy = self.cov[:, :, outcome, outcome]
-        if target == outcome:
-            if value is not None:
-                return torch.full_like(m_y, value), torch.zeros_like(v_yy)
-            return m_y + shift, v_yy
-        t_ky = self.total[:, :, target, outcome]  # (N, S)
-        if value is not None:
-            mean = m_y + t_ky * (value - self.mean_obs[:, :, target])
-            var = v_yy - 2.0 * t_ky * self.cov[:, :, target, outcome] + t_ky**2 * self.cov[:, :, target, target]
-            return mean, var.clamp_min(0.0)
-        return m_y + t_ky * shift, v_yy
-
-    def prob(self, target: int, outcome: int, low: float, high: float, *, value: float | None = None, shift: float | None = None, outside: bool = False) -> torch.Tensor:
-        """P(low < X_outcome < high) (or outside that interval) under the action, averaged over draws.
-
-        Returns: (N,) float64 probabilities, one per graph.
-        """
-        mean, var = self.moments(target, outcome, value=value, shift=shift)
-        sd = var.clamp_min(1e-12).sqrt()
-        norm = torch.distributions.Normal(torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64))
-        p_in = norm.cdf((high - mean) / sd) - norm.cdf((low - mean) / sd)  # (N, S)
-        p = 1.0 - p_in if outside else p_in
-        return p.clamp(0.0, 1.0).mean(-1)

@@ -1,5 +1,8 @@
 """Checking the guard against real interventional outcomes (issue 6, "Validation on real outcomes").
 
+Benchmark support: used by bench/guard_sachs.py and its tests only, not by the product path (the CLI,
+the API, the dashboard).
+
 For each held-out interventional condition (a target variable inhibited or activated), the guard predicts
 for every other variable Y (a) the direction of its shift, E[Y | do(target = v)] - E[Y], and (b) the
 probability that Y leaves its observational [q5, q95] band; the held-out cells of that condition say what

@@ -22,6 +22,7 @@ from scipy.special import gammaln
 from ..data import DataTable
 from ..errors import DataError, ShapeError
 from .base import LocalScore
+from .bge_prior import BGePrior, node_statistics
 
 __all__ = ["BGeScore"]
 
@@ -44,25 +45,21 @@ class BGeScore(LocalScore):
             raise DataError("BGe needs continuous data; use BDeuScore for discrete tables")
         d = data.d
         super().__init__(d, data.names)
-        alpha_w = float(d + 2) if alpha_w is None else float(alpha_w)
-        if alpha_w <= d - 1:
-            raise DataError(f"alpha_w must exceed d - 1 = {d - 1}, got {alpha_w}")
+        prior = BGePrior(d, alpha_mu, alpha_w)  # the one home of the hyper-parameters (the harm model shares it)
         mean_obs = np.zeros(d) if mean_obs is None else np.asarray(mean_obs, float)
         if mean_obs.shape != (d,):
             raise ShapeError(f"mean_obs must have shape ({d},), got {mean_obs.shape}")
-        self.alpha_mu, self.alpha_w = float(alpha_mu), alpha_w
-        self.t = alpha_mu * (alpha_w - d - 1) / (alpha_mu + 1)
-        R = np.empty((d, d, d))  # R[j]: scatter matrix of the rows usable for node j
-        n_rows = np.empty(d)
-        cache: dict[bytes, tuple[np.ndarray, int]] = {}
-        for j in range(d):  # rows differ by node only through the intervention mask
-            keep = ~data.intervened[:, j]
-            key = np.packbits(keep).tobytes()
-            if key not in cache:
-                cache[key] = (self._scatter(data.values[keep], mean_obs), int(keep.sum()))
-            R[j], n_rows[j] = cache[key]
+        self.prior = prior
+        self.alpha_mu, self.alpha_w, self.t = prior.alpha_mu, float(prior.alpha_w), prior.t  # type: ignore[arg-type]
+        alpha_mu, alpha_w = self.alpha_mu, self.alpha_w
+        stats = node_statistics(data.values, data.intervened)
+        n_rows = stats.n_rows
         if np.any(n_rows == 0):
             raise DataError("some node is intervened on in every row; its BGe score is undefined")
+        # R[j]: posterior scatter of the rows usable for node j = T + centred Gram + the prior-mean term
+        diff = stats.means - mean_obs[None, :]  # (d, d)
+        shrink = n_rows * alpha_mu / (n_rows + alpha_mu)  # (d,)
+        R = self.t * np.eye(d)[None] + stats.grams + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :]
         k = np.arange(d + 1)
         gamma = (
             0.5 * (math.log(alpha_mu) - np.log(n_rows[:, None] + alpha_mu))
@@ -74,14 +71,6 @@ class BGeScore(LocalScore):
         self.R = torch.from_numpy(R)  # (d, d, d) float64
         self.n_rows = torch.from_numpy(n_rows)  # (d,)
         self.gamma = torch.from_numpy(gamma)  # (d, d + 1)
-
-    def _scatter(self, x: np.ndarray, mean_obs: np.ndarray) -> np.ndarray:
-        n = x.shape[0]
-        d = self.d
-        mean = x.mean(axis=0, keepdims=True) if n else np.zeros((1, d))
-        xc = x - mean
-        diff = mean - mean_obs[None, :]
-        return self.t * np.eye(d) + xc.T @ xc + (n * self.alpha_mu / (n + self.alpha_mu)) * diff.T @ diff
 
     def local_scores(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
         """(M,) nodes, (M, d) bool parent sets -> (M,) float64 local scores (one batched Cholesky)."""

@@ -5,12 +5,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from theorycov.corpus import pipeline
 from theorycov.corpus.index import HypothesisIndex, index_path_for
 from theorycov.corpus.pipeline import IngestConfig, ingest
+from theorycov.corpus.rules import RuleExtractor
 from theorycov.corpus.store import load_hypotheses
 from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Relation, Sentence
 from theorycov.db import crud, models, session_scope
@@ -68,7 +70,7 @@ def test_mixed_folder_into_sqlite_then_search(tmp_path: Path, pdf, encoder) -> N
     rejected = {r.text: r.reason for r in rows(url, models.RejectedMention)}
     assert "STAT3" in rejected and "FOS" in rejected  # a mention, and a curated entity, that match no variable
     with session_scope(url) as s:
-        hyps = {h.render(): cits for _, h, cits in load_hypotheses(session=s, domain="sachs")}
+        hyps = {t.render(): list(t.citations) for t in load_hypotheses(session=s, domain="sachs")}
         claims = list(s.scalars(select(models.Claim)))
     assert {cl.extractor for cl in claims} == {"rules", "bel-curated"}
     # the PDF's two pages make one hypothesis; rule claims are paths ("directly or indirectly")
@@ -189,3 +191,57 @@ def test_index_is_incremental_and_rebuilt_when_lost(tmp_path: Path, encoder) -> 
     fresh = HypothesisIndex(url)
     hits = fresh.search("Akt is inhibited", k=2)
     assert len(fresh) == n1 + 2 and hits[0].rendering.startswith("PKA inhibits Akt")
+
+
+STORED = (models.SourceFile, models.Paper, models.Passage, models.Claim, models.Hypothesis, models.HypothesisEvidence,
+          models.IndexItem, models.RejectedMention)  # fmt: skip
+
+
+def _table_sizes(url: str) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with session_scope(url) as s:
+        return {m.__tablename__: int(s.scalar(select(func.count()).select_from(m))) for m in STORED}
+
+
+@pytest.mark.slow
+def test_ingest_is_idempotent_and_the_index_is_rebuilt_from_the_database(any_db: str, tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    """On SQLite and on PostgreSQL: a second ingest of the same files adds no row anywhere; a lost or stale
+    index file is rebuilt from the database's IndexItem rows, with the same vectors and the same answers."""
+    import faiss
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Raf paper\n\nRaf activates Mek in T cells. STAT3 binds DNA.\n")
+    recs = [{"id": "j1", "title": "PKA and Akt", "abstract": "PKA inhibits Akt in these cells.", "year": 2001},
+            {"id": "j2", "title": "PKC and Raf", "abstract": "PKC activates Raf.", "year": 2002}]  # fmt: skip
+    (folder / "refs.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    first = ingest(folder, "sachs", any_db, extractor=RuleExtractor(), config=QUIET)
+    assert first.counts["papers"] == 3 and first.counts["indexed"] > 0
+    sizes = _table_sizes(any_db)
+    assert sizes["papers"] == 3 and sizes["hypotheses"] == 3 and sizes["rejected_mentions"] >= 1  # STAT3
+    second = ingest(folder, "sachs", any_db, extractor=RuleExtractor(), config=QUIET)
+    assert second.counts["papers"] == 0 and second.counts["claims"] == 0 and second.counts["indexed"] == 0
+    assert second.counts["files_skipped"] == 2
+    assert _table_sizes(any_db) == sizes  # nothing written twice, rejections included
+
+    path = index_path_for(any_db)
+    assert path is not None and path.exists()
+    if not any_db.startswith("sqlite"):
+        assert path.parent == tmp_path / "index"  # a server database's index lives in THEORYCOV_INDEX_DIR
+    before = HypothesisIndex(any_db).search("which kinase inhibits Akt?", k=3)
+    assert before[0].rendering.startswith("PKA inhibits Akt") and before[0].citations[0].title == "PKA and Akt"
+    n_items = sizes["index_items"]
+    path.unlink()  # lost: rebuilt from the rows
+    lost = HypothesisIndex(any_db)
+    assert len(lost) == 0  # the rows were flagged for re-embedding ...
+    after = lost.search("which kinase inhibits Akt?", k=3)  # ... and search brings them back
+    assert len(lost) == n_items and path.exists()
+    assert [(h.hypothesis_id, h.matched) for h in after] == [(h.hypothesis_id, h.matched) for h in before]
+    assert [h.score for h in after] == pytest.approx([h.score for h in before], abs=1e-5)
+    stale = faiss.read_index(str(path))  # stale: a file with one vector too few
+    stale.remove_ids(np.array([int(faiss.vector_to_array(stale.id_map)[0])], dtype=np.int64))
+    faiss.write_index(stale, str(path))
+    fresh = HypothesisIndex(any_db)
+    assert [h.hypothesis_id for h in fresh.search("which kinase inhibits Akt?", k=3)] == [h.hypothesis_id for h in before]
+    assert len(fresh) == n_items and _table_sizes(any_db) == sizes

@@ -185,7 +185,7 @@ def test_a_new_prompt_version_retranslates(monkeypatch: pytest.MonkeyPatch) -> N
     cache = AnswerCache(":memory:")
     sent, mentions = _sentence("PKC activates Raf.", ("PKC", "PKC"), ("Raf", "Raf"))
     _translator([_answer("PKC activates Raf")], cache=cache)[0].extract(sent, mentions, evidence=EV)
-    monkeypatch.setattr("theorycov.corpus.llm.translator.PROMPT_VERSION", "pair-test")
+    monkeypatch.setattr("theorycov.corpus.llm.extractor.PROMPT_VERSION", "pair-test")
     tr, backend = _translator([_answer("PKC activates Raf")], cache=cache)
     tr.extract(sent, mentions, evidence=EV)
     assert len(backend.calls) == 1

@@ -95,7 +95,7 @@ def test_pdf_named_txt(tmp_path: Path, pdf) -> None:
 def test_unknown_encoding_is_refused_and_can_be_forced(tmp_path: Path) -> None:
     p = tmp_path / "latin.txt"
     p.write_bytes("Régulation de Raf par la protéine kinase C dans les cellules T.".encode("latin-1"))
-    with pytest.raises(ReaderError, match=r"not UTF-8 \(byte 0xe9 at offset 1\).*iconv"):
+    with pytest.raises(ReaderError, match=r"not UTF-8 \(byte 0xe9 at line 1, byte 2 of the line, offset 1\).*iconv"):
         read_file(p)
     (paper,) = read_file(p, cfg=ReaderConfig(encoding="latin-1")).papers
     assert paper.passages[0].text.startswith("Régulation")

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.audit import audit
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.prior import FloorPrior
@@ -93,3 +93,36 @@ def test_a_tiny_effective_sample_is_flagged_in_the_report() -> None:
     even = audit(reward, cs, prior, samples, log_pt=lookup - 1.0)  # w = R / P_T constant
     assert abs(float(even.ess) - 60.0) < 1e-6 and even.warnings == [] and "class=warn" not in even.to_html()
     assert audit(reward, cs, prior, samples, dags=dags).warnings == []  # exact masses: nothing to warn about
+
+
+def test_report_draws_the_posterior_and_each_theory() -> None:
+    """Edge marginals: at d <= 5 the exact posterior (P(a -> b) is the exact mass of the one-edge theory),
+    from draws the share that has the edge (= q of that theory); both survive the JSON round trip, and the
+    HTML report holds the posterior drawing plus one highlighted drawing per theory."""
+    import xml.etree.ElementTree as ET
+
+    from theorycov.coverage.report import AuditReport
+
+    reward, cs, prior, dags = _setup()
+    a, b = (cs.variables.index(v) for v in (cs.hypotheses[0].constraints[0].cause, cs.hypotheses[0].constraints[0].effect))
+    post = torch.softmax(reward.log_reward(dags), 0)
+    samples = dags[torch.multinomial(post, 500, replacement=True, generator=torch.Generator().manual_seed(1))]
+    exact = audit(reward, cs, prior, samples, dags=dags)
+    assert exact.variables == list(cs.variables) and len(exact.edge_marginals) == 4
+    assert abs(exact.edge_marginals[a][b] - exact.rows[0].p) < 1e-6 and exact.edge_marginals[a][a] == 0.0
+    drawn = audit(reward, cs, prior, samples, log_pt=torch.zeros(500))
+    assert drawn.edge_marginals[a][b] == round(drawn.rows[0].q, 6)
+    assert drawn.edge_marginals[a][b] == float(samples[:, a, b].double().mean()) == 0.506
+    assert drawn.rows[0].constraints == [{"cause": cs.variables[a], "effect": cs.variables[b], "path": False, "forbidden": False, "sign": 1}]
+    back = AuditReport.from_dict(json.loads(drawn.to_json()))
+    assert back.edge_marginals == drawn.edge_marginals and back.rows[2].constraints == drawn.rows[2].constraints
+    page = back.to_html()
+    assert page.count("<svg ") == 1 + len(cs) + 1  # the posterior, one per theory, q against p (no coverage curve here)
+    assert page.count("<figure class=theory id='theory-") == len(cs) and "href='#theory-2'" in page
+    svg = page[page.index("<figure class=theory id='theory-0'>"):]
+    svg = svg[svg.index("<svg"):svg.index("</svg>") + 6]
+    marks = [p for p in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}path") if (p.get("class") or "").startswith("mark")]
+    assert [(p.get("data-edge"), p.get("class")) for p in marks] == [(f"{cs.variables[a]}->{cs.variables[b]}", "mark plus")]
+    old = json.loads(drawn.to_json())
+    del old["edge_marginals"], old["variables"]
+    assert "<svg " in AuditReport.from_dict(old).to_html() and "theory-0" not in AuditReport.from_dict(old).to_html()  # older reports still render

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.completion import best_completion
 from theorycov.coverage.constraints import ConstraintSet, HypothesisError
 from theorycov.gfn.data import make_linear_gaussian_er

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet, HypothesisError, transitive_closure
 
 VARS = ["A", "B", "C", "D", "E", "F"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.masses import exact_masses
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective

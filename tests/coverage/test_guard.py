@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.guard.explain import DecisionStatus, EvidenceRef, PathStatus, render_text
 from theorycov.coverage.guard.guard import Guard, GuardConfig

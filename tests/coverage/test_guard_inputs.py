@@ -52,17 +52,19 @@ def test_quantile_resolution() -> None:
     assert parse_harm("Erk < q10", RESOLVE).interval(q) == (-math.inf, pytest.approx(10.0))
 
 
-def test_estimates_on_three_graphs() -> None:
+@pytest.mark.parametrize("offset", [0.0, 1.0, 2.0, 3.0, 7.0, -40.0])
+def test_estimates_on_three_graphs(offset: float) -> None:
     # Posterior 0.5 / 0.3 / 0.2 over three graphs with harm probabilities 0.1 / 0.6 / 0.9.
     post = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
     p = torch.tensor([0.1, 0.6, 0.9], dtype=torch.float64)
-    lr = post.log() + 7.0  # unnormalized
+    lr = post.log() + offset  # unnormalized: the answers must not depend on the offset
     sat = torch.tensor([[True, False], [False, False], [False, True]])
     est = estimate_risks(p, lr, lr, sat, torch.tensor([0.05, 0.05]), alpha=0.5, delta=1.0, exact=True)
     assert est.posterior == pytest.approx(0.5 * 0.1 + 0.3 * 0.6 + 0.2 * 0.9)
     assert est.posterior_ci == (est.posterior, est.posterior)
-    # argmax P(G|D) p(G): 0.05, 0.18, 0.18 -> ties resolved to the first maximum (graph 1).
-    assert est.prop34_graph == 1 and est.prop34 == pytest.approx(0.6)
+    # argmax P(G|D) p(G): 0.05, 0.18, 0.18 -> a tie (within bounds.TIE), which by the stated rule goes to the
+    # graph with the larger harm probability (graph 2), whatever the rounding after the offset.
+    assert est.prop34_graph == 2 and est.prop34 == pytest.approx(0.9)
     # M_0.5 = graphs with posterior >= 0.25: {0, 1}, so the cautious bound is 0.6, not 0.9.
     assert est.prop46_size == 2 and est.prop46 == pytest.approx(0.6)
     assert est.map_graph == 0 and est.map_risk == pytest.approx(0.1)
@@ -74,6 +76,16 @@ def test_estimates_on_three_graphs() -> None:
     assert strict.get("cautious") == strict.prop46
     with pytest.raises(ValueError, match="unknown bound"):
         strict.get("optimistic")
+
+
+def test_ties_break_towards_harm() -> None:
+    """Equal posteriors: the MAP graph and Prop. 3.4's G^ are the more harmful of the tied graphs (not the
+    first one), and Prop. 4.6's boundary is inclusive within TIE."""
+    p = torch.tensor([0.2, 0.7, 0.4], dtype=torch.float64)
+    lr = torch.log(torch.tensor([0.4, 0.4, 0.2], dtype=torch.float64)) + 3.0
+    est = estimate_risks(p, lr, lr, exact=True, alpha=0.5)
+    assert est.map_graph == 1 and est.map_risk == pytest.approx(0.7)
+    assert est.prop46_size == 3  # 0.2 = 0.5 * 0.4 exactly: on the boundary, inside
 
 
 def test_low_ess_refutes_no_theory() -> None:

@@ -1,6 +1,7 @@
 """The harm model's closed-form interventional moments against direct linear algebra and simulation."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -24,25 +25,81 @@ def _adj(edges: list[tuple[int, int]], d: int = 4) -> torch.Tensor:
     return a
 
 
+def _nig_posterior(data: np.ndarray, j: int, pa: list[int], t: float, a0: float) -> tuple[np.ndarray, ...]:
+    """Node j's Normal-Inverse-Gamma posterior on parents ``pa``, written out here with numpy (centred
+    data, so the intercept is the mean residual): weights | s^2 ~ N(m, s^2 P^-1), s^2 ~ IG(a, b)."""
+    xc = data[:, pa] - data[:, pa].mean(0)
+    yc = data[:, j] - data[:, j].mean()
+    prec = xc.T @ xc + t * np.eye(len(pa))
+    mean = np.linalg.solve(prec, xc.T @ yc)
+    return mean, prec, a0 + len(yc) / 2, t / 2 + 0.5 * (yc @ yc - (xc.T @ yc) @ mean)
+
+
+def _sem_draws(model: HarmModel, adj: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The drawn SEMs of one graph: direct weights B (S, d, d), intercepts c (S, d), noise variances v (S, d),
+    from the draws themselves (never from the total-effect matrix under test)."""
+    prep = model.prepare(adj)
+    return model.weight_draws(adj)[0].numpy(), prep.intercept[0].numpy(), prep.noise_var[0].numpy()
+
+
 def test_moments_match_direct_solve() -> None:
+    """E and Var of an outcome under do(X_k = x), against the SEM's own linear system: with B_do (B with
+    column k cleared), c_do and v_do (x and 0 at k), x = (I - B_do^T)^-1 (c_do + e), so
+    E = (A c_do)_y and Var = sum_i A_yi^2 v_do,i with A = (I - B_do^T)^-1. One draw is also simulated."""
     data = _chain_data()
-    model = HarmModel(data, config=HarmModelConfig(n_draws=4, seed=3))
+    d, S = 4, 4
+    model = HarmModel(data, config=HarmModelConfig(n_draws=S, seed=3))
     adj = _adj([(0, 1), (1, 2), (0, 2), (3, 2)])
     prep = model.prepare(adj)
-    for target, outcome, value in [(1, 2, 2.0), (0, 2, -1.0), (3, 2, 0.5), (2, 0, 1.0)]:
+    B, c, v = _sem_draws(model, adj)
+    rng = np.random.default_rng(0)
+    for target, outcome, value in [(1, 2, 2.0), (0, 2, -1.0), (3, 2, 0.5), (2, 0, 1.0), (0, 1, 3.0)]:
         mean, var = prep.moments(target, outcome, value=value)
-        for s in range(4):
-            b = torch.linalg.inv(prep.total[0, s]) * -1 + torch.eye(4, dtype=torch.float64)  # recover B
-            b_do = b.clone()
+        for s in range(S):
+            b_do = B[s].copy()
             b_do[:, target] = 0.0
-            c = prep.intercept[0, s].clone()
-            v = prep.noise_var[0, s].clone()
-            c[target], v[target] = value, 0.0
-            a = torch.linalg.inv(torch.eye(4, dtype=torch.float64) - b_do.T)  # x = a (c + e)
-            m_direct = (a @ c)[outcome]
-            v_direct = (a[outcome] ** 2 * v).sum()
-            assert float(mean[0, s]) == pytest.approx(float(m_direct), abs=1e-9)
-            assert float(var[0, s]) == pytest.approx(float(v_direct), abs=1e-9)
+            c_do, v_do = c[s].copy(), v[s].copy()
+            c_do[target], v_do[target] = value, 0.0
+            a = np.linalg.inv(np.eye(d) - b_do.T)
+            assert float(mean[0, s]) == pytest.approx(float((a @ c_do)[outcome]), abs=1e-9)
+            assert float(var[0, s]) == pytest.approx(float((a[outcome] ** 2 * v_do).sum()), abs=1e-9)
+        # ancestral simulation of draw 0 under the intervention (topological order 0, 3, 1, 2)
+        n = 200_000
+        x = np.zeros((n, d))
+        for j in (0, 3, 1, 2):
+            x[:, j] = value if j == target else c[0, j] + x @ B[0, :, j] + rng.normal(0, np.sqrt(v[0, j]), n)
+        sim_mean, sim_var = x[:, outcome].mean(), x[:, outcome].var()
+        se = np.sqrt(float(var[0, 0]) / n)
+        assert abs(sim_mean - float(mean[0, 0])) < 5 * se
+        assert sim_var == pytest.approx(float(var[0, 0]), rel=0.02)
+
+
+def test_draws_follow_the_nig_posterior() -> None:
+    """The draws that _sem_draws reads: their mean and spread against the NIG posterior
+    computed here (prior of the module docstring: t = alpha_mu (alpha_w - d - 1) / (alpha_mu + 1) = 1/2 at
+    d = 4, shape (alpha_w - d + k + 1) / 2)."""
+    data = _chain_data(n=300)
+    d, S = 4, 6000
+    model = HarmModel(data, config=HarmModelConfig(n_draws=S, seed=1))
+    x = data.numpy()
+    t, alpha_w = 0.5, d + 2.0
+    for j, pa in [(2, [0, 1, 3]), (1, [0]), (0, [])]:
+        m, prec, a, b = _nig_posterior(x, j, pa, t, (alpha_w - d + len(pa) + 1) / 2)
+        adj = _adj([(i, j) for i in pa])
+        B, c, v = _sem_draws(model, adj)
+        var_mean = b / (a - 1)
+        assert v[:, j].mean() == pytest.approx(var_mean, rel=4 * np.sqrt(1 / (a - 2)) / np.sqrt(S) + 1e-3)
+        if pa:
+            w = B[:, pa, j]  # (S, k)
+            cov = var_mean * np.linalg.inv(prec)  # marginal covariance of the weights (Student-t)
+            se = np.sqrt(np.diag(cov) / S)
+            assert np.all(np.abs(w.mean(0) - m) < 5 * se), (w.mean(0), m, se)
+            scale = float(np.diag(cov).max())
+            np.testing.assert_allclose(np.cov(w.T).reshape(len(pa), len(pa)), cov, rtol=0.1, atol=0.1 * scale)
+            # the intercept makes each drawn regression pass through the data means
+            np.testing.assert_allclose(c[:, j] + w @ x[:, pa].mean(0), x[:, j].mean(), atol=1e-9)
+        else:
+            np.testing.assert_allclose(c[:, j], x[:, j].mean(), atol=1e-12)
 
 
 def test_posterior_recovers_weights_and_do_effect() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.masses import exact_masses, importance_masses
 from theorycov.gfn import BGeScore, PolicyConfig, Reward, Trainer, TrainerConfig, enumerate_dags

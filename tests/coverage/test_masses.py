@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.masses import Verdict, exact_masses, importance_masses, sample_share, verdicts
 from theorycov.gfn.data import make_linear_gaussian_er

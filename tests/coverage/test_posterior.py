@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.posterior import FitConfig, PosteriorSample, fit_posterior
 from theorycov.gfn import PolicyConfig, TrainerConfig
 from theorycov.gfn.data import make_linear_gaussian_er

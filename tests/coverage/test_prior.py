@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.prior import FloorPrior, HypothesisPriorMass, log_dag_count, sample_edge_prior_dags
 from theorycov.gfn.exact import enumerate_dags

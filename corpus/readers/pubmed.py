@@ -8,8 +8,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .readers import ReaderConfig, ReadResult, RecordProblem, _year, title_abstract_paper
-from .types import Citation, ReaderError
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, RecordProblem, title_abstract_paper, year_of
+from theorycov.corpus.types import Citation, ReaderError
 
 
 def _text(el: ET.Element | None) -> str:
@@ -46,7 +46,7 @@ def read_pubmed_xml(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig())
             for a in art.findall(".//Article/AuthorList/Author")
             if a.find("LastName") is not None
         )
-        year = _year(_text(art.find(".//Article/Journal/JournalIssue/PubDate/Year")) or _text(art.find(".//PubDate/MedlineDate")))
+        year = year_of(_text(art.find(".//Article/Journal/JournalIssue/PubDate/Year")) or _text(art.find(".//PubDate/MedlineDate")))
         doi = next((_text(x) for x in art.findall(".//ArticleIdList/ArticleId") if x.get("IdType") == "doi"), None)
         cit = Citation(title=title, authors=authors, year=year, venue=_text(art.find(".//Article/Journal/Title")) or None, doi=doi, pmid=pmid)
         res.papers.append(title_abstract_paper(path, pmid, cit, abstract))

@@ -10,8 +10,8 @@ import logging
 import re
 from pathlib import Path
 
-from .readers import ReaderConfig, ReadResult, sha256_bytes
-from .types import Citation, Paper, Passage, ReaderError
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, sha256_bytes
+from theorycov.corpus.types import Citation, Paper, Passage, ReaderError
 
 log = logging.getLogger(__name__)
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")  # "acti-\nvates" -> "activates"

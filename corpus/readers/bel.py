@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .readers import ReaderConfig, ReadResult, RecordProblem, decode_text, record_sha
-from .types import Citation, Claim, Evidence, Paper, Passage, ReaderError, Relation
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, RecordProblem, decode_text, record_sha
+from theorycov.corpus.types import Citation, Claim, Evidence, Paper, Passage, ReaderError, Relation
 
 ACTIVITY = {"kin", "act", "cat", "tscript", "gtp", "pep", "phos", "ribo", "tport", "chap", "kinaseActivity",
             "molecularActivity", "catalyticActivity", "transcriptionalActivity", "gtpBoundActivity"}  # fmt: skip

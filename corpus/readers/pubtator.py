@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .readers import ReaderConfig, ReadResult, RecordProblem, decode_text, title_abstract_paper
-from .types import Citation, ReaderError
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, RecordProblem, decode_text, title_abstract_paper
+from theorycov.corpus.types import Citation, ReaderError
 
 _TA = re.compile(r"^(\d+)\|([ta])\|(.*)$")
 

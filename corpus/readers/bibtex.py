@@ -9,8 +9,8 @@ import logging
 import re
 from pathlib import Path
 
-from .readers import ReaderConfig, ReadResult, RecordProblem, _year, decode_text, title_abstract_paper
-from .types import Citation, ReaderError
+from theorycov.corpus.readers.base import ReaderConfig, ReadResult, RecordProblem, decode_text, title_abstract_paper, year_of
+from theorycov.corpus.types import Citation, ReaderError
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,17 @@ log = logging.getLogger(__name__)
 def _clean(value: str) -> str:
     """Drop the braces LaTeX decoding leaves and collapse whitespace."""
     return re.sub(r"\s+", " ", value.replace("{", "").replace("}", "")).strip()
+
+
+def _reason(block: object) -> str:
+    """What is wrong with a failed block: the parser's exceptions carry it in ``abort_reason`` and have an
+    empty str(), which left the reason blank; fall back to the block's first line."""
+    err = getattr(block, "error", None)
+    text = str(getattr(err, "abort_reason", "") or err or "").strip()
+    if not text:
+        raw = str(getattr(block, "raw", "") or "").strip().splitlines()
+        text = f"cannot parse {raw[0][:80]!r}" if raw else "cannot parse the block"
+    return " ".join(text.split())
 
 
 def read_bibtex(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> ReadResult:
@@ -34,7 +45,7 @@ def read_bibtex(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> 
     for block in lib.failed_blocks:
         line = getattr(block, "start_line", None)
         loc = f"line {line + 1}" if isinstance(line, int) else "a block"
-        res.problems.append(RecordProblem(loc, "ReaderError", f"{path} {loc}: BibTeX syntax error: {getattr(block, 'error', block)}"))
+        res.problems.append(RecordProblem(loc, "ReaderError", f"{path} {loc}: BibTeX syntax error: {_reason(block)}"))
     for entry in lib.entries:
         f = {k.lower(): _clean(str(v.value)) for k, v in entry.fields_dict.items()}
         loc = f"entry {entry.key}"
@@ -51,7 +62,7 @@ def read_bibtex(path: Path, data: bytes, cfg: ReaderConfig = ReaderConfig()) -> 
         cit = Citation(
             title=f["title"],
             authors=authors,
-            year=_year(f.get("year")),
+            year=year_of(f.get("year")),
             venue=f.get("journal") or f.get("booktitle"),
             doi=f.get("doi"),
             pmid=f.get("pmid"),
