@@ -276,6 +276,10 @@ def figure(rows: list[dict], path: Path) -> None:
                                      [2 * r[metric + "_se"] for r in rs]))
             for g, lab in (("prop34", "Prop 3.4"), ("posterior", "posterior"), ("cheating", "cheating"), ("none", "none")):
                 r = next(r for r in rows if r["guard"] == g and r["C"] == c)
+                if g == "none" and metric == "deaths":  # ~0.99: drawn, it would flatten every other line
+                    panels_note = f"none: {r['deaths']:.2f} (off scale)"
+                    series.append(Series(panels_note, [], [float("nan")], kind="hline"))
+                    continue
                 series.append(Series(lab, [], [r[metric]], [2 * r[metric + "_se"]], kind="hline"))
             panels.append(Panel(f"{label}, C = {c:g}", "alpha (log10)", label, series, xticks=xt))
     path.write_text(render(panels, cols=2, title="Exploding bandit (Bengio et al. 2024, Fig. 1): mean +/- 2 s.e."))
@@ -324,11 +328,22 @@ def main() -> int:
         # s.e. of the difference of two death rates, as if independent (the cells share their bandits, which
         # correlates them positively, so this overstates the true s.e. of the difference)
         keys[f"bandit_se_{tag(c)}"] = math.hypot(p34["deaths_se"], ch["deaths_se"])
+    frontier = []
+    for c in THRESHOLDS:
+        ch = next(r for r in rows if r["guard"] == "cheating" and r["C"] == c)
+        for rule in ("prop46_ratio", "prop46_cumulative"):
+            ok = [r for r in rows if r["guard"] == rule and r["C"] == c and r["deaths"] <= ch["deaths"]]
+            best = max(ok, key=lambda r: r["reward"]) if ok else None
+            keys[f"bandit_best_reward_{rule}_{tag(c)}"] = best["reward"] if best else float("nan")
+            frontier.append({"C": c, "rule": rule, "best alpha (deaths <= cheating)": best["alpha"] if best else float("nan"),
+                             "reward": best["reward"] if best else float("nan"), "reward_se": best["reward_se"] if best else float("nan"),
+                             "deaths": best["deaths"] if best else float("nan")})
     bar = keys["bandit_deaths_prop34_c001"] <= keys["bandit_deaths_cheating_c001"] + 2 * keys["bandit_se_c001"]
     keys.update({"bandit_bar_prop34_le_cheating_2se_c001": bool(bar), "bandit_episodes": args.episodes,
                  "bandit_checks_verified_against_estimate_risks": verifier.n, "bandit_verify_max_abs_diff": verifier.max_diff,
                  "bandit_wall_s": wall, "command_bandit": command(), "machine_bandit": machine()})
     body = table([{k: v for k, v in r.items() if k != "seconds"} for r in rows])
+    body += "\n\nProp. 4.6, each plausible-set rule at its best alpha among those with deaths at most the cheating guardrail's:\n\n" + table(frontier)
     print(body)
     print(f"\nC = 0.01: Prop. 3.4 deaths {keys['bandit_deaths_prop34_c001']:.4f}, cheating {keys['bandit_deaths_cheating_c001']:.4f}, "
           f"s.e. of the difference {keys['bandit_se_c001']:.4f}: bar {'met' if bar else 'missed'}; wall {wall:.0f} s; "

@@ -52,7 +52,7 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def render(panels: list[Panel], cols: int, title: str = "", width: int = 420, height: int = 300) -> str:
+def render(panels: list[Panel], cols: int, title: str = "", width: int = 440, height: int = 300) -> str:
     """The SVG document of ``panels`` on a grid of ``cols`` columns."""
     rows = math.ceil(len(panels) / cols)
     top = 30 if title else 0
@@ -68,11 +68,11 @@ def render(panels: list[Panel], cols: int, title: str = "", width: int = 420, he
 
 
 def _panel(p: Panel, ox: float, oy: float, w: float, h: float) -> str:
-    left, right, up, down = 60, 130, 25, 45
+    left, right, up, down = 60, 150, 25, 45
     pw, ph = w - left - right, h - up - down
     xs = [x for s in p.series if s.kind != "hline" for x in s.xs]
-    ys = [y + e for s in p.series for y, e in zip(s.ys, s.errs or [0.0] * len(s.ys))]
-    ys += [y - e for s in p.series for y, e in zip(s.ys, s.errs or [0.0] * len(s.ys))]
+    ys = [y + e for s in p.series for y, e in zip(s.ys, s.errs or [0.0] * len(s.ys)) if math.isfinite(y)]
+    ys += [y - e for s in p.series for y, e in zip(s.ys, s.errs or [0.0] * len(s.ys)) if math.isfinite(y)]
     x0, x1 = p.xlim or (min(xs, default=0.0), max(xs, default=1.0))
     y0, y1 = p.ylim or (min(ys + [0.0]), max(ys + [1e-9]))
     if x1 == x0:
@@ -104,7 +104,9 @@ def _panel(p: Panel, ox: float, oy: float, w: float, h: float) -> str:
         g.append(f'<line x1="{sx(lo):.1f}" y1="{sy(lo):.1f}" x2="{sx(hi):.1f}" y2="{sy(hi):.1f}" stroke="#aaa" stroke-dasharray="4 3"/>')
     for i, s in enumerate(p.series):
         c = s.color or PALETTE[i % len(PALETTE)]
-        if s.kind == "hline":
+        if s.kind == "hline" and not math.isfinite(s.ys[0]):
+            pass  # legend entry only (a value off the panel's scale, named in the label)
+        elif s.kind == "hline":
             y, e = s.ys[0], (s.errs or [0.0])[0]
             if e > 0:
                 g.append(f'<rect x="{ox + left}" y="{sy(y + e):.1f}" width="{pw}" height="{max(0.5, sy(y - e) - sy(y + e)):.1f}" fill="{c}" opacity="0.15"/>')
