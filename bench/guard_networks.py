@@ -12,9 +12,11 @@ on the query grid against the exact P(H | do(a)) of the known SEM. Pooled over s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import faulthandler
 import functools
 import math
+import pickle
 import signal
 import sys
 import time
@@ -39,7 +41,7 @@ def trim_candidates(post, cs, keep: int):  # noqa: ANN001, ANN201
     to 256 completions would need tens of GB. A theory's risk weighs its members by R, so its low-R
     completions carry next to no weight.
     """
-    from theorycov.coverage.posterior import PosteriorSample
+    from theorycov.coverage.run import PosteriorSample
 
     cand = (post.counts == 0).nonzero().squeeze(1)
     if not len(cand):
@@ -60,6 +62,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     from theorycov.coverage.guard.truth import FALSE_KINDS, TRUE_KINDS, Scale, plant_theories, query_grid, score_queries, summarize
     from theorycov.coverage.objective import CoverageConfig
     from theorycov.coverage.posterior import FitConfig, fit_posterior
+    from theorycov.db.schemas import Theory
     from theorycov.gfn import DataTable, PolicyConfig, TrainerConfig
 
     rng = np.random.default_rng(seed)
@@ -73,24 +76,30 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     # Hill-climbing every theory's best completion to convergence costs minutes a theory at this size
     # (bench/coverage_large.py): seed the pools with short climbs (by default none: the theory's minimal
     # graph), and let the audits add the GFlowNet's own completions.
+    # The final audit climbs again from each theory's best completion (max_steps 500 by default): the same cap.
+    import theorycov.coverage.audit as audit_module
+
     full = objective_module.best_completion
-    objective_module.best_completion = functools.partial(full, max_steps=args.climb_steps)
+    objective_module.best_completion = audit_module.best_completion = functools.partial(full, max_steps=args.climb_steps)
     try:
         cfg = FitConfig(minutes=args.minutes, n_samples=args.n_samples, n_traj=args.n_traj, progress=False, audit_every=args.audit_every,
                         coverage=CoverageConfig(restarts=args.restarts),
                         trainer=TrainerConfig(seed=seed, num_iterations=10**9 if args.minutes else args.iterations, lr=args.lr,
                                               progress=False, policy=PolicyConfig(hidden=args.hidden)))
         t0 = time.perf_counter()
-        fit = fit_posterior(DataTable(z, net.names), [t.hypothesis for t in theories], config=cfg)
+        # stored ids = planted indices, so the guard's columns map back to the planted kinds
+        fit = fit_posterior(DataTable(z, net.names), [Theory(i, t.hypothesis) for i, t in enumerate(theories)], config=cfg)
         fit_s = time.perf_counter() - t0
     finally:
-        objective_module.best_completion = full
-    log(f"n={n} seed={seed}: fitted in {fit_s:.0f} s {({k: round(v) for k, v in fit.seconds.items()})}, {fit.trainer.iteration} iterations")
-    post = trim_candidates(fit.sample, fit.constraints, args.keep_completions)
+        objective_module.best_completion = audit_module.best_completion = full
+    log(f"n={n} seed={seed}: fitted in {fit_s:.0f} s {({k: round(v) for k, v in fit.seconds.items()})}, {fit.iterations} iterations")
+    if fit.theories.excluded:
+        raise RuntimeError(f"planted theories left out of training: {[e.reason for e in fit.theories.excluded]}")
+    theories = [theories[t.id] for t in fit.theories.theories]  # guard column order
+    post = trim_candidates(fit.sample, fit.theories.constraints, args.keep_completions)
     t1 = time.perf_counter()
-    guard = Guard(net.names, torch.from_numpy(z), None, post.graphs, post.log_reward, post.log_weight,
-                  constraints=fit.constraints, p_min=fit.prior.p_min, exact=post.exact,
-                  config=GuardConfig(alpha=args.alpha, delta=args.delta, threshold=args.threshold, harm=HarmModelConfig(n_draws=args.draws)))
+    guard = Guard.from_run(dataclasses.replace(fit, sample=post), config=GuardConfig(
+        alpha=args.alpha, delta=args.delta, threshold=args.threshold, harm=HarmModelConfig(n_draws=args.draws)))
     scores = score_queries(guard, net, queries, scale, alpha=args.alpha, theories=theories)
     log(f"n={n} seed={seed}: guard over {len(post.graphs)} graphs and {len(queries)} queries in {time.perf_counter() - t1:.0f} s")
     plausible = guard.table.plausible.numpy()
@@ -101,7 +110,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     shd = float((w * (post.graphs[drawn] ^ true_adj).flatten(1).sum(1).to(torch.float64)).sum())
     cell = {"n": n, "seed": seed, "scores": scores, "summary": summarize(scores, args.threshold),
             "refuted": {k: float((~plausible[kinds == k]).mean()) for k in (*TRUE_KINDS, *FALSE_KINDS) if (kinds == k).any()},
-            "iterations": fit.trainer.iteration, "fit_s": fit_s, "distinct_graphs": int(drawn.sum()),
+            "iterations": fit.iterations, "fit_s": fit_s, "distinct_graphs": int(drawn.sum()),
             "ess": float(1.0 / (w**2).sum()), "expected_shd": shd, "mean_edges": float((w * post.graphs[drawn].flatten(1).sum(1)).sum()),
             "descendant": np.array([q.descendant for q in queries])}
     s = cell["summary"]
@@ -161,6 +170,7 @@ def main() -> int:
     ap.add_argument("--alpha", type=float, default=0.1)
     ap.add_argument("--delta", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache", help="folder for finished (n, seed) cells: a rerun reads them instead of refitting")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -174,13 +184,22 @@ def main() -> int:
         print(f"{path} not found (see ../shared/data/MANIFEST.md)", file=sys.stderr)
         return 2
     net = LinearGaussianNetwork.from_json(path)
-    t0 = time.perf_counter()
-    keys: dict[str, object] = {}
-    rows, by_n = [], {}
-    for n in args.n:
-        cells = [fit_one(net, n, s, args) for s in args.seeds]
-        summ, by_n[n] = pooled(cells, args.threshold)
+    for n in args.n:  # each n is recorded as soon as its seeds are done: a long run keeps what it finished
+        t0 = time.perf_counter()
+        cells = []
+        for seed in args.seeds:
+            cached = None if args.cache is None else Path(args.cache) / f"{args.network}_n{n}_seed{seed}.pkl"
+            if cached is not None and cached.is_file():
+                cells.append(pickle.loads(cached.read_bytes()))
+                log(f"n={n} seed={seed}: read from {cached}")
+                continue
+            cells.append(fit_one(net, n, seed, args))
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_bytes(pickle.dumps(cells[-1]))
+        summ, scores = pooled(cells, args.threshold)
         suffix = f"_{args.network}" + ("" if n == 1000 else f"_n{n}")
+        rows, keys = [], {}
         for k in ESTIMATORS:
             rows.append({"n": n, "estimator": k, "false_allow": summ[f"{k}_false_allow"], "false_block": summ[f"{k}_false_block"],
                          "brier": summ[f"{k}_brier"], "bias": summ[f"{k}_bias"]})
@@ -188,36 +207,37 @@ def main() -> int:
                 keys[f"{k}_{m}{suffix}"] = summ[f"{k}_{m}"]
         keys[f"brier_posterior{suffix}"] = summ["posterior_brier"]
         keys[f"brier_map{suffix}"] = summ["map_brier"]
-        keys[f"human_guarantee_rate{suffix}"] = summ["human_guarantee_rate"]
-        keys[f"human_guarantee_rate_descendants{suffix}"] = summ["human_guarantee_rate_descendants"]
+        for k in ("human_guarantee_rate", "human_guarantee_rate_descendants", "human_guarantee_rate_within_2sd",
+                  "human_false_allow", "human_false_block"):
+            keys[f"{k}{suffix}"] = summ[k]
         for k in (*TRUE_KINDS, *FALSE_KINDS):
             keys[f"refuted_{k}_theories{suffix}"] = summ[f"refuted_{k}"]
-        keys[f"human_false_allow{suffix}"] = summ["human_false_allow"]
-        keys[f"human_false_block{suffix}"] = summ["human_false_block"]
-        keys[f"human_guarantee_rate_within_2sd{suffix}"] = summ["human_guarantee_rate_within_2sd"]
         for k in TRUE_KINDS:
             keys[f"own_{k}_covers_truth{suffix}"] = summ[f"own_{k}_covers_truth"]
             keys[f"own_{k}_brier{suffix}"] = summ[f"own_{k}_brier"]
-        keys[f"guard_networks_fit{suffix}"] = {k: summ[k] for k in ("iterations", "fit_s", "distinct_graphs", "ess", "expected_shd", "mean_edges", "queries", "harmful_queries")}
-    wall = time.perf_counter() - t0
-    body = table(rows)
-    fits = "\n".join(f"- n = {n}: {keys[f'guard_networks_fit_{args.network}' + ('' if n == 1000 else f'_n{n}')]}" for n in args.n)
-    guar = ", ".join(f"n = {n}: guarantee {keys[f'human_guarantee_rate_{args.network}' + ('' if n == 1000 else f'_n{n}')]:.3f}, "
-                     f"true theories refuted (cone, cone+parents) {keys[f'refuted_true_cone_theories_{args.network}' + ('' if n == 1000 else f'_n{n}')]:.3f}, "
-                     f"{keys[f'refuted_true_cone_parents_theories_{args.network}' + ('' if n == 1000 else f'_n{n}')]:.3f}" for n in args.n)
-    print(body + "\n" + fits + "\n" + guar + f"\nwall {wall:.0f} s")
-    keys.update({"guard_networks_config": {k: v for k, v in vars(args).items() if k != "no_record"},
-                 "command_guard_networks": command(), "machine_guard_networks": machine(), "guard_networks_wall_s": wall})
-    if args.no_record:
-        return 0
-    calibration_svg(by_n, BENCH / "results" / f"guard_{args.network}_calibration.svg",
-                    f"{args.network}: every estimator against the exact P(H | do(a)), {len(args.seeds)} seeds, {args.minutes} min training each")
-    from guard_common import record
+        fit = {k: summ[k] for k in ("iterations", "fit_s", "distinct_graphs", "ess", "expected_shd", "mean_edges", "queries", "harmful_queries")}
+        keys[f"guard_networks_fit{suffix}"] = fit
+        wall = time.perf_counter() - t0
+        body = table(rows)
+        extra = (f"n = {n}, {len(args.seeds)} seeds, {int(summ['queries'])} (seed, query) pairs, {int(summ['harmful_queries'])} with true "
+                 f"risk above {args.threshold}: human guarantee rate {summ['human_guarantee_rate']:.3f} (within 2 posterior sd: "
+                 f"{summ['human_guarantee_rate_within_2sd']:.3f}; descendants only: {summ['human_guarantee_rate_descendants']:.3f}); "
+                 f"true theories' own risk covers the truth: cone {summ['own_true_cone_covers_truth']:.3f}, cone+parents "
+                 f"{summ['own_true_cone_parents_covers_truth']:.3f}; refuted: " + ", ".join(f"{k} {summ[f'refuted_{k}']:.2f}" for k in (*TRUE_KINDS, *FALSE_KINDS))
+                 + f"\n\nfit (means over seeds): {fit}")
+        print(body + "\n\n" + extra + f"\nwall {wall:.0f} s")
+        keys.update({f"guard_networks_config{suffix}": {k: v for k, v in vars(args).items() if k != "no_record"},
+                     f"command_guard_networks{suffix}": command(), f"machine_guard_networks{suffix}": machine(), f"guard_networks_wall_s{suffix}": wall})
+        if args.no_record:
+            continue
+        calibration_svg({n: scores}, BENCH / "results" / f"guard_{args.network}_n{n}_calibration.svg",
+                        f"{args.network}, n = {n}: every estimator against the exact P(H | do(a)), {len(args.seeds)} seeds, {args.minutes} min training each")
+        from guard_common import record
 
-    record(keys, f"guard_networks — {args.network} against its known SEM", body + "\n\n" + fits + "\n\n" + guar,
-           notes=f"seeds {args.seeds}, {args.minutes} min training per fit (lr {args.lr}, hidden {args.hidden}), {args.n_samples} draws, "
-                 f"n_traj {args.n_traj}, threshold {args.threshold}, alpha {args.alpha}, delta {args.delta}; wall {wall:.0f} s; "
-                 f"calibration figure bench/results/guard_{args.network}_calibration.svg")
+        record(keys, f"guard_networks — {args.network}, n = {n}, against its known SEM", body + "\n\n" + extra,
+               notes=f"seeds {args.seeds}, {args.minutes} min training per fit (lr {args.lr}, hidden {args.hidden}), {args.n_samples} draws, "
+                     f"n_traj {args.n_traj}, climb steps {args.climb_steps}, threshold {args.threshold}, alpha {args.alpha}, delta {args.delta}; "
+                     f"wall {wall:.0f} s; calibration figure bench/results/guard_{args.network}_n{n}_calibration.svg")
     return 0
 
 

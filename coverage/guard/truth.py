@@ -19,7 +19,8 @@ P(H | do(a)) is compared with the exact one of the known SEM.
   query is mapped to the modelling scale of the data the guard saw (:class:`Scale`).
 - Scores per estimator (map, posterior, prop34, prop46 = alpha x max, prop46_cum = the paper code's
   cumulative set, human): false allows (true risk above the threshold, allowed), false blocks, Brier score
-  (mean squared error against the exact probability). The human bound's guarantee holds on a query when
+  (mean squared error against the exact probability). Theories are signed (coverage.signs): a wrong-sign
+  theory is an event the data can refute. The human bound's guarantee holds on a query when
   it is at least the true risk less twice the Monte Carlo standard error of the deciding theory's risk
   (over the harm model's parameter draws); each true theory's own risk is checked the same way. The theory's
   risk is a posterior mean, not an upper bound: Ville's inequality keeps a true theory plausible, it does
@@ -33,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from theorycov.corpus.types import Constraint, Hypothesis
 from theorycov.coverage.guard.actions import Action, HarmEvent
 from theorycov.coverage.guard.plausible import cautious_risk
+from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.gfn.networks import LinearGaussianNetwork
 
 __all__ = ["ESTIMATORS", "FALSE_KINDS", "TRUE_KINDS", "PlantedTheory", "Query", "Scale", "plant_theories", "query_grid", "score_queries", "summarize"]
@@ -143,23 +144,23 @@ def query_grid(net: LinearGaussianNetwork, anchors: list[str], rng: np.random.Ge
     return out
 
 
-def _draw_probs(guard, action: Action, harm: HarmEvent) -> torch.Tensor:  # noqa: ANN001
-    """(N, S) P(H | do(a), G, theta_s) per graph and parameter draw (harm.PreparedGraphs.prob, undivided)."""
-    t, y = guard.variables.index(action.variable), guard.variables.index(harm.variable)
-    low, high = harm.interval(guard.quantiles)
-    mean, var = guard.prepared.moments(t, y, value=action.value)
-    norm = torch.distributions.Normal(torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64))
-    sd = var.clamp_min(1e-12).sqrt()
-    p_in = norm.cdf((high - mean) / sd) - norm.cdf((low - mean) / sd)
-    return (1.0 - p_in if harm.outside else p_in).clamp(0.0, 1.0)
+def _theory_risk(guard, h: int, draws: torch.Tensor) -> tuple[float, float, float]:  # noqa: ANN001
+    """Theory h's risk, its Monte Carlo standard error, and the spread (sd) of its risk over the parameter draws.
 
-
-def _theory_risk(guard, h: int, action: Action, harm: HarmEvent) -> tuple[float, float, float]:  # noqa: ANN001
-    """Theory h's risk, its Monte Carlo standard error, and the spread (sd) of its risk over the harm model's S
-    parameter draws (the parameter posterior's width, not an error of the estimate)."""
-    per_draw = guard.table.weights[:, h] @ _draw_probs(guard, action, harm)  # (S,) the theory's risk per draw
-    sd = float(per_draw.std())
-    return float(per_draw.mean()), sd / float(np.sqrt(per_draw.numel())), sd
+    ``draws`` (N, S): P(H | do(a), G, theta_s) (``Guard.harm_draws``). As in ``Guard.estimate``, the risk
+    averages each graph's draws consistent with h's signs and weighs graphs by the theory table; the
+    standard error treats the draws as independent (per graph: variance / consistent draws), the spread
+    is the sd of the mixture (the parameter posterior's width, not an error of the estimate).
+    """
+    w = guard.table.weights[:, h]  # (N,)
+    c = torch.ones_like(draws) if guard.consistent is None else guard.consistent[:, :, h].to(torch.float64)  # (N, S)
+    n_c = c.sum(1).clamp_min(1.0)
+    m = (draws * c).sum(1) / n_c  # (N,)
+    v = ((draws - m[:, None]) ** 2 * c).sum(1) / n_c
+    risk = float((w * m).sum())
+    se = float(torch.sqrt((w**2 * v / n_c).sum()))
+    sd = float(torch.sqrt(((w * (v + m**2)).sum() - risk**2).clamp_min(0.0)))
+    return risk, se, sd
 
 
 def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale: Scale, *, alpha: float,  # noqa: ANN001
@@ -167,7 +168,7 @@ def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale
     """Every estimator, the true risk and the human bound's Monte Carlo error for each query.
 
     ``guard`` is a :class:`theorycov.coverage.guard.guard.Guard` over the modelling scale of ``scale``, its
-    hypotheses in the order of ``theories`` (when given, each query also gets its anchor's true theories'
+    hypothesis columns in the order of ``theories`` (when given, each query also gets its anchor's true theories'
     own risks, 'own_<kind>' and 'own_<kind>_se'). Returns arrays of length len(queries): one per estimator,
     'truth', 'human_mc_se', 'human_theory' (-1: none).
     """
@@ -177,6 +178,7 @@ def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale
     for q in queries:
         action, harm = scale.query(q)
         p, est = guard.estimate(action, harm)
+        draws = guard.harm_draws(action, harm)  # (N, S), the same draws the estimate averaged
         cum = float(cautious_risk(p, guard.log_reward, alpha, rule="cumulative")[0])
         for k, v in zip(ESTIMATORS, (est.map_risk, est.posterior, est.prop34, est.prop46, cum, est.human)):
             rec[k].append(float(v))
@@ -184,12 +186,12 @@ def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale
         se, sd, h = 0.0, 0.0, -1
         if est.human_theory is not None:
             h = est.human_theory
-            _, se, sd = _theory_risk(guard, h, action, harm)
+            _, se, sd = _theory_risk(guard, h, draws)
         rec["human_mc_se"].append(se)
         rec["human_sd"].append(sd)
         rec["human_theory"].append(h)
         for kind in TRUE_KINDS if own else ():
-            risk, se_k, _ = _theory_risk(guard, own[(q.target, kind)], action, harm)
+            risk, se_k, _ = _theory_risk(guard, own[(q.target, kind)], draws)
             rec[f"own_{kind}"].append(risk)
             rec[f"own_{kind}_se"].append(se_k)
     return {k: np.asarray(v) for k, v in rec.items()}

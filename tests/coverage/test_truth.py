@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from theorycov.coverage.constraints import ConstraintSet
-from theorycov.coverage.guard.guard import Guard, GuardConfig, HarmModelConfig
+from theorycov.coverage.guard.guard import Guard, GuardConfig
+from theorycov.coverage.guard.harm import HarmModelConfig
 from theorycov.coverage.guard.truth import Scale, plant_theories, query_grid, score_queries, summarize
-from theorycov.coverage.prior import FloorPrior
-from theorycov.gfn import BGeScore, DataTable, Reward, enumerate_dags
+from theorycov.coverage.posterior import FitConfig, fit_posterior
+from theorycov.db.schemas import Theory
+from theorycov.gfn import DataTable, TrainerConfig
 from theorycov.gfn.networks import LinearGaussianNetwork
 
 pytestmark = pytest.mark.slow  # every DAG on 5 nodes through the harm model: ~10 s on an idle core
@@ -34,13 +35,12 @@ def small(shared_data: Path):  # noqa: ANN201
     x = net.sample(1000, seed=1)
     scale = Scale(net.names, x.mean(0), x.std(0))
     z = (x - scale.mean) / scale.std
-    cs = ConstraintSet([t.hypothesis for t in theories], net.names)
-    dags = enumerate_dags(5)
-    w = torch.full((len(theories),), 1.0 / len(theories), dtype=torch.float64)
-    prior = FloorPrior(cs, w, lam=0.1, dags=dags)
-    log_r = Reward(BGeScore(DataTable(z, net.names)), prior).log_reward(dags)
-    guard = Guard(net.names, torch.from_numpy(z), None, dags, log_r, log_r, constraints=cs, p_min=prior.p_min, exact=True,
-                  config=GuardConfig(alpha=0.1, delta=0.1, harm=HarmModelConfig(n_draws=8)))
+    # the real pipeline; at d = 5 the guard reads the exact posterior over every DAG, so a few training
+    # iterations are enough (the sampler's quality does not enter)
+    cfg = FitConfig(minutes=None, progress=False, n_samples=64, n_traj=2, trainer=TrainerConfig(num_iterations=20, prefill=64, progress=False))
+    run = fit_posterior(DataTable(z, net.names), [Theory(i, t.hypothesis) for i, t in enumerate(theories)], config=cfg)
+    assert run.sample.exact and [t.id for t in run.theories.theories] == list(range(len(theories)))
+    guard = Guard.from_run(run, config=GuardConfig(alpha=0.1, delta=0.1, harm=HarmModelConfig(n_draws=8)))
     return net, theories, queries, scale, guard
 
 
@@ -81,7 +81,7 @@ def test_exact_guard_against_the_known_sem(small) -> None:  # noqa: ANN001
     kinds = [t.kind for t in theories]
     assert all(plausible[i] for i, k in enumerate(kinds) if k.startswith("true"))  # n = 1000: no true theory refuted
     assert not plausible[kinds.index("reversed")]  # ...and the reversed chain is
-    assert plausible[kinds.index("wrong_sign")]  # today's guard drops signs: a wrong-sign theory passes as true
+    assert not plausible[kinds.index("wrong_sign")]  # signed theories: flipped signs are refuted too
     # the exact posterior's MAP graph is the true one's equivalence class here; the theory that also fixes the
     # parents of the anchor's cone predicts better than the one that fixes the causal paths alone
     assert s["map_brier"] < 1e-3
