@@ -126,7 +126,8 @@ def test_ingest_grounds_a_user_domain_through_the_lexicon(tmp_path: Path) -> Non
     cfg = IngestConfig(progress=False, index=False, grounding=GroundingConfig(use_embeddings=False))
     ingest([tmp_path / "p.jsonl"], tmp_path / "d.toml", url, config=cfg)
     with session_scope(url) as s:
-        (_, hyp, _), = load_hypotheses(session=s, domain="il6")
+        (theory,) = load_hypotheses(session=s, domain="il6")
+    hyp = theory.hypothesis
     assert {(c.cause, c.effect, c.sign) for c in hyp.constraints} == {("IL6", "STAT3", 1), ("SOCS3", "STAT3", -1)}
     bare = tmp_path / "bare.db"
     s = ingest([tmp_path / "p.jsonl"], tmp_path / "d.toml", f"sqlite:///{bare}",
