@@ -229,13 +229,16 @@ class Domain:
     def to_toml(self) -> str:
         """The domain as a TOML file that :func:`load_domain` reads back to an equal domain. Every string is
         written escaped (a JSON string is a valid TOML basic string), so no name can add keys or tables."""
-        q = lambda text: json.dumps(text, ensure_ascii=False)  # noqa: E731
+        q = toml_string
         lines = [f"name = {q(self.name)}", f"description = {q(self.description)}"]
         if not self.use_lexicon:
             lines.append("lexicon = false")
         for v in self.variables:
             lines += ["", "[[variables]]", f"name = {q(v.name)}"]
-            lines += [f"unit = {q(v.unit)}"] * (v.unit is not None) + [f"description = {q(v.description)}"] * bool(v.description)
+            if v.unit is not None:
+                lines.append(f"unit = {q(v.unit)}")
+            if v.description:
+                lines.append(f"description = {q(v.description)}")
             for fld in ("genes", "families", "aliases", "not_aliases", "ambiguous"):
                 values = getattr(v, fld)
                 if values or fld == "aliases":
@@ -282,21 +285,9 @@ def toml_string(text: str) -> str:
 
 
 def domain_toml(domain: Domain) -> str:
-    """The TOML text of a domain (every field, every string escaped); :func:`load_domain` reads it back equal."""
-    def strings(xs: tuple[str, ...]) -> str:
-        return "[" + ", ".join(toml_string(x) for x in xs) + "]"
-
-    lines = [f"name = {toml_string(domain.name)}", f"description = {toml_string(domain.description)}", ""]
-    for v in domain.variables:
-        lines += ["[[variables]]", f"name = {toml_string(v.name)}", f"aliases = {strings(v.aliases)}"]
-        if v.not_aliases:
-            lines.append(f"not_aliases = {strings(v.not_aliases)}")
-        if v.unit is not None:
-            lines.append(f"unit = {toml_string(v.unit)}")
-        if v.description:
-            lines.append(f"description = {toml_string(v.description)}")
-        lines.append("")
-    return "\n".join(lines)
+    """The TOML text of a domain (every field, every string escaped); :func:`load_domain` reads it back equal.
+    One writer for every caller: :meth:`Domain.to_toml`."""
+    return domain.to_toml()
 
 
 def write_domain(path: str | Path, domain: Domain) -> Path:
@@ -310,7 +301,7 @@ def write_domain(path: str | Path, domain: Domain) -> Path:
             raise DomainError(f"the {label} {text[:40]!r}... is {len(text)} characters long; the limit is 200")
     text = domain_toml(domain)
     back = Domain.from_dict(tomllib.loads(text), source=str(path))
-    if (back.name, back.variables, back.description) != (domain.name, domain.variables, domain.description):
+    if back != domain:
         raise DomainError(f"{path}: the domain does not survive writing (names with leading or trailing spaces?); nothing written")
     if not path.parent.is_dir():
         raise DomainError(f"cannot write {path}: the folder {path.parent} does not exist")

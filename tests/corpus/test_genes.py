@@ -165,4 +165,6 @@ def test_cli_domain_new_with_genes(tmp_path: Path) -> None:
     assert r.exit_code == 2
     evil = 'X,Y"\naliases = ["Raf"]\n[[variables]]\nname = "Z'
     r = runner.invoke(app, ["domain", "new", str(tmp_path / "z.toml"), "--variables", evil])
-    assert r.exit_code == 0 and [v.name for v in load_domain(tmp_path / "z.toml").variables] == ["X", evil.split(",")[1]]
+    # a name is one line of text: the injection attempt with real line breaks is refused, nothing written
+    # (typed without line breaks it is written escaped: tests/test_hardening_cli.py::test_domain_new_escapes_quotes)
+    assert r.exit_code == 2 and "control character" in r.output and not (tmp_path / "z.toml").exists()
