@@ -11,8 +11,6 @@ Names below are imported on first use, so ``import theorycov.corpus`` stays fast
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
 
 from theorycov.corpus.types import (
     Citation,
@@ -32,8 +30,10 @@ from theorycov.corpus.types import (
     Sentence,
 )
 
+from theorycov.lazy import lazy_attributes
+
 _LAZY = {
-    "ingest": "pipeline", "IngestConfig": "pipeline", "IngestSummary": "pipeline", "process_paper": "pipeline",
+    "ingest": "pipeline", "IngestConfig": "pipeline", "IngestSummary": "pipeline", "process_paper": "reading",
     "search": "index", "HypothesisIndex": "index", "SearchHit": "index",
     "Domain": "domain", "Variable": "domain", "load_domain": "domain", "shipped_domains": "domain",
     "domain_from_genes": "genes", "expand_domain": "genes", "AmbiguousAlias": "genes",
@@ -45,10 +45,7 @@ _LAZY = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -26,8 +26,8 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -35,13 +35,13 @@ from sqlalchemy.exc import IntegrityError
 from theorycov.db import crud, init_db, session_scope
 from theorycov.corpus.assemble import paper_hypotheses
 from theorycov.corpus.domain import Domain, load_domain
-from theorycov.corpus.grounding import Grounder, GroundingConfig, nearest
+from theorycov.corpus.grounding import Grounder, GroundingConfig
 from theorycov.corpus.identity import new_papers
+from theorycov.corpus.reading import ReadPaper, process_paper
 from theorycov.corpus.readers import ReaderConfig, read_file, sha256_bytes, supported_suffixes
 from theorycov.corpus.rules import RuleExtractor
-from theorycov.corpus.sentences import split_paper_passages
 from theorycov.corpus.store import save_paper
-from theorycov.corpus.types import Claim, CorpusError, Evidence, ExtractionError, Extractor, Mention, Paper
+from theorycov.corpus.types import CorpusError, Extractor, Paper
 
 log = logging.getLogger(__name__)
 
@@ -103,68 +103,6 @@ def expand_paths(paths: Iterable[str | Path] | str | Path) -> list[Path]:
         else:
             out.append(p)
     return list(dict.fromkeys(out))
-
-
-@dataclass
-class ReadPaper:
-    """One paper after grounding and extraction, ready to store."""
-
-    paper: Paper
-    claims: list[Claim]
-    rejected: list[dict]
-    errors: list[tuple[str, str, str]]  # (location, error, reason)
-
-
-def process_paper(paper: Paper, grounder: Grounder, extractor: Extractor, *, extract_curated: bool = False,
-                  on_sentence: Callable[[int, int], None] | None = None) -> ReadPaper:
-    """Ground curated claims, split the text, ground mentions and run the extractor on sentences that
-    mention at least two different variables; ``on_sentence(i, n)`` after each of the n such sentences."""
-    claims: list[Claim] = []
-    rejected: list[dict] = []
-    errors: list[tuple[str, str, str]] = []
-    names = set(grounder.domain.names)
-
-    def reject(mention: Mention, sentence: str) -> None:
-        best, score = nearest(mention)
-        rejected.append(dict(paper_sha256=paper.sha256, text=mention.text[:500], sentence=sentence[:2000],
-                             reason=mention.reason, best_variable=best, best_score=score))  # fmt: skip
-
-    grounder.prefetch([n for c in paper.curated_claims for n in (c.cause, c.effect)])
-    for c in paper.curated_claims:
-        cause, effect = grounder.ground_name(c.cause), grounder.ground_name(c.effect)
-        for mention in (cause, effect):
-            if mention.variable is None:
-                reject(mention, c.evidence.sentence)
-        if cause.variable and effect.variable and cause.variable != effect.variable:
-            claims.append(replace(c, cause=cause.variable, effect=effect.variable))
-    if paper.curated_claims and not extract_curated:
-        return ReadPaper(paper, claims, rejected, errors)
-    sentences = split_paper_passages(paper.passages)
-    annotated = list(zip(sentences, grounder.annotate([s.text for s in sentences])))
-    n_read = sum(len({mm.variable for mm in ms if mm.variable}) >= 2 for _, ms in annotated)
-    done = 0
-    for sent, mentions in annotated:
-        for mention in mentions:
-            if mention.variable is None:
-                reject(mention, sent.text)
-        if len({mm.variable for mm in mentions if mm.variable}) < 2:
-            continue
-        done += 1
-        if on_sentence is not None:
-            on_sentence(done, n_read)
-        ev = Evidence(sent.text, paper.sha256, sent.passage_index, sent.start, sent.end, paper.citation.pmid)
-        try:
-            got = extractor.extract(sent, mentions, evidence=ev)
-        except ExtractionError as exc:
-            errors.append((f"sentence at {sent.passage_index}:{sent.start}", "ExtractionError", str(exc)))
-            continue
-        for c in got:
-            if c.cause not in names or c.effect not in names:
-                errors.append((f"sentence at {sent.passage_index}:{sent.start}", "ExtractionError",
-                               f"{extractor.name} returned unknown variables {c.cause!r} -> {c.effect!r}"))  # fmt: skip
-            elif c.cause != c.effect:
-                claims.append(c)
-    return ReadPaper(paper, claims, rejected, errors)
 
 
 def _read_papers(papers: list[Paper], grounder: Grounder, extractor: Extractor, config: IngestConfig, path: Path) -> list[ReadPaper]:

@@ -14,8 +14,7 @@ MC3 baseline), and ``guard/`` (harm model, bounds, decisions, explanations). Nam
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from theorycov.lazy import lazy_attributes
 
 _LAZY = {
     "TheorySet": "theories", "Excluded": "theories", "evidence_weights": "theories",
@@ -30,10 +29,7 @@ _LAZY = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

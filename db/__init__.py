@@ -10,8 +10,7 @@ Names load on first use: corpus and coverage import ``theorycov.db.schemas`` wit
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from theorycov.lazy import lazy_attributes
 
 _LAZY = {
     "crud": None, "models": None, "schemas": None,
@@ -21,13 +20,7 @@ _LAZY = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = _LAZY[name]
-    if module is None:
-        return importlib.import_module(f".{name}", __name__)
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -6,9 +6,9 @@ reward-informed MLP policy, the modified detailed balance and trajectory balance
 epsilon-uniform exploration, a reproducible trainer, samplers, exact tools for d <= 5, and metrics.
 Importing this package loads only torch, numpy and scipy.
 """
-from .data import DataTable, make_linear_gaussian_er, sample_erdos_renyi_dag, sample_linear_gaussian
-from .env import DAGEnv, GraphState
-from .errors import (
+from theorycov.gfn.data import DataTable, make_linear_gaussian_er, sample_erdos_renyi_dag, sample_linear_gaussian
+from theorycov.gfn.env import DAGEnv, GraphState
+from theorycov.gfn.errors import (
     CheckpointError,
     ConfigError,
     CyclicGraphError,
@@ -18,10 +18,10 @@ from .errors import (
     ShapeError,
     UnknownVariableError,
 )
-from .exact import enumerate_dags, exact_log_posterior, exact_posterior, exact_terminal_distribution
-from .graphs import check_acyclic, graph_codes, is_acyclic, transitive_closure
-from .losses import modified_db_loss, modified_db_residual, trajectory_balance_loss
-from .metrics import (
+from theorycov.gfn.exact import enumerate_dags, exact_log_posterior, exact_posterior, exact_terminal_distribution
+from theorycov.gfn.graphs import check_acyclic, graph_codes, is_acyclic, transitive_closure
+from theorycov.gfn.losses import modified_db_loss, modified_db_residual, trajectory_balance_loss
+from theorycov.gfn.metrics import (
     auprc,
     auroc,
     distribution_metrics,
@@ -33,12 +33,12 @@ from .metrics import (
     jensen_shannon,
     kl_divergence,
 )
-from .policy import EdgePolicy, PolicyConfig
-from .replay import ReplayBuffer, Transitions, trajectory_transitions
-from .reward import Reward
-from .sachs import SACHS_CONSENSUS_EDGES, SACHS_VARIABLES, load_sachs, sachs_consensus_adjacency
-from .sampling import choose_actions, log_pt_backward, sample
-from .scores import (
+from theorycov.gfn.policy import EdgePolicy, PolicyConfig
+from theorycov.gfn.replay import ReplayBuffer, Transitions, trajectory_transitions
+from theorycov.gfn.reward import Reward
+from theorycov.gfn.sachs import SACHS_CONSENSUS_EDGES, SACHS_VARIABLES, load_sachs, sachs_consensus_adjacency
+from theorycov.gfn.sampling import choose_actions, log_pt_backward, sample
+from theorycov.gfn.scores import (
     BDeuScore,
     BGeScore,
     CallablePrior,
@@ -48,8 +48,8 @@ from .scores import (
     LocalScore,
     UniformPrior,
 )
-from .config import TrainerConfig
-from .trainer import ExtraTransitions, Trainer
+from theorycov.gfn.config import TrainerConfig
+from theorycov.gfn.trainer import ExtraTransitions, Trainer
 
 __all__ = [
     # data

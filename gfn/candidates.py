@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ConfigError
-from .reward import Reward
+from theorycov.gfn.errors import ConfigError
+from theorycov.gfn.reward import Reward
 
 __all__ = ["candidate_parents", "mass_outside"]
 

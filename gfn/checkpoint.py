@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .config import TrainerConfig
-from .env import GraphState
-from .errors import CheckpointError
+from theorycov.gfn.config import TrainerConfig
+from theorycov.gfn.env import GraphState
+from theorycov.gfn.errors import CheckpointError
 
 if TYPE_CHECKING:
-    from .reward import Reward
-    from .trainer import ExtraTransitions, Trainer
+    from theorycov.gfn.reward import Reward
+    from theorycov.gfn.trainer import ExtraTransitions, Trainer
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 

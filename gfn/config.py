@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .errors import ConfigError
-from .policy import PolicyConfig
+from theorycov.gfn.errors import ConfigError
+from theorycov.gfn.policy import PolicyConfig
 
 __all__ = ["TrainerConfig"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .errors import DataError, ShapeError, UnknownVariableError
+from theorycov.gfn.errors import DataError, ShapeError, UnknownVariableError
 
 __all__ = ["DataTable", "sample_erdos_renyi_dag", "sample_linear_gaussian", "make_linear_gaussian_er"]
 
@@ -159,7 +159,7 @@ def _topological_order(adj: np.ndarray) -> list[int]:
             if indeg[j] == 0:
                 ready.append(int(j))
     if len(order) != adj.shape[0]:
-        from .errors import CyclicGraphError
+        from theorycov.gfn.errors import CyclicGraphError
 
         raise CyclicGraphError("the graph has a cycle; linear-Gaussian sampling needs a DAG")
     return order

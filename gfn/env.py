@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .errors import InvalidActionError, ShapeError
-from .graphs import as_adjacency, check_acyclic, transitive_closure
-from .reward import Reward
+from theorycov.gfn.errors import InvalidActionError, ShapeError
+from theorycov.gfn.graphs import as_adjacency, check_acyclic, transitive_closure
+from theorycov.gfn.reward import Reward
 
 __all__ = ["GraphState", "DAGEnv"]
 

@@ -13,10 +13,10 @@ import functools
 
 import torch
 
-from .errors import ShapeError
-from .graphs import as_adjacency, graph_codes, is_acyclic
-from .policy import EdgePolicy
-from .reward import Reward
+from theorycov.gfn.errors import ShapeError
+from theorycov.gfn.graphs import as_adjacency, graph_codes, is_acyclic
+from theorycov.gfn.policy import EdgePolicy
+from theorycov.gfn.reward import Reward
 
 __all__ = ["enumerate_dags", "exact_posterior", "exact_log_posterior", "exact_terminal_distribution"]
 

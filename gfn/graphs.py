@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .errors import CyclicGraphError, ShapeError
+from theorycov.gfn.errors import CyclicGraphError, ShapeError
 
 __all__ = [
     "as_adjacency",

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ConfigError, CyclicGraphError
-from .graphs import as_adjacency, is_acyclic, transitive_closure
-from .parentsets import ParentSetTable, gibbs_parents, reverse_edge
-from .reward import Reward
+from theorycov.gfn.errors import ConfigError, CyclicGraphError
+from theorycov.gfn.graphs import as_adjacency, is_acyclic, transitive_closure
+from theorycov.gfn.parentsets import ParentSetTable, gibbs_parents, reverse_edge
+from theorycov.gfn.reward import Reward
 
 __all__ = ["DAGChains", "move_masks", "neighbourhood_sizes"]
 

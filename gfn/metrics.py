@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from .errors import ShapeError
-from .graphs import as_adjacency
+from theorycov.gfn.errors import ShapeError
+from theorycov.gfn.graphs import as_adjacency
 
 __all__ = [
     "kl_divergence",

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from scipy.special import ndtr, ndtri
 
-from .data import _topological_order
-from .errors import DataError, ShapeError, UnknownVariableError
-from .graphs import transitive_closure
+from theorycov.gfn.data import _topological_order
+from theorycov.gfn.errors import DataError, ShapeError, UnknownVariableError
+from theorycov.gfn.graphs import transitive_closure
 
 __all__ = ["LinearGaussianNetwork", "Gaussian"]
 

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .device import rand
-from .errors import ConfigError
-from .graphs import transitive_closure
-from .reward import Reward
+from theorycov.gfn.device import rand
+from theorycov.gfn.errors import ConfigError
+from theorycov.gfn.graphs import transitive_closure
+from theorycov.gfn.reward import Reward
 
 if TYPE_CHECKING:
-    from .mcmc import DAGChains
+    from theorycov.gfn.mcmc import DAGChains
 
 __all__ = ["ParentSetTable", "gibbs_parents", "reverse_edge"]
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .env import DAGEnv, GraphState
-from .errors import ConfigError
+from theorycov.gfn.env import DAGEnv, GraphState
+from theorycov.gfn.errors import ConfigError
 
 __all__ = ["PolicyConfig", "EdgePolicy"]
 

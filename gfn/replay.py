@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .device import rand, randint
-from .errors import InvalidActionError, ShapeError
-from .graphs import as_adjacency, check_acyclic, transitive_closure
+from theorycov.gfn.device import rand, randint
+from theorycov.gfn.errors import InvalidActionError, ShapeError
+from theorycov.gfn.graphs import as_adjacency, check_acyclic, transitive_closure
 
 if TYPE_CHECKING:
-    from .reward import Reward
+    from theorycov.gfn.reward import Reward
 
 __all__ = ["Transitions", "ReplayBuffer", "trajectory_transitions"]
 

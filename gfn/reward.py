@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ShapeError
-from .graphs import as_adjacency
-from .scores.base import LocalScore
-from .scores.priors import GraphPrior, UniformPrior
+from theorycov.gfn.errors import ShapeError
+from theorycov.gfn.graphs import as_adjacency
+from theorycov.gfn.scores.base import LocalScore
+from theorycov.gfn.scores.priors import GraphPrior, UniformPrior
 
 __all__ = ["Reward"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import DataTable
-from .errors import DataError
+from theorycov.gfn.data import DataTable
+from theorycov.gfn.errors import DataError
 
 __all__ = [
     "SACHS_VARIABLES",

@@ -15,11 +15,11 @@ import math
 
 import torch
 
-from .device import rand
-from .env import GraphState
-from .errors import ShapeError
-from .graphs import as_adjacency
-from .policy import EdgePolicy
+from theorycov.gfn.device import rand
+from theorycov.gfn.env import GraphState
+from theorycov.gfn.errors import ShapeError
+from theorycov.gfn.graphs import as_adjacency
+from theorycov.gfn.policy import EdgePolicy
 
 __all__ = ["choose_actions", "sample", "log_pt_backward"]
 

@@ -24,15 +24,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .candidates import candidate_parents
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainerConfig
-from .env import DAGEnv, GraphState
-from .losses import modified_db_loss, trajectory_balance_loss
-from .policy import EdgePolicy
-from .replay import ReplayBuffer, Transitions
-from .reward import Reward
-from .sampling import choose_actions
+from theorycov.gfn.candidates import candidate_parents
+from theorycov.gfn.checkpoint import load_checkpoint, save_checkpoint
+from theorycov.gfn.config import TrainerConfig
+from theorycov.gfn.env import DAGEnv, GraphState
+from theorycov.gfn.losses import modified_db_loss, trajectory_balance_loss
+from theorycov.gfn.policy import EdgePolicy
+from theorycov.gfn.replay import ReplayBuffer, Transitions
+from theorycov.gfn.reward import Reward
+from theorycov.gfn.sampling import choose_actions
 
 __all__ = ["TrainerConfig", "Trainer", "ExtraTransitions"]
 
@@ -288,18 +288,8 @@ class Trainer:
                 fh.write(json.dumps(rec) + "\n")
 
     # ---- checkpoints (gfn/checkpoint.py) -------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Everything needed to continue this run bit for bit."""
-        save_checkpoint(self, path)
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        reward: Reward,
-        extra_transitions: ExtraTransitions | None = None,
-        run_dir: str | Path | None = None,
-        config: TrainerConfig | None = None,
-    ) -> Trainer:
-        """Resume from a checkpoint; a given ``config`` must equal the saved one."""
-        return load_checkpoint(cls, path, reward, extra_transitions, run_dir, config)
+    #: ``trainer.save(path)``: everything needed to continue this run bit for bit.
+    save = save_checkpoint
+    #: ``Trainer.load(path, reward, extra_transitions=None, run_dir=None, config=None)``: resume from a checkpoint;
+    #: a given ``config`` must equal the saved one.
+    load = classmethod(load_checkpoint)

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .device import rand
-from .mcmc import DAGChains
-from .replay import Transitions
-from .reward import Reward
+from theorycov.gfn.device import rand
+from theorycov.gfn.mcmc import DAGChains
+from theorycov.gfn.replay import Transitions
+from theorycov.gfn.reward import Reward
 
 __all__ = ["GuideConfig", "MCMCGuide", "combine_transitions", "combine_starts"]
 

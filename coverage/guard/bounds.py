@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from theorycov.coverage.guard.estimators import Bound
+from theorycov.coverage.guard.plausible import RULES, plausible_cumulative
 from theorycov.coverage.masses import exact_masses, refuted, snis, weighted_masses
 
 __all__ = ["Bound", "RiskEstimates", "TheoryRisk", "TheoryTable", "estimate_risks", "theory_table", "weighted_mean"]
@@ -173,6 +174,7 @@ def estimate_risks(
     min_ess: float = 30.0,
     counts: torch.Tensor | None = None,
     p_theory: torch.Tensor | None = None,
+    rule: str = "ratio",
 ) -> RiskEstimates:
     """All risk estimates from per-graph harm probabilities.
 
@@ -188,6 +190,9 @@ def estimate_risks(
         counts: (N,) draws each distinct graph stands for (None: one each), for the interval and the ESS.
         p_theory: (N, H) P(H | do(a), G, theta consistent with h's signs, D), the per-graph risk averaged over
             the parameter draws in which h's signs hold (None: ``p`` for every theory, i.e. unsigned theories).
+        rule: Prop. 4.6's plausible set M_alpha (:mod:`coverage.guard.plausible`): ``"ratio"`` (default: R(G) >=
+            alpha * max R, the more cautious set) or ``"cumulative"`` (the paper code's rule: R(G) >= alpha times
+            the mass ranked at or above G, a subset of the ratio set with the same guarantee).
 
     Ties (scores within TIE) break towards the larger harm probability, then the lower index: Prop. 3.4's
     G^, the MAP graph and the deciding theory. Prop. 4.6's plausible set includes graphs within TIE of
@@ -204,7 +209,12 @@ def estimate_risks(
     map_i = _cautious_argmax(lr, p)
     score = lr + torch.log(p.clamp_min(1e-300))  # log P(G|D) + log p(G), up to a constant
     i34 = _cautious_argmax(score, p)
-    plausible_set = lr >= lr[map_i] + math.log(alpha) - TIE
+    if rule == "ratio":
+        plausible_set = lr >= lr[map_i] + math.log(alpha) - TIE
+    elif rule == "cumulative":
+        plausible_set = plausible_cumulative(lr, alpha)
+    else:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
     p_masked = torch.where(plausible_set, p, torch.full_like(p, -1.0))
     i46 = int(torch.argmax(p_masked))
     theories: list[TheoryRisk] = []

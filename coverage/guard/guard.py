@@ -21,6 +21,7 @@ from theorycov.coverage.guard.actions import Action, HarmEvent, Quantiles, alias
 from theorycov.coverage.guard.bounds import Bound, RiskEstimates, estimate_risks, theory_table
 from theorycov.coverage.guard.explain import Decision, DecisionStatus, EvidenceRef, explain_paths
 from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
+from theorycov.coverage.guard.plausible import RULES
 from theorycov.coverage.signs import SignSpec
 
 if TYPE_CHECKING:
@@ -38,11 +39,19 @@ class GuardConfig:
     bound: str = "human"  # the estimate that decides (a Bound name): human | cautious | prop34 | posterior | map
     threshold: float = 0.5  # block when the deciding estimate exceeds this probability
     alpha: float = 0.1  # Prop. 4.6: graphs within a factor alpha of the MAP are plausible
+    # Prop. 4.6's M_alpha rule (coverage.guard.plausible): "ratio" (R >= alpha * max R) by default, the more cautious
+    # of the two under the same Ville guarantee; "cumulative" (the paper code's) is a subset of it. bench/bandit.py
+    # measured both at C = 0.01 (bench/results/guard.json); the guard keeps the cautious one unless asked.
+    plausible_rule: str = "ratio"
     delta: float = 0.1  # human bound: theories with p(h|D) >= delta * P(h) are plausible
     inhibit_q: float = 0.05  # "inhibit X" sets X to this observational quantile
     activate_q: float = 0.95  # "activate X" sets X to this observational quantile
     min_ess: float = 30.0  # below this effective sample size no theory is declared refuted
     harm: HarmModelConfig = HarmModelConfig()
+
+    def __post_init__(self) -> None:
+        if self.plausible_rule not in RULES:
+            raise ValueError(f"GuardConfig.plausible_rule must be one of {', '.join(RULES)}, got {self.plausible_rule!r}")
 
 
 class Guard:
@@ -165,7 +174,7 @@ class Guard:
             p_theory = (draws[:, :, None] * c).sum(1) / c.sum(1).clamp_min(1.0)
         est = estimate_risks(
             p, self.log_reward, self.log_weight, self.satisfies, self.p_min, alpha=self.config.alpha, delta=self.config.delta,
-            exact=self.exact, table=self.table, counts=self.counts, p_theory=p_theory,
+            exact=self.exact, table=self.table, counts=self.counts, p_theory=p_theory, rule=self.config.plausible_rule,
         )
         return p, est
 

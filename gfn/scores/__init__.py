@@ -1,8 +1,8 @@
 """Decomposable scores (BGe, BDeu) and graph priors."""
-from .base import LocalScore
-from .bdeu import BDeuScore
-from .bge import BGeScore
-from .priors import CallablePrior, EdgeCountPrior, ErdosRenyiPrior, GraphPrior, UniformPrior
+from theorycov.gfn.scores.base import LocalScore
+from theorycov.gfn.scores.bdeu import BDeuScore
+from theorycov.gfn.scores.bge import BGeScore
+from theorycov.gfn.scores.priors import CallablePrior, EdgeCountPrior, ErdosRenyiPrior, GraphPrior, UniformPrior
 
 __all__ = [
     "LocalScore",

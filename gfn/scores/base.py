@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..errors import ShapeError
-from ..graphs import as_adjacency, parent_codes
+from theorycov.gfn.errors import ShapeError
+from theorycov.gfn.graphs import as_adjacency, parent_codes
 
 __all__ = ["LocalScore"]
 

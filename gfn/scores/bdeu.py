@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from scipy.special import gammaln
 
-from ..data import DataTable
-from ..errors import DataError, ShapeError
-from .base import LocalScore
+from theorycov.gfn.data import DataTable
+from theorycov.gfn.errors import DataError, ShapeError
+from theorycov.gfn.scores.base import LocalScore
 
 __all__ = ["BDeuScore"]
 

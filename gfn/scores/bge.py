@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from scipy.special import gammaln
 
-from ..data import DataTable
-from ..errors import DataError, ShapeError
-from .base import LocalScore
-from .bge_prior import BGePrior, node_statistics
+from theorycov.gfn.data import DataTable
+from theorycov.gfn.errors import DataError, ShapeError
+from theorycov.gfn.scores.base import LocalScore
+from theorycov.gfn.scores.bge_prior import BGePrior, node_statistics
 
 __all__ = ["BGeScore"]
 

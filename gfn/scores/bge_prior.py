@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from theorycov.gfn.errors import DataError
 
 __all__ = ["BGePrior", "NodeStatistics", "node_statistics"]
 

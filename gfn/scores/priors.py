@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import torch
 
-from ..errors import ConfigError, ShapeError
-from ..graphs import as_adjacency, num_edges
+from theorycov.gfn.errors import ConfigError, ShapeError
+from theorycov.gfn.graphs import as_adjacency, num_edges
 
 __all__ = ["GraphPrior", "UniformPrior", "EdgeCountPrior", "ErdosRenyiPrior", "CallablePrior"]
 

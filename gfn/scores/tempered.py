@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
-from .base import LocalScore
+from theorycov.gfn.errors import ConfigError
+from theorycov.gfn.scores.base import LocalScore
 
 __all__ = ["TemperedScore"]
 

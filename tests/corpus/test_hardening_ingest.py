@@ -19,7 +19,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from theorycov.cli import app
-from theorycov.corpus import pipeline, sentences
+from theorycov.corpus import pipeline, reading, sentences
 from theorycov.corpus.grounding import GroundingConfig
 from theorycov.corpus.pipeline import IngestConfig, IngestInputError, ingest
 from theorycov.corpus.readers import ReaderConfig, read_file
@@ -187,7 +187,7 @@ def test_a_20_mb_text_without_line_breaks_is_refused_at_once(tmp_path: Path, mon
         raise AssertionError(f"the splitter was given {len(text):,} characters")
 
     monkeypatch.setattr(sentences, "split_text", never)
-    monkeypatch.setattr(pipeline, "split_paper_passages", lambda passages: [s for p in passages for s in never(p.text)])
+    monkeypatch.setattr(reading, "split_paper_passages", lambda passages: [s for p in passages for s in never(p.text)])
     url = f"sqlite:///{tmp_path / 'huge.db'}"
     summary = ingest(folder, "sachs", url, config=FAST)
     reasons = {Path(p).name: r for p, _, r in summary.failures}

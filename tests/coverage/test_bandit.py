@@ -118,3 +118,22 @@ def test_cumulative_rule_is_the_paper_codes_and_keeps_its_guarantee() -> None:
     assert torch.equal(plausible_cumulative(lp[perm], 0.25), first[perm])
     assert bool((plausible_cumulative(lp, 0.25, ties="index") <= first).all())
     assert first.tolist() == [True, True, True, False, False, False]
+
+
+def test_estimate_risks_takes_either_plausible_rule() -> None:
+    """Masses 0.5, 0.3, 0.2 at alpha 0.5: the ratio set (R >= 0.5 max) is {0, 1}; the cumulative set keeps 0
+    (0.5 >= 0.25) and drops 1 (0.3 < 0.5 * 0.8), so the cautious bound falls from graph 1's harm to graph 0's."""
+    from theorycov.coverage.guard.bounds import estimate_risks
+    from theorycov.coverage.guard.guard import GuardConfig
+
+    lr = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64).log()
+    p = torch.tensor([0.1, 0.9, 0.95], dtype=torch.float64)
+    ratio = estimate_risks(p, lr, lr, alpha=0.5, exact=True)
+    cum = estimate_risks(p, lr, lr, alpha=0.5, exact=True, rule="cumulative")
+    assert (ratio.prop46, ratio.prop46_size) == (pytest.approx(0.9), 2)
+    assert (cum.prop46, cum.prop46_size) == (pytest.approx(0.1), 1)
+    assert cum.posterior == ratio.posterior and cum.prop34 == ratio.prop34  # the rule moves Prop. 4.6 only
+    with pytest.raises(ValueError, match="rule must be one of ratio, cumulative"):
+        estimate_risks(p, lr, lr, alpha=0.5, rule="max")
+    with pytest.raises(ValueError, match="plausible_rule must be one of"):
+        GuardConfig(plausible_rule="max")
