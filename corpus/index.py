@@ -1,7 +1,9 @@
 """The FAISS index over hypothesis renderings and evidence sentences, stored beside the database.
 
 Vectors are unit-norm MiniLM embeddings in an exact inner-product index (``IndexFlatIP`` inside an
-``IndexIDMap2``), so scores are cosine similarities. Each vector's id is the id of its ``IndexItem``
+``IndexIDMap2``), so scores are cosine similarities; from :func:`~theorycov.corpus.ann.large_at` vectors on (200,000
+by default) the index is an IVF-HNSW-PQ one (:mod:`theorycov.corpus.ann`), trained on a sample and then filled
+incrementally like the flat one. A flat index that grows past the size is moved into it once. Each vector's id is the id of its ``IndexItem``
 row: the database says what is indexed, and a lost or stale index file is rebuilt from it. Updates
 are incremental (only items flagged ``indexed = False`` are embedded) and the file is replaced
 atomically, then the items are flagged: a crash between the two only re-adds those ids (removed first).
@@ -20,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from theorycov.corpus import ann
 from theorycov.db import crud, get_engine, init_db, session_scope
 from theorycov.db import models as m
 from theorycov.corpus.store import citation_of
@@ -66,12 +69,13 @@ class HypothesisIndex:
         self._index = None
 
     # ------------------------------------------------------------ storage
-    def _new(self):  # noqa: ANN202 (faiss types)
-        import faiss
-
+    def _new(self, n_expected: int):  # noqa: ANN202 (faiss types)
+        """An empty index for a collection of about ``n_expected`` vectors: flat, or IVF-HNSW-PQ (untrained)."""
         from theorycov.corpus.embed import DIM
 
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+        if n_expected >= max(ann.large_at(), ann.MIN_IVF):
+            return ann.ivf_index(DIM, n_expected)
+        return ann.flat_index(DIM)
 
     def _load(self, session: Session):  # noqa: ANN202
         """The index on disk if it agrees with the database, else a rebuilt one."""
@@ -86,14 +90,16 @@ class HypothesisIndex:
         elif self.path.exists():
             try:
                 index = faiss.read_index(str(self.path))
+                ann.set_search_params(index)
             except RuntimeError as exc:  # a truncated or foreign file: rebuild rather than fail
                 log.warning("index file %s unreadable (%s); rebuilding it from the database", self.path, exc)
         if index is None or index.ntotal != n_indexed:
             if n_indexed:
                 log.info("rebuilding the FAISS index from %d database items", n_indexed)
-            crud.mark_indexed([i.id for i in crud.all_index_items(session=session)], session=session, indexed=False)
+            items = crud.all_index_items(session=session)
+            crud.mark_indexed([i.id for i in items], session=session, indexed=False)
             session.flush()
-            index = self._new()
+            index = self._new(len(items))
         self._index = index
         return index
 
@@ -110,7 +116,10 @@ class HypothesisIndex:
 
     # ------------------------------------------------------------ updates
     def sync(self, *, batch: int = 512) -> int:
-        """Embed and add every pending item; returns how many were added."""
+        """Embed and add every pending item; returns how many were added.
+
+        An IVF index that is not trained yet (a rebuild above the size, or a flat index just moved) buffers the
+        first embeddings until it has its training sample (:func:`ann.train_size`), trains, then adds them."""
         import numpy as np
 
         from theorycov.corpus.embed import embed
@@ -119,16 +128,38 @@ class HypothesisIndex:
         with session_scope(self.engine) as session:
             index = self._load(session)
             pending = crud.pending_index_items(session=session)
+            if not pending:
+                return 0
+            index.remove_ids(np.array([it.id for it in pending], dtype=np.int64))  # ids a crashed sync already wrote
+            buffered: list[tuple[np.ndarray, np.ndarray]] = []
+            if ann.is_flat(index) and index.ntotal + len(pending) >= max(ann.large_at(), ann.MIN_IVF):
+                index, buffered = self._grown(index, index.ntotal + len(pending))
             for i in range(0, len(pending), batch):
                 chunk = pending[i : i + batch]
                 ids = np.array([it.id for it in chunk], dtype=np.int64)
-                index.remove_ids(ids)  # ids a crashed sync already wrote
-                index.add_with_ids(embed([it.text for it in chunk]), ids)
+                vectors = embed([it.text for it in chunk])  # (b, 384)
+                if index.is_trained:
+                    index.add_with_ids(vectors, ids)
+                else:
+                    buffered.append((ids, vectors))
+                    if sum(len(b[0]) for b in buffered) >= ann.train_size(index) or i + batch >= len(pending):
+                        _train_and_fill(index, buffered)
+                        buffered = []
                 added += len(chunk)
-            if pending:
-                self._save(index)
-                crud.mark_indexed([it.id for it in pending], session=session)
+            if buffered:  # a moved flat index that needs no new vectors to train
+                _train_and_fill(index, buffered)
+            self._index = index
+            self._save(index)
+            crud.mark_indexed([it.id for it in pending], session=session)
         return added
+
+    def _grown(self, flat, n_expected: int):  # noqa: ANN001, ANN202 (faiss types)
+        """A flat index past :func:`ann.large_at`: an untrained IVF index and the flat one's (ids, vectors)."""
+        from theorycov.corpus.embed import DIM
+
+        log.info("the index reaches %d vectors: moving it from exact to IVF-HNSW-PQ search", n_expected)
+        ids, vectors = ann.vectors_of(flat)
+        return ann.ivf_index(DIM, n_expected), ([(ids, vectors)] if len(ids) else [])
 
     def __len__(self) -> int:
         with session_scope(self.engine) as session:
@@ -161,6 +192,17 @@ class HypothesisIndex:
                 hits.append(SearchHit(hid, score, hyp.rendering if hyp else "", item.text, item.kind,
                                       tuple(citation_of(p) for p in papers)))  # fmt: skip
             return hits
+
+
+def _train_and_fill(index, buffered) -> None:  # noqa: ANN001 (faiss types)
+    """Train an IVF index on a sample of the buffered (ids, vectors) and add them all."""
+    import numpy as np
+
+    ids = np.concatenate([b[0] for b in buffered])
+    vectors = np.concatenate([b[1] for b in buffered])
+    if not index.is_trained:
+        index.train(ann.train_sample(vectors, ann.train_size(index)))
+    index.add_with_ids(vectors, ids)
 
 
 def _search_one_thread(index, query, k: int):  # noqa: ANN001, ANN202 (faiss types)

@@ -1,0 +1,154 @@
+"""Scale-out benchmark (issue 14), index part: the IVF-HNSW-PQ index of corpus/ann.py at 1 M and 10 M synthetic
+384-d vectors. Writes bench/results/scaleout.json and appends to bench/RESULTS.md.
+
+    .venv/bin/python bench/scaleout.py                                  # 1 M (PQ 96 and 192 bytes), then 10 M (PQ 192)
+    .venv/bin/python bench/scaleout.py --sizes 1000000 --pq 192 --queries 2000 --no-record   # a shorter look
+
+For each size and PQ code size: build time (training on corpus.ann's sample, then adding in chunks of 100,000
+as an ingest would), the index's bytes and the process's resident memory after the build, p50 / p95 latency of
+single queries on 1 thread, and recall@10 against exact inner-product search over the same vectors.
+
+The vectors are embedding-like: a 32-d Gaussian mixture (100 components) mapped into 384 dims plus a little
+isotropic noise, unit norm; the queries are held-out draws of the same distribution. Sentence embeddings have a
+low intrinsic dimension; isotropic noise on the sphere (where no neighbour is much nearer than another) is the
+worst case for any quantizer, and `--noise 0.6 --rank 384` gives it. The base vectors are never held at once:
+chunk i is regenerated from seed i for the exact pass, so 10 M vectors (15 GB as float32) fit in 24 GB.
+
+Ingest on Ray against a model server (the issue's other half) is not built yet: no such section here.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gfn_common import BENCH, machine, report, table  # noqa: E402
+
+CHUNK = 100_000
+DIM = 384
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (not the peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+class Vectors:
+    """Chunk i of the base set (seed i) and the held-out queries (seed 10^6), all from one fixed mixture."""
+
+    def __init__(self, rank: int, noise: float) -> None:
+        self.rank, self.noise = rank, noise
+        self.mix = np.random.default_rng(123).standard_normal((rank, DIM)).astype(np.float32) / np.sqrt(rank)
+        self.centres = np.random.default_rng(321).standard_normal((100, rank)).astype(np.float32)
+
+    def draw(self, n: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        z = self.centres[rng.integers(100, size=n)] + 0.5 * rng.standard_normal((n, self.rank), dtype=np.float32)
+        x = z @ self.mix + self.noise * rng.standard_normal((n, DIM), dtype=np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def chunk(self, i: int, n: int) -> np.ndarray:
+        return self.draw(min(CHUNK, n - i * CHUNK), seed=i)
+
+
+def exact_top10(vec: Vectors, n: int, queries: np.ndarray) -> np.ndarray:
+    """(Q, 10) ids of the exact inner-product neighbours, streaming the base chunk by chunk."""
+    import faiss
+
+    heap = faiss.ResultHeap(len(queries), 10, keep_max=True)
+    for i in range((n + CHUNK - 1) // CHUNK):
+        x = vec.chunk(i, n)
+        sims = queries @ x.T  # (Q, chunk)
+        top = np.argpartition(-sims, 10, axis=1)[:, :10]
+        heap.add_result(np.take_along_axis(sims, top, 1).astype(np.float32), (top + i * CHUNK).astype(np.int64))
+    heap.finalize()
+    return heap.I
+
+
+def one(vec: Vectors, n: int, pq: int, queries: np.ndarray, truth: np.ndarray) -> dict[str, object]:
+    import faiss
+
+    from theorycov.corpus import ann
+
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    index = ann.ivf_index(DIM, n, pq_bytes=pq)
+    want = ann.train_size(index)
+    sample = np.concatenate([vec.chunk(i, n) for i in range((want + CHUNK - 1) // CHUNK)])[:want]
+    index.train(sample)
+    del sample
+    t_train = time.perf_counter() - t0
+    for i in range((n + CHUNK - 1) // CHUNK):  # filled incrementally, with ids, as corpus.index adds them
+        x = vec.chunk(i, n)
+        index.add_with_ids(x, np.arange(i * CHUNK, i * CHUNK + len(x), dtype=np.int64))
+    build = time.perf_counter() - t0
+    rss = rss_mb()
+    index_mb = faiss.serialize_index(index).nbytes / 2**20
+    faiss.omp_set_num_threads(1)  # one query, one thread: what corpus.index does
+    lat = []
+    for q in queries[:1000]:
+        t = time.perf_counter()
+        index.search(q[None], 10)
+        lat.append((time.perf_counter() - t) * 1e3)
+    _, got = index.search(queries, 10)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)]))
+    ivf = faiss.extract_index_ivf(index)
+    return {"n": n, "pq_bytes": pq, "nlist": ivf.nlist, "nprobe": ivf.nprobe, "train_vectors": want, "train_s": round(t_train, 1),
+            "build_s": round(build, 1), "index_mb": round(index_mb, 1), "rss_mb": round(rss, 1), "rss_delta_mb": round(rss - rss0, 1),
+            "p50_ms": float(np.median(lat)), "p95_ms": float(np.percentile(lat, 95)), "recall10": recall, "queries": len(queries),
+            "load": "/".join(f"{v:.2f}" for v in os.getloadavg())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--pq", type=int, nargs="+", default=[96, 192], help="PQ code bytes to compare at the smallest size")
+    ap.add_argument("--queries", type=int, default=10_000, help="recall queries at 1 M (fewer above: see --queries-large)")
+    ap.add_argument("--queries-large", type=int, default=1_000, help="recall queries above 1 M (exact search costs n * Q)")
+    ap.add_argument("--rank", type=int, default=32)
+    ap.add_argument("--noise", type=float, default=0.05)
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+    from theorycov.corpus import ann
+
+    vec = Vectors(args.rank, args.noise)
+    rows: list[dict[str, object]] = []
+    for k, n in enumerate(sorted(args.sizes)):
+        nq = args.queries if n <= 1_000_000 else args.queries_large
+        queries = vec.draw(nq, seed=10**6)
+        t = time.perf_counter()
+        truth = exact_top10(vec, n, queries)
+        print(f"n={n:,}: exact neighbours of {nq:,} queries in {time.perf_counter() - t:.0f} s", flush=True)
+        for pq in (args.pq if k == 0 else [ann.PQ_BYTES]):
+            rows.append({**one(vec, n, pq, queries, truth), "rank": args.rank, "noise": args.noise})
+            print(rows[-1], flush=True)
+    figures: dict[str, object] = {"index_rows": rows, "index_data": f"rank {args.rank} mixture + noise {args.noise}, unit norm"}
+    for r in rows:
+        if r["pq_bytes"] != ann.PQ_BYTES:
+            continue
+        tag = {1_000_000: "1m", 10_000_000: "10m"}.get(int(r["n"]), str(r["n"]))  # type: ignore[call-overload]
+        figures.update({f"index_p50_ms_{tag}": r["p50_ms"], f"index_recall10_{tag}": r["recall10"], f"index_rss_mb_{tag}": r["rss_mb"],
+                        f"index_mb_{tag}": r["index_mb"], f"index_build_s_{tag}": r["build_s"]})
+    body = table(rows)
+    print(body)
+    if not args.no_record:
+        import json
+
+        path = BENCH / "results" / "scaleout.json"
+        old = json.loads(path.read_text()) if path.exists() else {}
+        report("scaleout", f"scaleout: index at {', '.join(f'{n:,}' for n in sorted(args.sizes))} vectors", body, {**old, **figures},
+               f"load at start {machine().split('load average ')[-1]}")
+
+
+if __name__ == "__main__":
+    main()
