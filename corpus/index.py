@@ -5,9 +5,9 @@ Vectors are unit-norm MiniLM embeddings in an exact inner-product index (``Index
 (200,000 by default) the index is an IVF-HNSW-PQ one (:mod:`theorycov.corpus.ann`), trained on a sample and then
 filled incrementally like the flat one; a flat index that grows past the size is moved into it once.
 
-Each vector's id is the id of its ``IndexItem`` row: the database says what is indexed, and a lost or stale index file is rebuilt from it. Updates
-are incremental (only items flagged ``indexed = False`` are embedded) and the file is replaced
-atomically, then the items are flagged: a crash between the two only re-adds those ids (removed first).
+Each vector's id is the id of its ``IndexItem`` row: the database says what is indexed, and a lost or stale
+index file is rebuilt from it. Updates are incremental (only items flagged ``indexed = False`` are embedded) and
+the file is replaced atomically, then the items are flagged: a crash between the two only re-adds those ids (removed first).
 
 ``search(text, k)`` returns hypotheses, best first, each with its score, the text that matched, its
 rendering and the citations of the papers behind it.
