@@ -130,3 +130,21 @@ def test_priors_and_external_prior_hook(gaussian: DataTable) -> None:
     expected = reward.log_reward(nxt) - reward.log_reward(g)
     assert torch.allclose(reward.delta_edges(g, src, dst), expected, atol=1e-10)
     assert not reward.prior.decomposable
+
+
+def test_bge_block_deltas_match_generic_at_d30() -> None:
+    """The parent-block Schur path (rows with 0 to 12 parents, padded to the largest set) against d + 1 local
+    scores per row, and an empty batch."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((150, 30)) @ rng.standard_normal((30, 30))
+    score = BGeScore(DataTable(x, tuple(f"v{i}" for i in range(30))))
+    score.table_max_d = 0
+    nodes = torch.from_numpy(rng.integers(0, 30, 64))
+    parents = torch.from_numpy(rng.random((64, 30)) < rng.random((64, 1)) * 0.4)
+    parents[torch.arange(64), nodes] = False
+    parents[0] = False  # a row with no parents beside rows with many
+    assert int(parents.sum(1).max()) >= 8
+    fast = score._delta_nodes(nodes, parents)
+    slow = LocalScore._delta_nodes(score, nodes, parents)
+    assert torch.allclose(fast, slow, atol=1e-8)
+    assert score._delta_nodes(nodes[:0], parents[:0]).shape == (0, 30)
