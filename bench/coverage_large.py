@@ -31,6 +31,7 @@ from theorycov.coverage.prior import FloorPrior
 from theorycov.gfn import BGeScore, Reward, sample
 from theorycov.gfn.data import make_linear_gaussian_er
 
+from gfn_common import count_transitions  # noqa: E402
 from coverage_d5 import DELTA, EPS, LAM, _h, train_gfn  # noqa: E402  (shared helpers of the benchmark)
 from coverage_sachs import run_sachs, sachs_hypotheses  # noqa: E402,F401  (re-exported for bench/coverage.py)
 
@@ -176,15 +177,8 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     tr.start_states = combine_starts(None if obj is None else obj.start_states, guide.start_states)  # type: ignore[assignment]
     if cfg.nll_weight > 0:
         tr.demonstrations = guide.demonstrations
-    count = {"n": 0}
-    add = tr.buffer.add
-
-    def counted(t, validate: bool = False) -> None:  # noqa: ANN001
-        count["n"] += len(t)
-        add(t, validate)
-
-    tr.buffer.add = counted  # type: ignore[method-assign]
-    evals = lambda: count["n"] + guide.chains.evaluations  # noqa: E731  (injected transitions are in count)
+    added = count_transitions(tr)
+    evals = lambda: added() + guide.chains.evaluations  # noqa: E731  (injected transitions are in the count)
     g = torch.Generator().manual_seed(seed + 5)
     out: dict[str, object] = {}
 

@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from coverage_d5 import _audit_every, planted_d5  # noqa: E402
+from gfn_common import count_transitions  # noqa: E402
 
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective  # noqa: E402
 from theorycov.coverage.train import CoverageTraining  # noqa: E402
@@ -42,14 +43,7 @@ def main() -> None:
     base.update(tkw)
     obj = CoverageObjective(inst.reward, inst.cs, CoverageConfig.budgeted(**ckw)) if cov else None
     tr = Trainer(TrainerConfig(**base), inst.reward, extra_transitions=obj, start_states=None if obj is None else obj.start_states)  # type: ignore[arg-type]
-    count = {"n": 0}
-    add = tr.buffer.add
-
-    def counted(t, validate: bool = False) -> None:  # noqa: ANN001
-        count["n"] += len(t)
-        add(t, validate)
-
-    tr.buffer.add = counted  # type: ignore[method-assign]
+    added = count_transitions(tr)
     t0 = time.perf_counter()
     CoverageTraining(tr, inst.cs, obj, p_reference=inst.p, refuted=inst.refuted, audit_every=_audit_every(iterations),
                      n_samples=2048, seed=seed, exact_graphs=inst.dags, **akw).run(iterations=iterations)
@@ -62,7 +56,7 @@ def main() -> None:
     bi = torch.tensor([index[c] for c in graph_codes(inst.best).tolist()])
     print(json.dumps({"seed": seed, "coverage": cov, "trainer": tkw, "objective": ckw, "audit": akw, "min_q_over_p": round(float(ratio.min()), 3),
                       "worst": worst, "q_over_p": [round(float(x), 3) for x in ratio], "jsd": round(jensen_shannon(inst.post, pt), 5),
-                      "evaluations": count["n"], "best_pt_over_p": [round(float(x), 2) for x in (pt[bi] / inst.post[bi])[judged]],
+                      "evaluations": added(), "best_pt_over_p": [round(float(x), 2) for x in (pt[bi] / inst.post[bi])[judged]],
                       "seconds": round(time.perf_counter() - t0)}))
     edges = inst.dags.flatten(1).sum(1)
     region = inst.sat[:, worst].to(torch.float64)

@@ -8,6 +8,7 @@ import platform
 import resource
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -64,3 +65,17 @@ def report(name: str, title: str, body: str, figures: dict[str, object], notes: 
         fh.write(section)
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / f"{name}.json").write_text(json.dumps(figures, indent=2, default=float) + "\n")
+
+
+def count_transitions(trainer) -> Callable[[], int]:  # noqa: ANN001
+    """Wrap ``trainer.buffer.add`` so that every transition added (its own and injected ones) is counted: the
+    reward evaluations a GFlowNet run costs. Returns a function giving the count so far."""
+    count = [0]
+    add = trainer.buffer.add
+
+    def counted(t, validate: bool = False) -> None:  # noqa: ANN001
+        count[0] += len(t)
+        add(t, validate)
+
+    trainer.buffer.add = counted
+    return lambda: count[0]
