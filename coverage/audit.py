@@ -74,6 +74,7 @@ def audit(
     config: AuditConfig = AuditConfig(),
     harm: HarmModel | None = None,
     prior_mass: torch.Tensor | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> AuditReport:
     """Audit a sampler's draws against the hypotheses.
 
@@ -89,6 +90,7 @@ def audit(
         log_pt_of: (B, d, d) -> (B,) the sampler's log P_T (backward estimate). At d > 5 a single best
             completion is rarely drawn even by a perfect sampler, so it counts as reached when drawn or
             when P_T(G*) >= 0.1 p(G*|D), with p(G*|D) = R(G*) / Z and Z estimated from the draws.
+        allowed: (d, d) bool the sampler's candidate edges, if it was restricted: completions climb inside them.
         harm: the conjugate parameter posterior (the guard's harm model) that weighs signed theories: with it,
             a theory's signs join the refutation rule (coverage.signs) and the report shows structure and sign
             support apart; coverage (q against p) stays structural. prior_mass: (H,) P(h) of the whole event
@@ -136,7 +138,9 @@ def audit(
     comps = []
     for h in range(n_h):
         start = completions[h] if completions is not None and bool(cs.satisfies(completions[h][None])[0, h]) else None
-        comp = best_completion(reward, cs, h, restarts=1 if start is not None else config.restarts, seed=h, start=start)
+        if start is not None and allowed is not None and bool((start & ~allowed).any()):
+            start = None
+        comp = best_completion(reward, cs, h, restarts=1 if start is not None else config.restarts, seed=h, start=start, allowed=allowed)
         comps.append(comp)
         reached[h] = _member(comp.adj, sample_codes)
     if log_pt_of is not None and log_pt is not None and dags is None:

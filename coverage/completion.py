@@ -42,6 +42,13 @@ def minimal_graph(cs: ConstraintSet, row: int) -> torch.Tensor:
     return adj
 
 
+def _inside(graphs: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    """(M,) bool: the graphs (M, d, d) use candidate edges only (all True without a screen)."""
+    if allowed is None:
+        return torch.ones(graphs.shape[0], dtype=torch.bool)
+    return ~(graphs & ~allowed.to(graphs.device, torch.bool)).flatten(1).any(1)
+
+
 def _neighbours(adj: torch.Tensor) -> torch.Tensor:
     """All graphs one edge move away: (d, d) bool -> (M, d, d) bool (adds, removals, reversals)."""
     d = adj.shape[0]
@@ -70,30 +77,35 @@ def best_completion(
     max_steps: int = 500,
     seed: int = 0,
     start: torch.Tensor | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> Completion:
     """Hill-climb log R over DAGs that satisfy hypothesis ``row``; returns the best graph found.
 
     Args:
         start: optional (d, d) bool start graph (e.g. a GFlowNet sample completing h); must satisfy h.
+        allowed: optional (d, d) bool candidate edges (the sampler's screen, gfn/candidates.py): the climb
+            stays inside them, so that the completion is a graph the sampler can build.
     """
     gen = torch.Generator().manual_seed(seed)
     base = minimal_graph(cs, row) if start is None else start.to(torch.bool)
     if not bool(cs.satisfies(base[None])[0, row]):
         raise HypothesisError(f"the start graph does not satisfy hypothesis {row}")
+    if not bool(_inside(base[None], allowed)[0]):
+        raise HypothesisError(f"the start graph of hypothesis {row} has edges outside the candidate edges")
     best_adj, best_lr, total_steps = base, float(reward.log_reward(base[None])[0]), 0
     for r in range(restarts):
         cur = base.clone()
         if r > 0:  # perturb: a few random admissible additions
             for _ in range(random_edges):
                 nb = _neighbours(cur)
-                nb = nb[is_acyclic(nb) & cs.satisfies(nb)[:, row] & (nb.flatten(1).sum(1) > cur.sum())]
+                nb = nb[is_acyclic(nb) & cs.satisfies(nb)[:, row] & (nb.flatten(1).sum(1) > cur.sum()) & _inside(nb, allowed)]
                 if nb.shape[0] == 0:
                     break
                 cur = nb[int(torch.randint(nb.shape[0], (1,), generator=gen))]
         cur_lr = float(reward.log_reward(cur[None])[0])
         for _ in range(max_steps):
             nb = _neighbours(cur)
-            nb = nb[is_acyclic(nb) & cs.satisfies(nb)[:, row]]
+            nb = nb[is_acyclic(nb) & cs.satisfies(nb)[:, row] & _inside(nb, allowed)]
             if nb.shape[0] == 0:
                 break
             lr = reward.log_reward(nb)

@@ -79,9 +79,11 @@ class CoverageObjective:
         constraints: the hypotheses; rows are indices into every per-hypothesis tensor here.
     """
 
-    def __init__(self, reward: Reward, constraints: ConstraintSet, config: CoverageConfig | None = None) -> None:
+    def __init__(self, reward: Reward, constraints: ConstraintSet, config: CoverageConfig | None = None,
+                 allowed: torch.Tensor | None = None) -> None:
         config = CoverageConfig() if config is None else config
         self.reward, self.cs, self.config = reward, constraints, config
+        self.allowed = allowed  # (d, d) the sampler's candidate edges: completions stay inside them
         self.d = reward.d
         self.priority = torch.ones(len(constraints), dtype=torch.float64)
         self.remaining: int | None = None  # transitions left until the next audit (None: no cap yet)
@@ -96,7 +98,7 @@ class CoverageObjective:
         self.generator = torch.Generator().manual_seed(config.seed + 104729)  # reservoir eviction only
         for h in range(len(constraints)):
             try:
-                comp = best_completion(reward, constraints, h, restarts=config.restarts, seed=config.seed + h)
+                comp = best_completion(reward, constraints, h, restarts=config.restarts, seed=config.seed + h, allowed=allowed)
                 pool = torch.unique(torch.stack([comp.adj, minimal_graph(constraints, h)]).flatten(1), dim=0).reshape(-1, self.d, self.d)
                 self.best.append(comp.adj)
                 self.best_log_r[h] = comp.log_reward
@@ -116,7 +118,10 @@ class CoverageObjective:
         (best and minimal completion) stay; past ``pool_size`` the rest is a uniform random subset.
         """
         graphs = as_adjacency(graphs, self.d)
-        graphs = graphs[self.cs.satisfies(graphs)[:, h]]
+        keep = self.cs.satisfies(graphs)[:, h]
+        if self.allowed is not None:
+            keep &= ~(graphs & ~self.allowed.to(graphs.device)).flatten(1).any(1)
+        graphs = graphs[keep]
         if graphs.shape[0] == 0:
             return
         lr = self.reward.log_reward(graphs)

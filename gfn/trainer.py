@@ -153,10 +153,28 @@ class Trainer:
         self.state = env.reset_where(nxt, nxt.done)  # stopped graphs restart from the empty graph ...
         if self.start_states is not None and bool(nxt.done.any()):  # ... or from graphs the hook chooses
             starts = self.start_states(int(nxt.done.sum()), self.generator)
+            if starts is not None and self.env.allowed is not None:
+                starts = starts[~(starts.to(self.device) & ~self.env.allowed).flatten(1).any(1)]
             if starts is not None and starts.shape[0] > 0:
                 rows = nxt.done.nonzero().flatten()[: starts.shape[0]]
                 self.state = env.set_where(self.state, rows, starts[: rows.numel()])
         return int(is_edge.sum())
+
+    def _inside_candidates(self, t: Transitions) -> Transitions:
+        """The hook's transitions whose state and added edge lie inside the environment's candidate edges.
+
+        A hook may build graphs outside them (a theory's hill-climbed completion, a guide without the mask);
+        such a transition has no probability under the masked policy, so it is dropped, not learned from.
+        """
+        allowed = self.env.allowed
+        if allowed is None:
+            return t
+        adj, act = t.adj.to(self.device), t.actions.to(self.device)
+        d = self.env.d
+        keep = ~(adj & ~allowed).flatten(1).any(1) & allowed.flatten()[act.clamp(0, d * d - 1)]
+        if bool(keep.all()):
+            return t
+        return Transitions(adj[keep], act[keep], t.delta_log_reward.to(self.device)[keep])
 
     def _prefill(self) -> None:
         while len(self.buffer) < min(self.config.prefill, self.config.replay_capacity):
@@ -212,7 +230,7 @@ class Trainer:
             if self.extra_transitions is not None:
                 extra = self.extra_transitions(self.iteration, self.generator)
                 if extra is not None and len(extra):
-                    self.buffer.add(extra, validate=True)
+                    self.buffer.add(self._inside_candidates(extra), validate=True)
             loss = self.db_loss(self.buffer.sample(c.batch_size, self.generator))
         else:
             loss = self.tb_loss(eps)

@@ -175,6 +175,7 @@ def estimate_risks(
     counts: torch.Tensor | None = None,
     p_theory: torch.Tensor | None = None,
     rule: str = "ratio",
+    theory_risks: torch.Tensor | None = None,
 ) -> RiskEstimates:
     """All risk estimates from per-graph harm probabilities.
 
@@ -193,6 +194,8 @@ def estimate_risks(
         rule: Prop. 4.6's plausible set M_alpha (:mod:`coverage.guard.plausible`): ``"ratio"`` (default: R(G) >=
             alpha * max R, the more cautious set) or ``"cumulative"`` (the paper code's rule: R(G) >= alpha times
             the mass ranked at or above G, a subset of the ratio set with the same guarantee).
+        theory_risks: (H,) each theory's risk when it is not the mean over its members (e.g. the upper credible
+            risk of coverage.guard.credible); None: the mean, from ``p_theory`` or ``p``.
 
     Ties (scores within TIE) break towards the larger harm probability, then the lower index: Prop. 3.4's
     G^, the MAP graph and the deciding theory. Prop. 4.6's plausible set includes graphs within TIE of
@@ -226,6 +229,8 @@ def estimate_risks(
     if table is not None:
         # (H,) P(H | do(a), h, D): over the (graph, parameter) pairs consistent with h
         risks = table.weights.T @ p if p_theory is None else (table.weights * p_theory.to(torch.float64)).sum(0)
+        if theory_risks is not None:  # e.g. each theory's upper credible risk (coverage.guard.credible)
+            risks = theory_risks.to(torch.float64)
         for h in range(risks.shape[0]):
             k = int(table.members[h])
             risk_h = float(risks[h]) if k else float("nan")

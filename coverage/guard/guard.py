@@ -19,6 +19,7 @@ import torch
 from theorycov.coverage.constraints import ConstraintSet
 from theorycov.coverage.guard.actions import Action, HarmEvent, Quantiles, alias_resolver, parse_action, parse_harm
 from theorycov.coverage.guard.bounds import Bound, RiskEstimates, estimate_risks, theory_table
+from theorycov.coverage.guard.credible import theory_quantile_risks
 from theorycov.coverage.guard.explain import Decision, DecisionStatus, EvidenceRef, explain_paths
 from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
 from theorycov.coverage.guard.plausible import RULES
@@ -47,9 +48,14 @@ class GuardConfig:
     inhibit_q: float = 0.05  # "inhibit X" sets X to this observational quantile
     activate_q: float = 0.95  # "activate X" sets X to this observational quantile
     min_ess: float = 30.0  # below this effective sample size no theory is declared refuted
+    # A theory's risk: None, its posterior predictive (the mean over the (G, theta) consistent with it); a level q,
+    # the q-quantile over them (coverage.guard.credible: the worst parameters its credible region keeps).
+    theory_level: float | None = None
     harm: HarmModelConfig = HarmModelConfig()
 
     def __post_init__(self) -> None:
+        if self.theory_level is not None and not 0.0 < self.theory_level <= 1.0:
+            raise ValueError(f"GuardConfig.theory_level must lie in (0, 1] or be None, got {self.theory_level!r}")
         if self.plausible_rule not in RULES:
             raise ValueError(f"GuardConfig.plausible_rule must be one of {', '.join(RULES)}, got {self.plausible_rule!r}")
 
@@ -172,9 +178,13 @@ class Guard:
         if self.consistent is not None:  # each theory's risk over the draws consistent with its signs
             c = self.consistent.to(torch.float64)  # (N, S, H)
             p_theory = (draws[:, :, None] * c).sum(1) / c.sum(1).clamp_min(1.0)
+        theory_risks = None
+        if self.config.theory_level is not None and self.table is not None:
+            theory_risks = theory_quantile_risks(draws, self.table.weights, self.consistent, self.config.theory_level)
         est = estimate_risks(
             p, self.log_reward, self.log_weight, self.satisfies, self.p_min, alpha=self.config.alpha, delta=self.config.delta,
             exact=self.exact, table=self.table, counts=self.counts, p_theory=p_theory, rule=self.config.plausible_rule,
+            theory_risks=theory_risks,
         )
         return p, est
 

@@ -71,3 +71,26 @@ def test_refuted_theory_does_not_decide() -> None:
     dec = _guard(lr).check("activate B", "C < q10")
     assert dec.deciding_theory != "B inhibits C"
     assert dec.status is DecisionStatus.ALLOW
+
+
+def test_theory_level_reads_each_theory_at_its_upper_credible_risk() -> None:
+    """GuardConfig.theory_level = q: a theory's risk is the q-quantile of its (graph, draw) risks, so it never
+    falls below the level-0 reading and, at q = 1, is the largest draw; the mean stays the default."""
+    from theorycov.coverage.guard.credible import theory_quantile_risks
+
+    lr = torch.tensor([-3.0, 0.0, -5.0], dtype=torch.float64)
+    mean = _guard(lr, config=GuardConfig(threshold=0.5, delta=0.1))
+    a, h = mean.parse("activate A", "C < q10")
+    _, est_mean = mean.estimate(a, h)
+    draws = mean.harm_draws(a, h)
+    for q in (0.5, 0.9, 1.0):
+        upper = _guard(lr, config=GuardConfig(threshold=0.5, delta=0.1, theory_level=q))
+        _, est = upper.estimate(a, h)
+        want = theory_quantile_risks(draws, mean.table.weights, mean.consistent, q)  # type: ignore[union-attr]
+        for t in range(2):
+            assert est.theories[t].risk == pytest.approx(float(want[t]))
+        assert est.human == pytest.approx(max(float(want[t]) for t in range(2) if est.theories[t].plausible))
+    top = _guard(lr, config=GuardConfig(theory_level=1.0)).estimate(a, h)[1]
+    assert top.human >= est_mean.human
+    with pytest.raises(ValueError, match="theory_level"):
+        GuardConfig(theory_level=0.0)

@@ -7,7 +7,7 @@ import torch
 
 from theorycov.db.schemas import Constraint, Hypothesis
 from theorycov.coverage.posterior import FitConfig, PosteriorSample, fit_posterior
-from theorycov.gfn import PolicyConfig, TrainerConfig
+from theorycov.gfn import BGeScore, PolicyConfig, Reward, TrainerConfig
 from theorycov.gfn.data import make_linear_gaussian_er
 
 
@@ -45,3 +45,31 @@ def test_running_audit_fires_when_cadences_do_not_divide() -> None:
                                policy=PolicyConfig(hidden=16)), Reward(BGeScore(data)))
     hist = CoverageTraining(tr, cs, None, audit_every=150, n_samples=32).run()
     assert [it for it, _ in hist.curve] == [0, 200, 350]  # audits after >= 150 iterations, then at the end
+
+
+def test_fit_posterior_above_the_exact_sizes_screens_edges_and_runs_the_guide() -> None:
+    """From d = FitConfig.scale_from on: candidate parents with every theory's pairs kept, and the MC3 guide's
+    transitions in the buffer; the draws stay inside the screen and the theory stays buildable."""
+    from dataclasses import replace
+
+    from theorycov.gfn.candidates import candidate_parents
+    from theorycov.gfn.warmstart import GuideConfig
+
+    data, _ = make_linear_gaussian_er(12, 1.0, 200, seed=2)
+    data = data.standardized()
+    cfg = FitConfig(
+        minutes=None, n_samples=200, n_traj=2, audit_every=20, candidates=1, prior_samples=500,
+        guide=GuideConfig(chains=4, steps=1, per_iteration=8, burn_in=20),
+        trainer=TrainerConfig(num_iterations=40, num_envs=8, batch_size=32, prefill=32, warmup_iters=5, progress=False,
+                              policy=PolicyConfig(hidden=16)),
+    )
+    plain = candidate_parents(Reward(BGeScore(data)), 1)
+    a, b = (~plain & ~torch.eye(12, dtype=torch.bool)).nonzero()[0].tolist()  # a pair the screen alone drops
+    hyps = [Hypothesis((Constraint(data.names[a], data.names[b], sign=1),))]
+    res = fit_posterior(data, hyps, config=cfg)
+    allowed = res.trainer.env.allowed
+    assert allowed is not None and bool(allowed[a, b]) and bool(allowed[b, a])
+    assert not bool((res.sample.graphs & ~allowed).any())
+    assert res.trainer.iteration == 40
+    never = fit_posterior(data, hyps, config=replace(cfg, scale_from=13))
+    assert never.trainer.env.allowed is None

@@ -124,3 +124,40 @@ def test_trainer_with_candidates_guide_and_nll_resumes_exactly(reward8: tuple[Re
     d = build()
     d.train(num_iterations=10**6, max_cpu_seconds=0.5)
     assert d.train_cpu_seconds >= 0.5 and d.iteration < 10**6
+
+
+def test_trainer_drops_hook_transitions_and_starts_outside_the_candidates(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """A hook (a theory's hill-climbed completion) may hand over graphs outside the screen: the masked policy gives
+    them probability 0, so they are dropped instead of reaching the loss as -inf."""
+    from theorycov.gfn.replay import Transitions
+
+    reward, _ = reward8
+    allowed = candidate_parents(reward, 1)
+    out = (~allowed & ~torch.eye(8, dtype=torch.bool)).nonzero()
+    inside = allowed.nonzero()
+    assert out.shape[0] and inside.shape[0] >= 2
+    empty = torch.zeros(8, 8, dtype=torch.bool)
+    bad_state = empty.clone()
+    bad_state[out[0, 0], out[0, 1]] = True
+    states = torch.stack([empty, empty, bad_state])
+    i0, j0 = inside[0].tolist()
+    i1, j1 = inside[1].tolist()
+    actions = torch.tensor([i0 * 8 + j0, int(out[0, 0]) * 8 + int(out[0, 1]), i1 * 8 + j1])  # in, edge out, state out
+    delta = reward.delta_edges(states, actions // 8, actions % 8)
+    calls = []
+
+    def hook(it: int, gen: torch.Generator) -> Transitions:
+        calls.append(it)
+        return Transitions(states, actions, delta)
+
+    def starts(n: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.stack([bad_state] * n)
+
+    cfg = TrainerConfig(seed=0, num_iterations=5, num_envs=4, batch_size=8, prefill=8, progress=False, policy=PolicyConfig(hidden=8))
+    tr = Trainer(cfg, reward, extra_transitions=hook, start_states=starts, allowed=allowed)
+    kept = tr._inside_candidates(hook(0, tr.generator))
+    assert len(kept) == 1 and int(kept.actions[0]) == i0 * 8 + j0
+    tr.train(num_iterations=5)
+    assert all(torch.isfinite(torch.tensor(tr.losses)))
+    assert not bool((tr.buffer.sample(64, torch.Generator().manual_seed(0)).adj & ~allowed).any())
+    assert not bool((tr.state.adj & ~allowed).any())
