@@ -98,8 +98,10 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     theories = [theories[t.id] for t in fit.theories.theories]  # guard column order
     post = trim_candidates(fit.sample, fit.theories.constraints, args.keep_completions)
     t1 = time.perf_counter()
+    # theory_level None: 'human' is the mean reading and 'human_upper' the guard's default (1 - delta) reading, both
+    # from one guard (coverage.guard.truth.score_queries); the recorded human_* keys are the default's
     guard = Guard.from_run(dataclasses.replace(fit, sample=post), config=GuardConfig(
-        alpha=args.alpha, delta=args.delta, threshold=args.threshold, harm=HarmModelConfig(n_draws=args.draws)))
+        alpha=args.alpha, delta=args.delta, threshold=args.threshold, harm=HarmModelConfig(n_draws=args.draws), theory_level=None))
     scores = score_queries(guard, net, queries, scale, alpha=args.alpha, theories=theories)
     log(f"n={n} seed={seed}: guard over {len(post.graphs)} graphs and {len(queries)} queries in {time.perf_counter() - t1:.0f} s")
     plausible = guard.table.plausible.numpy()
@@ -128,7 +130,9 @@ def pooled(cells: list[dict], threshold: float) -> tuple[dict[str, float], dict[
     scores = {k: np.concatenate([c["scores"][k] for c in cells]) for k in cells[0]["scores"]}
     out = summarize(scores, threshold)
     desc = np.concatenate([c["descendant"] for c in cells])
-    out["human_guarantee_rate_descendants"] = summarize({k: v[desc] for k, v in scores.items()}, threshold)["human_guarantee_rate"]
+    sub = summarize({k: v[desc] for k, v in scores.items()}, threshold)
+    out["human_guarantee_rate_descendants"] = sub["human_guarantee_rate"]
+    out["human_upper_guarantee_rate_descendants"] = sub.get("human_upper_guarantee_rate", float("nan"))
     for k in cells[0]["refuted"]:
         out[f"refuted_{k}"] = float(np.mean([c["refuted"][k] for c in cells]))
     for k in ("iterations", "fit_s", "distinct_graphs", "ess", "expected_shd", "mean_edges"):
@@ -212,9 +216,13 @@ def main() -> int:
                 keys[f"{k}_{m}{suffix}"] = summ[f"{k}_{m}"]
         keys[f"brier_posterior{suffix}"] = summ["posterior_brier"]
         keys[f"brier_map{suffix}"] = summ["map_brier"]
-        for k in ("human_guarantee_rate", "human_upper_guarantee_rate", "human_guarantee_rate_descendants", "human_guarantee_rate_within_2sd",
+        for k in ("human_guarantee_rate", "human_guarantee_rate_descendants", "human_guarantee_rate_within_2sd",
                   "human_false_allow", "human_false_block"):
-            keys[f"{k}{suffix}"] = summ[k]
+            keys[f"{k.replace('human', 'human_mean')}{suffix}"] = summ[k]  # each theory read at its mean risk
+        # the guard's default: each theory read at its (1 - delta) upper credible risk (GuardConfig.theory_level)
+        for k in ("guarantee_rate", "false_allow", "false_block", "brier"):
+            keys[f"human_{k}{suffix}"] = summ[f"human_upper_{k}"]
+        keys[f"human_guarantee_rate_descendants{suffix}"] = summ["human_upper_guarantee_rate_descendants"]
         for k in (*TRUE_KINDS, *FALSE_KINDS):
             keys[f"refuted_{k}_theories{suffix}"] = summ[f"refuted_{k}"]
         for k in TRUE_KINDS:
@@ -225,7 +233,9 @@ def main() -> int:
         wall = time.perf_counter() - t0
         body = table(rows)
         extra = (f"n = {n}, {len(args.seeds)} seeds, {int(summ['queries'])} (seed, query) pairs, {int(summ['harmful_queries'])} with true "
-                 f"risk above {args.threshold}: human guarantee rate {summ['human_guarantee_rate']:.3f} (within 2 posterior sd: "
+                 f"risk above {args.threshold}: human guarantee rate (theories at their 1 - delta credible risk, the guard's default) "
+                 f"{summ['human_upper_guarantee_rate']:.3f}, false allow {summ['human_upper_false_allow']:.3f}, false block "
+                 f"{summ['human_upper_false_block']:.3f}; at their mean risk {summ['human_guarantee_rate']:.3f} (within 2 posterior sd: "
                  f"{summ['human_guarantee_rate_within_2sd']:.3f}; descendants only: {summ['human_guarantee_rate_descendants']:.3f}); "
                  f"true theories' own risk covers the truth: cone {summ['own_true_cone_covers_truth']:.3f}, cone+parents "
                  f"{summ['own_true_cone_parents_covers_truth']:.3f}; refuted: " + ", ".join(f"{k} {summ[f'refuted_{k}']:.2f}" for k in (*TRUE_KINDS, *FALSE_KINDS))

@@ -16,7 +16,9 @@ Estimates:
 - human bound     max over hypotheses h with p(h|D) >= delta P(h) of P(H | do(a), h, D), where h is an event
                   on (graph, parameters) (coverage.signs) and P(H | do(a), h, D) averages over the (G, theta)
                   consistent with it; by Ville's inequality a true human theory keeps p(h|D_t) >= delta P(h)
-                  for all t with probability >= 1 - delta.
+                  for all t with probability >= 1 - delta. The guard reads each theory at its upper credible
+                  risk by default, the (1 - delta)-quantile over those (G, theta) (``theory_risks``,
+                  coverage.guard.credible, GuardConfig.theory_level): the theory fixes signs, not magnitudes.
 """
 from __future__ import annotations
 

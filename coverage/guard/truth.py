@@ -177,7 +177,7 @@ def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale
     extra = [f"own_{k}{e}" for k in TRUE_KINDS for e in ("", "_se")] if own else []
     rec: dict[str, list[float]] = {k: [] for k in (*ESTIMATORS, "truth", "human_mc_se", "human_sd", "human_theory",
                                                    "human_upper_mc_se", *extra)}
-    level = 1.0 - guard.config.delta if guard.config.theory_level is None else guard.config.theory_level
+    level = 1.0 - guard.config.delta if guard.config.level is None else guard.config.level
     for q in queries:
         action, harm = scale.query(q)
         p, est = guard.estimate(action, harm)

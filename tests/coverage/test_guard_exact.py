@@ -116,8 +116,16 @@ def test_human_bound_covers_the_true_risk(signed: bool) -> None:
         # the true theory's weight of each (graph, draw): its graph weight, spread over the draws consistent with it
         keep = torch.ones_like(per_draw) if g.consistent is None else g.consistent[:, :, 0].to(torch.float64)
         w_h = g.table.weights[:, 0:1] * keep / keep.sum(1, keepdim=True).clamp_min(1.0)
-        risk = float((w_h * per_draw).sum())
-        assert abs(risk - est.theories[0].risk) < 1e-9  # the theory's risk is this (graph, draw) average
+        risk = float((w_h * per_draw).sum())  # the theory's posterior predictive: this (graph, draw) average
+        # the guard reads a theory at its upper credible risk (GuardConfig.theory_level "1-delta"): the (1 - delta)
+        # quantile of the same (graph, draw) law, here by sorting it
+        vals, order = per_draw.flatten().sort()
+        cum = w_h.flatten()[order].cumsum(0)
+        upper = float(vals[int((cum < (1 - delta) * cum[-1] - 1e-12).sum())])
+        assert abs(upper - est.theories[0].risk) < 1e-9
+        mean_guard = Guard(names, torch.as_tensor((raw - mu) / sd), None, dags, lr, lr, constraints=cs, p_min=mass, exact=True,
+                           config=GuardConfig(delta=delta, theory_level=None, harm=HarmModelConfig(n_draws=64)))
+        assert abs(risk - mean_guard.estimate(act, harm)[1].theories[0].risk) < 1e-9 and upper >= risk
         spread = float((w_h * (per_draw - risk) ** 2).sum()) ** 0.5
         refuted += not est.theories[0].plausible
         ok += est.human >= truth - 2 * spread

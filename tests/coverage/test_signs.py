@@ -52,7 +52,7 @@ def test_direct_sign_against_the_student_t_closed_form() -> None:
     cs = ConstraintSet([h], names)
     lr = Reward(BGeScore(DataTable(x, tuple(names)))).log_reward(dags)
     guard = Guard(names, torch.as_tensor(x), None, dags, lr, lr, constraints=cs, p_min=torch.tensor([1e-9], dtype=torch.float64),
-                  exact=True, config=GuardConfig(harm=HarmModelConfig(n_draws=4096)))
+                  exact=True, config=GuardConfig(theory_level=None, harm=HarmModelConfig(n_draws=4096)))
     mean, prec, a, b, ym, xm = _nig(x, 1, [0])
     scale = math.sqrt(b / (a * prec[0, 0]))
     p_sign = float(stats.t.cdf(mean[0] / scale, df=2 * a))
@@ -70,8 +70,13 @@ def test_direct_sign_against_the_student_t_closed_form() -> None:
     w = mean[0] + np.sqrt(s2 / prec[0, 0]) * np.random.default_rng(2).standard_normal(400_000)
     keep = w > 0
     mu_y = ym + w[keep] * (1.0 - xm[0])
-    truth = float(np.mean(1 - stats.norm.cdf((thr - mu_y) / np.sqrt(s2[keep]))))
+    per_draw = 1 - stats.norm.cdf((thr - mu_y) / np.sqrt(s2[keep]))
+    truth = float(np.mean(per_draw))
     assert est.theories[0].risk == pytest.approx(truth, abs=0.01)
+    # the default reading: the theory's (1 - delta) = 0.9 quantile of the same per-draw risks (coverage.guard.credible)
+    upper = Guard(names, torch.as_tensor(x), None, dags, lr, lr, constraints=cs, p_min=torch.tensor([1e-9], dtype=torch.float64),
+                  exact=True, config=GuardConfig(harm=HarmModelConfig(n_draws=4096)))
+    assert upper.estimate(act, harm)[1].theories[0].risk == pytest.approx(float(np.quantile(per_draw, 0.9)), abs=0.01)
     # and it differs from the unsigned risk of the same graph (the sign matters for the prediction)
     unsigned = float(guard.harm_probabilities(act, harm)[edge])
     assert abs(unsigned - truth) > 0.01
