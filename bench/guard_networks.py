@@ -34,7 +34,7 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def trim_candidates(post, cs, keep: int):  # noqa: ANN001, ANN201
+def trim_candidates(post, cs, keep: int, support_nats: float = 50.0):  # noqa: ANN001, ANN201
     """The draws plus, per theory, its ``keep`` best completions (count 0) by log R.
 
     The harm model holds (N, S, d, d) tensors, ~0.27 MB a graph at d = 46 and 16 draws; 60 theories' pools of up
@@ -49,9 +49,11 @@ def trim_candidates(post, cs, keep: int):  # noqa: ANN001, ANN201
     sat = cs.satisfies(post.graphs[cand])  # (C, H)
     lr = torch.where(sat, post.log_reward[cand][:, None], torch.full(sat.shape, -math.inf, dtype=torch.float64))
     top = lr.topk(min(keep, len(cand)), dim=0)
-    pick = torch.unique(top.indices[torch.isfinite(top.values)])
-    idx = torch.cat([(post.counts > 0).nonzero().squeeze(1), cand[pick]])
-    return PosteriorSample(post.names, post.graphs[idx], post.counts[idx], post.log_reward[idx], post.log_pt[idx], post.exact)
+    pick = top.indices[torch.isfinite(top.values)]
+    if post.weighting == "reward":  # the MC3 visits fit_posterior kept (within support_nats of the best) stay too
+        pick = torch.cat([pick.flatten(), (post.log_reward[cand] >= float(post.log_reward.max()) - support_nats).nonzero().squeeze(1)])
+    idx = torch.cat([(post.counts > 0).nonzero().squeeze(1), cand[torch.unique(pick)]])
+    return PosteriorSample(post.names, post.graphs[idx], post.counts[idx], post.log_reward[idx], post.log_pt[idx], post.exact, post.weighting)
 
 
 def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: ANN001
@@ -83,7 +85,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     objective_module.best_completion = audit_module.best_completion = functools.partial(full, max_steps=args.climb_steps)
     try:
         cfg = FitConfig(minutes=args.minutes, n_samples=args.n_samples, n_traj=args.n_traj, progress=False, audit_every=args.audit_every,
-                        coverage=CoverageConfig(restarts=args.restarts), scale_from=args.scale_from, candidates=args.candidates,
+                        coverage=CoverageConfig(restarts=args.restarts), scale_from=args.scale_from, candidates=args.candidates, weights=args.weights,
                         trainer=TrainerConfig(seed=seed, num_iterations=10**9 if args.minutes else args.iterations, lr=args.lr,
                                               progress=False, policy=PolicyConfig(hidden=args.hidden, delta_transform=args.delta_transform)))
         t0 = time.perf_counter()
@@ -106,7 +108,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     log(f"n={n} seed={seed}: guard over {len(post.graphs)} graphs and {len(queries)} queries in {time.perf_counter() - t1:.0f} s")
     plausible = guard.table.plausible.numpy()
     kinds = np.array([t.kind for t in theories])
-    drawn = post.counts > 0
+    drawn = post.counts > 0 if post.weighting == "snis" else torch.ones_like(post.counts, dtype=torch.bool)  # the guard's weighted rows
     w = torch.softmax(post.log_weight[drawn], 0)
     true_adj = torch.from_numpy(net.adjacency.copy())
     shd = float((w * (post.graphs[drawn] ^ true_adj).flatten(1).sum(1).to(torch.float64)).sum())
@@ -165,6 +167,8 @@ def main() -> int:
     ap.add_argument("--scale-from", type=int, default=12, help="d from which the fit uses candidate parents and the MC3 guide "
                     "(coverage.posterior.FitConfig; 1000: never, the plain trainer of stop 21)")
     ap.add_argument("--candidates", type=int, default=8, help="candidate parents per node (FitConfig.candidates)")
+    ap.add_argument("--weights", default="reward", choices=["reward", "snis"], help="FitConfig.weights: the guard's graph weights above "
+                    "scale_from (reward: R over the distinct graphs found; snis: the GFlowNet's draws by R / P_T)")
     ap.add_argument("--n-samples", type=int, default=1000)
     ap.add_argument("--n-traj", type=int, default=2)
     ap.add_argument("--climb-steps", type=int, default=0, help="hill-climbing moves for each theory's best completion "

@@ -23,7 +23,7 @@ from theorycov.coverage.audit import AuditConfig, audit
 from theorycov.coverage.guard.harm import HarmModel, HarmModelConfig
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective
 from theorycov.coverage.prior import FloorPrior, HypothesisPriorMass
-from theorycov.coverage.run import FittedRun, PosteriorSample
+from theorycov.coverage.run import WEIGHTINGS, FittedRun, PosteriorSample
 from theorycov.coverage.signs import SignSpec, signed_prior_mass
 from theorycov.coverage.theories import TheorySet
 from theorycov.coverage.train import CoverageTraining
@@ -71,6 +71,18 @@ class FitConfig:
     candidates: int = 8
     guide: GuideConfig = field(default_factory=lambda: GuideConfig(
         chains=20, temperatures=(1.0, 0.9, 0.8, 0.7, 0.6), steps=5, per_iteration=32, burn_in=2000))
+    # How the guard weighs the graphs from d = scale_from on. "snis": the GFlowNet's draws by R / P_T, as below
+    # scale_from. Its log P_T comes from random backward orders, and at d = 46 the trained policy follows so few
+    # edge orders that these miss it by tens of thousands of nats (stop 22: ESS 1.0, the top-weight graph at SHD
+    # 124 while the best graph found, SHD 14, weighed nothing). "reward": the distinct graphs found by any sampler
+    # (GFlowNet draws, the MC3 guide's cold-chain visits, each theory's completions) weighted by R, i.e. the
+    # posterior restricted to what was found. No P_T is needed, and a score-equivalent class the chains walk
+    # through is averaged instead of one of its members picked. The weights are exact on that set; what it
+    # misses is missing mass, not noise. Graphs more than ``support_nats`` below the best are dropped (a weight
+    # below e^-support_nats), and at most ``support_max`` visits are kept, best first.
+    weights: str = "reward"
+    support_nats: float = 50.0
+    support_max: int = 2_000
 
 
 class _TimeBar:
@@ -101,6 +113,47 @@ def _score(data: DataTable, bdeu_ess: float, power: float = 1.0):  # noqa: ANN20
     return score if power == 1.0 else TemperedScore(score, power)
 
 
+def _found_support(drawn: PosteriorSample, guide: MCMCGuide, objective: CoverageObjective | None, reward: Reward,
+                   config: FitConfig) -> PosteriorSample:
+    """The "reward" weighting (see FitConfig.weights): one set of distinct graphs weighted by R, made of the
+    GFlowNet's distinct draws (counts > 0; their log P_T kept for reference), the guide's best ``support_max``
+    visited graphs within ``support_nats`` of the best graph found, and every theory's completions (kept
+    whatever their R, so that each theory keeps its members; a low-R completion weighs next to nothing).
+    """
+    d = len(drawn.names)
+    known = {row.tobytes() for row in drawn.graphs.flatten(1).numpy()}
+
+    def fresh(graphs: torch.Tensor) -> torch.Tensor:  # distinct rows not yet in the set, (k, d, d)
+        if graphs.shape[0] == 0:
+            return graphs
+        graphs = torch.unique(graphs.flatten(1), dim=0).reshape(-1, d, d)
+        new = torch.tensor([row.tobytes() not in known for row in graphs.flatten(1).numpy()], dtype=torch.bool)
+        graphs = graphs[new]
+        known.update(row.tobytes() for row in graphs.flatten(1).numpy())
+        return graphs
+
+    def log_r(graphs: torch.Tensor) -> torch.Tensor:
+        parts = [reward.log_reward(graphs[i : i + 512]) for i in range(0, graphs.shape[0], 512)]
+        return torch.cat(parts).to(torch.float64) if parts else torch.zeros(0, dtype=torch.float64)
+
+    pool = fresh(torch.cat([p for p in objective.pools if p.shape[0]] or [torch.zeros(0, d, d, dtype=torch.bool)])
+                 if objective is not None else torch.zeros(0, d, d, dtype=torch.bool))
+    lr_pool = log_r(pool)
+    visited = fresh(guide.visits.graphs()[0])
+    lr_vis = log_r(visited)
+    best = max(float(drawn.log_reward.max()), *(float(t.max()) for t in (lr_pool, lr_vis) if t.numel()))
+    keep = (lr_vis >= best - config.support_nats).nonzero().squeeze(1)
+    keep = keep[lr_vis[keep].argsort(descending=True)[: config.support_max]]
+    logger.info("support: %d distinct draws, %d completions, %d of %d distinct MC3 graphs (%d visits) within %.0f nats of the best",
+                drawn.graphs.shape[0], pool.shape[0], keep.numel(), visited.shape[0], guide.visits.visits, config.support_nats)
+    n_x = pool.shape[0] + keep.numel()
+    return PosteriorSample(
+        drawn.names, torch.cat([drawn.graphs, pool, visited[keep]]), torch.cat([drawn.counts, torch.zeros(n_x, dtype=torch.int64)]),
+        torch.cat([drawn.log_reward.to(torch.float64), lr_pool, lr_vis[keep]]),
+        torch.cat([drawn.log_pt.to(torch.float64), torch.zeros(n_x, dtype=torch.float64)]), weighting="reward",
+    )
+
+
 def fit_posterior(
     data: DataTable,
     theories: TheorySet | Sequence[Theory | Hypothesis] = (),
@@ -117,6 +170,8 @@ def fit_posterior(
     returned run with ``FittedRun.save``. ``aliases`` (variable -> names papers use) travel with the run
     for the guard's query parser.
     """
+    if config.weights not in WEIGHTINGS:
+        raise ValueError(f"FitConfig.weights must be one of {WEIGHTINGS}, got {config.weights!r}")
     t0 = time.perf_counter()
     names = list(data.names)
     d = len(names)
@@ -172,6 +227,8 @@ def fit_posterior(
     if dags is not None:  # d <= 5: the guard can use the exact posterior over every DAG
         lr_all = reward.log_reward(dags)
         post = PosteriorSample(tuple(names), dags, torch.ones(dags.shape[0], dtype=torch.int64), lr_all, torch.zeros_like(lr_all), exact=True)
+    elif guide is not None and config.weights == "reward":
+        post = _found_support(drawn, guide, objective, reward, config)
     else:
         post = drawn
         if objective is not None:  # each theory's completions join as candidates (count 0: not draws)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["FittedRun", "PosteriorSample", "RunError"]
 
 FORMAT = 1  # bumped when the files change shape; an older run is refused with a message, never misread
+WEIGHTINGS = ("snis", "reward")
 
 
 class RunError(ValueError):
@@ -59,12 +60,29 @@ class PosteriorSample:
     log_reward: torch.Tensor
     log_pt: torch.Tensor
     exact: bool = False  # every DAG (d <= 5) with log_pt = 0: the weights are the exact posterior
+    # "snis": the draws weighted by R / P_T (candidates with count 0 weigh nothing); "reward": every row is a
+    # member of the support found (sampler draws, MC3 visits, theory completions) weighted by R, i.e. the
+    # posterior restricted to the graphs found (coverage.posterior explains when each is used)
+    weighting: str = "snis"
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
 
     @property
     def log_weight(self) -> torch.Tensor:
-        """Importance log weights of the distinct graphs: log count + log R - log P_T, i.e. SNIS over the
-        draws, merged per graph; -inf for graphs that are candidates but not draws (count 0)."""
+        """Log weights of the distinct graphs. "snis": log count + log R - log P_T, i.e. SNIS over the draws,
+        merged per graph, -inf for graphs that are candidates but not draws (count 0); "reward": log R of
+        every row (R normalized over the distinct graphs found)."""
+        if self.weighting == "reward":
+            return self.log_reward.to(torch.float64)
         return self.counts.to(torch.float64).log() + self.log_reward - self.log_pt
+
+    @property
+    def weight_counts(self) -> torch.Tensor | None:
+        """The draws each row stands for, as the SNIS variance counts them (None: one each, for an exact or a
+        reward-weighted set, whose rows are graphs rather than draws)."""
+        return None if self.exact or self.weighting == "reward" else self.counts
 
     @property
     def draws(self) -> torch.Tensor:
@@ -79,14 +97,14 @@ class PosteriorSample:
         return {"graphs": self.graphs, "counts": self.counts, "log_reward": self.log_reward, "log_pt": self.log_pt}
 
     def save(self, path: str | Path) -> None:
-        torch.save({**self.tensors(), "exact": torch.tensor(self.exact)}, Path(path))
+        torch.save({**self.tensors(), "exact": torch.tensor(self.exact), "weighting": self.weighting}, Path(path))
         Path(path).with_suffix(".names.json").write_text(json.dumps(list(self.names)), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> "PosteriorSample":
         t = torch.load(Path(path), weights_only=True)
         names = json.loads(Path(path).with_suffix(".names.json").read_text(encoding="utf-8"))
-        return cls(tuple(names), t["graphs"], t["counts"], t["log_reward"], t["log_pt"], bool(t["exact"]))
+        return cls(tuple(names), t["graphs"], t["counts"], t["log_reward"], t["log_pt"], bool(t["exact"]), t.get("weighting", "snis"))
 
 
 @dataclass(frozen=True)
@@ -137,7 +155,7 @@ class FittedRun:
         meta = {
             "format": FORMAT, "domain": self.domain, "names": list(self.data.names),
             "arities": None if self.data.arities is None else list(self.data.arities), "score": self.score,
-            "likelihood_power": self.likelihood_power, "exact": self.sample.exact, "aliases": self.aliases,
+            "likelihood_power": self.likelihood_power, "exact": self.sample.exact, "weighting": self.sample.weighting, "aliases": self.aliases,
             "iterations": self.iterations, "seconds": self.seconds, "config": _jsonable(self.config),
             "theories": None if self.theories is None else self.theories.to_dict(),
             "report": None if self.report is None else json.loads(self.report.to_json()),
@@ -169,7 +187,7 @@ class FittedRun:
         data = DataTable(values.astype(np.int64) if arities else values, tuple(meta["names"]), t["data.intervened"].numpy(),
                          tuple(arities) if arities else None)
         sample = PosteriorSample(tuple(meta["names"]), t["sample.graphs"], t["sample.counts"], t["sample.log_reward"],
-                                 t["sample.log_pt"], bool(meta["exact"]))
+                                 t["sample.log_pt"], bool(meta["exact"]), meta.get("weighting", "snis"))
         theories = None if meta.get("theories") is None else TheorySet.from_dict(meta["theories"])
         return cls(
             data=data, sample=sample, theories=theories, prior_mass=t.get("prior_mass"), p_min=t.get("p_min"),

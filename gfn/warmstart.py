@@ -19,11 +19,16 @@ Reward evaluations are counted (``evaluations``: chain proposals plus injected t
 benchmarks compare at equal budgets; wall time is the trainer's, since the chains run inside its loop.
 What the bars score are the GFlowNet's own samples (``gfn.sample`` from the trained policy), never the
 chains'.
+
+The cold chains' states after burn-in are also recorded (``visits``, a :class:`VisitRecord`): the distinct
+graphs the chains found, with their log R, join the posterior's support where the fit weighs distinct graphs
+by R (coverage.posterior, ``FitConfig.weights = "reward"``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from theorycov.gfn.device import rand
@@ -31,7 +36,7 @@ from theorycov.gfn.mcmc import DAGChains
 from theorycov.gfn.replay import Transitions
 from theorycov.gfn.reward import Reward
 
-__all__ = ["GuideConfig", "MCMCGuide", "combine_transitions", "combine_starts"]
+__all__ = ["GuideConfig", "MCMCGuide", "VisitRecord", "combine_transitions", "combine_starts"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,48 @@ class GuideConfig:
     burn_in: int = 0  # MC3 steps taken before training starts (their wall time is the caller's)
     stop_after: int = 0  # iterations after which the guide falls silent (0: never), so the end of training is on-policy
     seed: int = 0
+    record: int = 100_000  # distinct cold-chain graphs recorded after burn-in (0: none); the first ones are kept
+
+
+class VisitRecord:
+    """Distinct graphs visited by chains, with visit counts and log R.
+
+    Keys are the packed adjacency bits (d^2 / 8 bytes a graph), so recording costs O(d^2) bytes per new graph
+    and a dictionary lookup per visit. Once ``capacity`` distinct graphs are held, new ones are counted in
+    ``dropped`` only.
+    """
+
+    def __init__(self, d: int, capacity: int) -> None:
+        self.d, self.capacity = d, capacity
+        self._rows: dict[bytes, list[float]] = {}  # key -> [visits, log R]
+        self.visits = 0
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, adj: torch.Tensor, log_r: torch.Tensor) -> None:
+        """adj (k, d, d) bool, log_r (k,): one visit each."""
+        bits = np.packbits(adj.detach().cpu().reshape(adj.shape[0], -1).numpy(), axis=1)
+        for key, lr in zip((row.tobytes() for row in bits), log_r.detach().cpu().tolist()):
+            self.visits += 1
+            row = self._rows.get(key)
+            if row is not None:
+                row[0] += 1
+            elif len(self._rows) < self.capacity:
+                self._rows[key] = [1.0, float(lr)]
+            else:
+                self.dropped += 1
+
+    def graphs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, d, d) bool distinct graphs, (N,) int64 visits, (N,) float64 log R (as recorded)."""
+        d = self.d
+        if not self._rows:
+            return torch.zeros(0, d, d, dtype=torch.bool), torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.float64)
+        keys = np.frombuffer(b"".join(self._rows), dtype=np.uint8).reshape(len(self._rows), -1)
+        adj = np.unpackbits(keys, axis=1, count=d * d).astype(bool).reshape(-1, d, d)
+        vals = torch.tensor(list(self._rows.values()), dtype=torch.float64)
+        return torch.from_numpy(adj), vals[:, 0].to(torch.int64), vals[:, 1]
 
 
 class MCMCGuide:
@@ -62,13 +109,17 @@ class MCMCGuide:
         self.chains = DAGChains(reward, num_chains=config.chains, seed=config.seed, start=start, allowed=allowed,
                                 max_parents=max_parents, device=reward.device, temperatures=config.temperatures)
         self.evaluations = 0  # transitions injected (each one delta log R); the chains count their own
+        self.visits = VisitRecord(self.d, config.record)
         for _ in range(config.burn_in):
-            self._advance()
+            self._advance(record=False)
 
-    def _advance(self) -> None:
+    def _advance(self, record: bool = True) -> None:
         self.chains.step()
         if self.chains.levels > 1:
             self.chains.swap(self.chains.steps % 2)
+        if record and self.config.record > 0:
+            cold = self.chains.cold
+            self.visits.add(self.chains.adj[cold], self.chains.log_r[cold])
 
     def cold_graphs(self) -> torch.Tensor:
         """(C_cold, d, d) the current graphs of the beta = 1 chains."""

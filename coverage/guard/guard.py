@@ -162,7 +162,7 @@ class Guard:
         post = run.sample
         return cls(
             run.data.names, torch.as_tensor(run.data.values), torch.as_tensor(run.data.intervened), post.graphs, post.log_reward,
-            post.log_weight, counts=None if post.exact else post.counts, constraints=None if ts is None else ts.constraints,
+            post.log_weight, counts=post.weight_counts, constraints=None if ts is None else ts.constraints,
             p_min=None if ts is None else run.prior_mass, theory_ids=None if ts is None else ts.ids, aliases=run.aliases,
             evidence=evidence, citations=None if ts is None else (lambda h: ts.citations[h]), exact=post.exact, config=cfg,
         )

@@ -73,3 +73,49 @@ def test_fit_posterior_above_the_exact_sizes_screens_edges_and_runs_the_guide() 
     assert res.trainer.iteration == 40
     never = fit_posterior(data, hyps, config=replace(cfg, scale_from=13))
     assert never.trainer.env.allowed is None
+    assert never.sample.weighting == "snis"
+
+
+def test_fit_posterior_above_the_exact_sizes_weighs_the_found_graphs_by_reward(tmp_path: Path) -> None:
+    """FitConfig.weights = "reward": the guard's set is the GFlowNet's draws, the theory's completions and the
+    MC3 guide's visits within support_nats of the best, each once, weighted by R (log_weight = log R); the
+    draws keep their counts; the set round-trips through a saved run; "snis" keeps the draws-only weights."""
+    from dataclasses import replace
+
+    from theorycov.coverage.guard.guard import GuardConfig
+    from theorycov.coverage.run import FittedRun
+    from theorycov.gfn.warmstart import GuideConfig
+
+    data, true = make_linear_gaussian_er(12, 1.0, 200, seed=2)
+    data = data.standardized()
+    a, b = true.nonzero()[0].tolist()
+    cfg = FitConfig(
+        minutes=None, n_samples=100, n_traj=2, audit_every=20, candidates=4, prior_samples=500, support_nats=30.0,
+        guide=GuideConfig(chains=4, steps=2, per_iteration=8, burn_in=50),
+        trainer=TrainerConfig(num_iterations=30, num_envs=8, batch_size=32, prefill=32, warmup_iters=5, progress=False,
+                              policy=PolicyConfig(hidden=16)),
+    )
+    hyps = [Hypothesis((Constraint(data.names[a], data.names[b], sign=1),))]
+    res = fit_posterior(data, hyps, config=cfg)
+    post = res.sample
+    assert post.weighting == "reward" and not post.exact
+    assert torch.equal(post.log_weight, post.log_reward.to(torch.float64))
+    n_u = torch.unique(post.graphs.flatten(1), dim=0).shape[0]
+    assert n_u == post.graphs.shape[0]  # each graph once
+    drawn = post.counts > 0
+    assert int(post.counts.sum()) == 100 and int(drawn.sum()) < post.graphs.shape[0]  # MC3 visits joined the draws
+    reward = res.reward
+    assert torch.allclose(reward.log_reward(post.graphs), post.log_reward, atol=1e-6)  # R of every row, recomputed
+    best = float(post.log_reward.max())
+    visited_only = ~drawn & ~res.theories.constraints.satisfies(post.graphs).any(1)
+    assert bool((post.log_reward[visited_only] >= best - 30.0).all())
+    guard = res.guard(config=GuardConfig(theory_level=None))
+    assert guard.log_weight.shape == post.log_reward.shape  # the guard merges nothing: the rows are distinct
+    assert torch.allclose(torch.softmax(guard.log_weight, 0).sort().values, torch.softmax(post.log_reward.to(torch.float64), 0).sort().values,
+                          atol=1e-12)
+    assert bool((guard.counts == 1).all())  # reward-weighted rows are graphs, not draws, for the SNIS variance
+    res.save(tmp_path / "run")
+    back = FittedRun.load(tmp_path / "run")
+    assert back.sample.weighting == "reward" and torch.equal(back.sample.log_weight, post.log_weight)
+    snis = fit_posterior(data, hyps, config=replace(cfg, weights="snis"))
+    assert snis.sample.weighting == "snis"

@@ -161,3 +161,26 @@ def test_trainer_drops_hook_transitions_and_starts_outside_the_candidates(reward
     assert all(torch.isfinite(torch.tensor(tr.losses)))
     assert not bool((tr.buffer.sample(64, torch.Generator().manual_seed(0)).adj & ~allowed).any())
     assert not bool((tr.state.adj & ~allowed).any())
+
+
+def test_guide_records_the_cold_chains_visits_after_burn_in(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """VisitRecord: one visit per cold chain per step after burn-in, graphs unpacked exactly with their log R;
+    nothing recorded during burn-in; beyond capacity new graphs are only counted as dropped."""
+    from theorycov.gfn.warmstart import VisitRecord
+
+    reward, _ = reward8
+    guide = MCMCGuide(reward, GuideConfig(chains=4, temperatures=(1.0, 0.5), steps=3, per_iteration=8, burn_in=20))
+    assert guide.visits.visits == 0 and len(guide.visits) == 0
+    g = torch.Generator().manual_seed(0)
+    for it in range(5):
+        guide(it, g)
+    assert guide.visits.visits == 5 * 3 * 2  # iterations x steps x cold chains
+    graphs, counts, log_r = guide.visits.graphs()
+    assert int(counts.sum()) == 30 and graphs.shape[0] == len(guide.visits) == torch.unique(graphs.flatten(1), dim=0).shape[0]
+    assert torch.allclose(log_r, reward.log_reward(graphs), atol=1e-6)
+    last = guide.cold_graphs()
+    assert all(bool((graphs == c).flatten(1).all(1).any()) for c in last)  # the current states are among them
+    small = VisitRecord(8, capacity=1)
+    small.add(last, reward.log_reward(last))
+    small.add(last, reward.log_reward(last))
+    assert len(small) == 1 and small.visits == 2 * last.shape[0] and small.dropped == 2 * (last.shape[0] - int((last == last[0]).flatten(1).all(1).sum()))
