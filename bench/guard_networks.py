@@ -86,6 +86,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     try:
         cfg = FitConfig(minutes=args.minutes, n_samples=args.n_samples, n_traj=args.n_traj, progress=False, audit_every=args.audit_every,
                         coverage=CoverageConfig(restarts=args.restarts), scale_from=args.scale_from, candidates=args.candidates, weights=args.weights,
+                        equivalents=args.equivalents,
                         trainer=TrainerConfig(seed=seed, num_iterations=10**9 if args.minutes else args.iterations, lr=args.lr,
                                               progress=False, policy=PolicyConfig(hidden=args.hidden, delta_transform=args.delta_transform)))
         t0 = time.perf_counter()
@@ -167,6 +168,8 @@ def main() -> int:
     ap.add_argument("--scale-from", type=int, default=12, help="d from which the fit uses candidate parents and the MC3 guide "
                     "(coverage.posterior.FitConfig; 1000: never, the plain trainer of stop 21)")
     ap.add_argument("--candidates", type=int, default=8, help="candidate parents per node (FitConfig.candidates)")
+    ap.add_argument("--equivalents", type=int, default=0, help="best graphs whose Markov equivalence class is walked "
+                    "(FitConfig.equivalents)")
     ap.add_argument("--weights", default="reward", choices=["reward", "snis"], help="FitConfig.weights: the guard's graph weights above "
                     "scale_from (reward: R over the distinct graphs found; snis: the GFlowNet's draws by R / P_T)")
     ap.add_argument("--n-samples", type=int, default=1000)

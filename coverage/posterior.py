@@ -30,6 +30,7 @@ from theorycov.coverage.train import CoverageTraining
 from theorycov.db.schemas import Hypothesis, Theory
 from theorycov.gfn import BDeuScore, BGeScore, DataTable, Reward, Trainer, TrainerConfig, enumerate_dags
 from theorycov.gfn.candidates import candidate_parents
+from theorycov.gfn.graphs import equivalent_walk
 from theorycov.gfn.sampling import log_pt_backward, sample
 from theorycov.gfn.warmstart import GuideConfig, MCMCGuide, combine_starts, combine_transitions
 
@@ -80,9 +81,14 @@ class FitConfig:
     # through is averaged instead of one of its members picked. The weights are exact on that set; what it
     # misses is missing mass, not noise. Graphs more than ``support_nats`` below the best are dropped (a weight
     # below e^-support_nats), and at most ``support_max`` visits are kept, best first.
+    # The best ``equivalents`` graphs found also walk ``equivalent_steps`` covered-edge reversals inside their Markov
+    # equivalence class (gfn.graphs.equivalent_walk): every member has the same likelihood, so a class is averaged
+    # by its prior weights instead of represented by the member a chain happened to stop at.
     weights: str = "reward"
     support_nats: float = 50.0
     support_max: int = 2_000
+    equivalents: int = 0
+    equivalent_steps: int = 64
 
 
 class _TimeBar:
@@ -117,8 +123,9 @@ def _found_support(drawn: PosteriorSample, guide: MCMCGuide, objective: Coverage
                    config: FitConfig) -> PosteriorSample:
     """The "reward" weighting (see FitConfig.weights): one set of distinct graphs weighted by R, made of the
     GFlowNet's distinct draws (counts > 0; their log P_T kept for reference), the guide's best ``support_max``
-    visited graphs within ``support_nats`` of the best graph found, and every theory's completions (kept
-    whatever their R, so that each theory keeps its members; a low-R completion weighs next to nothing).
+    visited graphs and Markov-equivalent variants of the best graphs (together) within ``support_nats`` of the
+    best graph found, and every theory's completions (kept whatever their R, so that each theory keeps its
+    members; a low-R completion weighs next to nothing).
     """
     d = len(drawn.names)
     known = {row.tobytes() for row in drawn.graphs.flatten(1).numpy()}
@@ -141,6 +148,12 @@ def _found_support(drawn: PosteriorSample, guide: MCMCGuide, objective: Coverage
     lr_pool = log_r(pool)
     visited = fresh(guide.visits.graphs()[0])
     lr_vis = log_r(visited)
+    if config.equivalents > 0 and config.equivalent_steps > 0:
+        found = torch.cat([drawn.graphs, pool, visited])
+        lr_found = torch.cat([drawn.log_reward.to(torch.float64), lr_pool, lr_vis])
+        top = found[lr_found.argsort(descending=True)[: config.equivalents]]
+        equiv = fresh(equivalent_walk(top, config.equivalent_steps, torch.Generator().manual_seed(config.trainer.seed)))
+        visited, lr_vis = torch.cat([visited, equiv]), torch.cat([lr_vis, log_r(equiv)])
     best = max(float(drawn.log_reward.max()), *(float(t.max()) for t in (lr_pool, lr_vis) if t.numel()))
     keep = (lr_vis >= best - config.support_nats).nonzero().squeeze(1)
     keep = keep[lr_vis[keep].argsort(descending=True)[: config.support_max]]

@@ -23,6 +23,8 @@ __all__ = [
     "graph_codes",
     "parent_codes",
     "num_edges",
+    "covered_edges",
+    "equivalent_walk",
 ]
 
 
@@ -103,3 +105,44 @@ def parent_codes(adj: torch.Tensor) -> torch.Tensor:
 def num_edges(adj: torch.Tensor) -> torch.Tensor:
     """(B, d, d) -> (B,) int64 number of edges."""
     return adj.flatten(1).sum(dim=1)
+
+
+def covered_edges(adj: torch.Tensor) -> torch.Tensor:
+    """(B, d, d) -> (B, d, d) bool: the covered edges, i -> j with pa(j) = pa(i) + {i} (Chickering 1995).
+
+    Reversing a covered edge keeps the graph acyclic and in its Markov equivalence class (ibid., Lemma 1), and
+    every member of a class is reached from any other by a sequence of covered reversals (ibid., Theorem 2).
+    """
+    adj = as_adjacency(adj)
+    d = adj.shape[-1]
+    par = adj.transpose(1, 2)  # (B, j, m): m is a parent of j
+    eye = torch.eye(d, dtype=torch.bool, device=adj.device)
+    # cond[b, i, j] = for every m: (m -> j and m != i) == (m -> i)
+    cond = ((par[:, None, :, :] & ~eye[None, :, None, :]) == par[:, :, None, :]).all(-1)
+    return adj & cond
+
+
+def equivalent_walk(adj: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Members of each graph's Markov equivalence class by a random walk of covered-edge reversals.
+
+    Args: adj (B, d, d) bool; steps: reversals per graph. Returns (B * (steps + 1), d, d): every state of the
+    B walks, the starting graphs first (duplicates kept). A graph with no covered edge stays where it is.
+    Score-equivalent scores (BGe, BDeu) give every state the starting graph's likelihood.
+    """
+    cur = as_adjacency(adj).clone()
+    b, d = cur.shape[0], cur.shape[-1]
+    out = [cur.clone()]
+    rows = torch.arange(b, device=cur.device)
+    for _ in range(steps):
+        cov = covered_edges(cur).flatten(1)  # (B, d * d)
+        keys = torch.rand(cov.shape, generator=generator).to(cur.device)
+        keys = torch.where(cov, keys, torch.full_like(keys, -1.0))
+        pick = keys.argmax(1)
+        has = cov.any(1)
+        i, j = pick // d, pick % d
+        nxt = cur.clone()
+        nxt[rows, i, j] = False
+        nxt[rows, j, i] = True
+        cur = torch.where(has[:, None, None], nxt, cur)
+        out.append(cur.clone())
+    return torch.cat(out)
