@@ -22,18 +22,6 @@ WITHOUT = ["10491763", "10661407", "10788334"]
 QUIET = IngestConfig(progress=False, index=False)
 
 
-def pubtator_docs(path: Path, pmids: list[str]) -> dict[str, str]:
-    """The PubTator documents (title, abstract, annotation lines) of these PMIDs, by PMID."""
-    docs: dict[str, str] = {}
-    for block in path.read_text(encoding="utf-8").split("\n\n"):
-        pmid = block.strip().split("|", 1)[0]
-        if pmid in pmids:
-            docs[pmid] = block.strip() + "\n"
-    missing = set(pmids) - set(docs)
-    assert not missing, f"PMIDs {missing} not in {path}"
-    return docs
-
-
 @pytest.fixture(scope="module")
 def cluster():  # noqa: ANN201
     """One local Ray cluster for the module (starting one costs ~5 s)."""
@@ -43,10 +31,9 @@ def cluster():  # noqa: ANN201
 
 
 @pytest.fixture()
-def papers(shared_data: Path, tmp_path: Path) -> list[Path]:
+def papers(biored_train, tmp_path: Path) -> list[Path]:  # noqa: ANN001
     """Two PubTator files from BioRED Train; the second repeats one abstract of the first."""
-    train = shared_data / "biored" / "Train.PubTator"
-    docs = pubtator_docs(train, WITH_CLAIMS + WITHOUT)
+    docs = biored_train(WITH_CLAIMS + WITHOUT)
     a = tmp_path / "papers" / "a.pubtator"
     b = tmp_path / "papers" / "b.pubtator"
     a.parent.mkdir()
@@ -134,3 +121,32 @@ def test_an_unreachable_model_server_is_named_before_the_run(papers, tmp_path) -
     with pytest.raises(BackendError, match="cannot reach the model server.*model-server"):
         ingest_ray(papers, "sachs", f"sqlite:///{tmp_path / 'x.db'}", spec=WorkerSpec("llm", llm_url=url), config=QUIET)
     assert not (tmp_path / "x.db").exists()  # refused before a database or run was made
+
+
+def _cli(*args: str):  # noqa: ANN202
+    from typer.testing import CliRunner
+
+    from theorycov.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_the_command_line_ingests_with_workers(cluster, papers, reference, tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    r = _cli("ingest", str(papers[0]), "--extractor", "rules", "--workers", "2", "--db", db, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["counts"]["papers"] == 7
+    assert snapshot(db) == reference
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0"], "workers must be a whole number from 1"),
+    (["--ray-address", "auto"], "--ray-address needs --workers"),
+    (["--extractor", "rules", "--llm-url", "http://127.0.0.1:9"], "--llm-url names a model server"),
+    (["--llm-url", "http://127.0.0.1:9"], "cannot reach the model server at http://127.0.0.1:9"),
+])
+def test_the_command_line_names_what_is_wrong(papers, tmp_path, args, message) -> None:  # noqa: ANN001
+    r = _cli("ingest", str(papers[0]), "--db", f"sqlite:///{tmp_path / 'bad.db'}", *args)
+    assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
