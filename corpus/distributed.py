@@ -44,6 +44,7 @@ from theorycov.corpus.assemble import paper_hypotheses
 from theorycov.corpus.domain import Domain
 from theorycov.corpus.grounding import Grounder, GroundingConfig
 from theorycov.corpus.identity import identity, new_papers
+from theorycov.corpus.llm.backends import BackendError
 from theorycov.corpus.pipeline import (IngestConfig, IngestSummary, begin_run, files_to_ingest, prepare_domain,
                                        read_records)
 from theorycov.corpus.reading import ReadPaper, process_paper
@@ -131,8 +132,9 @@ class _Reader:
         return os.getpid()
 
 
-def _ray(scale: ScaleConfig) -> Any:
-    """The ray module, connected; ScaleError naming the fix otherwise."""
+def _ray(scale: ScaleConfig) -> tuple[Any, bool]:
+    """The ray module, connected, and whether this call started the (local) cluster; ScaleError naming the fix
+    otherwise."""
     if isinstance(scale.workers, bool) or not isinstance(scale.workers, int) or scale.workers < 1:
         raise ScaleError(f"workers must be a whole number of at least 1; got {scale.workers!r}")
     try:
@@ -140,7 +142,8 @@ def _ray(scale: ScaleConfig) -> Any:
     except ImportError as exc:
         raise ScaleError("distributed ingest needs Ray: pip install 'theorycov[scale]' (or make setup); "
                          "without --workers, ingest runs in this process") from exc
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         try:
             if scale.ray_address is None:
                 ray.init(num_cpus=scale.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -149,7 +152,11 @@ def _ray(scale: ScaleConfig) -> Any:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ScaleError(f"cannot connect to the Ray cluster at {scale.ray_address or 'a new local one'}: {exc}; "
                              "start one with `ray start --head` and pass --ray-address HOST:6379 (or omit it)") from exc
-    return ray
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus < scale.workers:  # an actor that finds no CPU waits for one forever
+        raise ScaleError(f"the Ray cluster has {cpus:g} CPUs and each of the {scale.workers} workers needs one; "
+                         "ask for fewer --workers or add machines (ray start --address HEAD:6379)")
+    return ray, started
 
 
 def store_paper(engine: Any, rp: ReadPaper, path: str, *, run_id: int, domain_id: int, var_ids: dict[str, int],
@@ -202,7 +209,7 @@ def ingest_ray(paths: Iterable[str | Path] | str | Path, domain: Domain | str | 
 
         OpenAIBackend(OpenAIConfig(spec.llm_url)).probe()  # an unreachable URL fails now, not in every worker
     files = files_to_ingest(paths)
-    ray = _ray(scale)
+    ray, started = _ray(scale)
     dom = prepare_domain(domain, config)
     engine = init_db(db_url)
     if engine.dialect.name == "sqlite":
@@ -220,7 +227,10 @@ def ingest_ray(paths: Iterable[str | Path] | str | Path, domain: Domain | str | 
     actors = [reader_cls.remote(dom, config.grounding, spec, config.extract_curated) for _ in range(scale.workers)]
     status = "interrupted"
     try:
-        pids = ray.get([a.pid.remote() for a in actors])
+        try:
+            pids = ray.get([a.pid.remote() for a in actors])
+        except ray.exceptions.RayError as exc:  # the extractor or grounder could not be built in a worker
+            raise ScaleError(f"the Ray workers could not start: {exc}"[:2000]) from exc
         queue: list[tuple[_File, Paper]] = []
         for path in files:
             try:
@@ -261,7 +271,7 @@ def ingest_ray(paths: Iterable[str | Path] | str | Path, domain: Domain | str | 
             try:
                 rp: ReadPaper = ray.get(done[0])
             except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, CorpusError) and type(exc.cause).__name__ == "BackendError":
+                if isinstance(exc.cause, BackendError):
                     raise exc.cause from exc  # the model cannot run at all: stop, as in process
                 f.failed = True
                 fail(f.path, p.source_path, type(exc.cause).__name__, str(exc.cause))
@@ -290,6 +300,8 @@ def ingest_ray(paths: Iterable[str | Path] | str | Path, domain: Domain | str | 
     finally:
         for a in actors:
             ray.kill(a)
+        if started:  # a cluster this run started ends with it; one the caller had stays up
+            ray.shutdown()
         summary.seconds = time.perf_counter() - t0
         with session_scope(engine) as s:
             crud.finish_ingest_run(run_id, dict(counts), summary.seconds, session=s, status=status)

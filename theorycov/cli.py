@@ -169,11 +169,18 @@ def model_server(host: Annotated[str, typer.Option(help="0.0.0.0 serves other ma
                  log: Annotated[Optional[Path], typer.Option(help="append the server's output here")] = None) -> None:
     """Serve the reading model (llama.cpp's OpenAI-compatible server) for ingest workers: pass
     --llm-url http://HOST:PORT to `theorycov ingest`. Runs until Ctrl-C."""
+    import signal
+
     from theorycov.corpus.llm.server import ModelServer, ServerConfig
 
     srv = ModelServer(ServerConfig(host=host, port=port, n_threads=threads, model_path=str(model) if model else None,
                                    log_path=str(log) if log else None)).start()
     typer.echo(f"model server at {srv.url} (model {srv.sha256[:12]}); ingest with --llm-url {srv.url}; Ctrl-C stops it")
+
+    def _terminate(*_: object) -> None:  # a service manager's SIGTERM stops the llama.cpp process too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = srv.wait()
     except KeyboardInterrupt:

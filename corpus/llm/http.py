@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from theorycov.corpus.llm.backends import BackendError, Completion
@@ -151,9 +151,8 @@ class OpenAIBackend:
         if self.scores and is_flat(schema):
             from theorycov.corpus.llm.server import render_chat
 
-            before = self.requests
-            out = scored_completion(render_chat(self._template or "", messages), schema, skip_if, self._tokenize, self._next_logprobs)
-            return replace(out, prompt_tokens=0, completion_tokens=self.requests - before)
+            # prompt_tokens stays 0: the server does not say how much of the prompt it evaluated again
+            return scored_completion(render_chat(self._template or "", messages), schema, skip_if, self._tokenize, self._next_logprobs)
         return self._chat(messages, schema, max_tokens)
 
     def _tokenize(self, text: str) -> list[int]:

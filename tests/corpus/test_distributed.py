@@ -150,3 +150,8 @@ def test_the_command_line_ingests_with_workers(cluster, papers, reference, tmp_p
 def test_the_command_line_names_what_is_wrong(papers, tmp_path, args, message) -> None:  # noqa: ANN001
     r = _cli("ingest", str(papers[0]), "--db", f"sqlite:///{tmp_path / 'bad.db'}", *args)
     assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_refused(cluster, papers, tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(ScaleError, match="has 2 CPUs and each of the 3 workers needs one"):
+        ingest_ray(papers, "sachs", f"sqlite:///{tmp_path / 'x.db'}", scale=ScaleConfig(workers=3), config=QUIET)

@@ -170,3 +170,17 @@ def test_ray_workers_read_through_the_server_as_one_process_does(in_process, mod
     ref = snapshot(one)
     assert ref["claims"] and all(c[-1] == "llm" for c in ref["claims"])
     assert snapshot(two) == ref
+
+
+def test_a_schema_that_is_not_flat_holds_through_the_server(model_server) -> None:  # noqa: ANN001
+    """Free extraction (a list of claims) is not scored: the server decodes it under its JSON-schema grammar,
+    and what comes back is validated here; an injected fragment cannot name a variable outside the list."""
+    from theorycov.corpus.llm.http import OpenAIBackend, OpenAIConfig
+    from theorycov.corpus.llm.prompts import free_messages, free_schema, parse_free_answer
+
+    text, names = INJECTED[0][0], ["PKC", "Raf"]
+    http = OpenAIBackend(OpenAIConfig(model_server.url))
+    c = http.complete(free_messages(text, {n: [n] for n in names}), free_schema(names, max_claims=2), max_tokens=120)
+    answers = parse_free_answer(c.text, names)  # raises MalformedOutputError when the schema was not followed
+    assert all(cause in names and effect in names for cause, effect, _ in answers)
+    assert "Akt" not in c.text
