@@ -137,6 +137,8 @@ def _ray(scale: ScaleConfig) -> tuple[Any, bool]:
     otherwise."""
     if isinstance(scale.workers, bool) or not isinstance(scale.workers, int) or scale.workers < 1:
         raise ScaleError(f"workers must be a whole number of at least 1; got {scale.workers!r}")
+    if scale.ray_address is not None:
+        _use_token_auth()  # before ray is imported: it reads RAY_AUTH_MODE once
     try:
         import ray
     except ImportError as exc:
@@ -151,12 +153,21 @@ def _ray(scale: ScaleConfig) -> tuple[Any, bool]:
                 ray.init(address=scale.ray_address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ScaleError(f"cannot connect to the Ray cluster at {scale.ray_address or 'a new local one'}: {exc}; "
-                             "start one with `ray start --head` and pass --ray-address HOST:6379 (or omit it)") from exc
+                             "start one with `ray start --head` and pass --ray-address HOST:6379 (or omit it); a cluster "
+                             "with token authentication (Ray's default) needs its token here: copy the head's "
+                             "~/.ray/auth_token (`ray get-auth-token`) or set RAY_AUTH_TOKEN") from exc
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < scale.workers:  # an actor that finds no CPU waits for one forever
         raise ScaleError(f"the Ray cluster has {cpus:g} CPUs and each of the {scale.workers} workers needs one; "
                          "ask for fewer --workers or add machines (ray start --address HEAD:6379)")
     return ray, started
+
+
+def _use_token_auth() -> None:
+    """A client of a running cluster sends the cluster's token when it has one: Ray's `ray start` enables token
+    authentication by default, and its own clients only send the token when RAY_AUTH_MODE says so."""
+    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def store_paper(engine: Any, rp: ReadPaper, path: str, *, run_id: int, domain_id: int, var_ids: dict[str, int],
