@@ -109,7 +109,7 @@ def run(n: int, *, threads: int | None = None, kill_after: int = 3, model_only: 
     snaps: dict[str, dict[str, list]] = {}
     with ModelServer(port=free_port(), n_threads=threads, log_path=str(work / "server.log")) as srv:
         warm_up(srv.url)
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             for workers in (1, 2):
                 url = f"sqlite:///{work / f'ray{workers}.db'}"

@@ -147,8 +147,8 @@ def _ray(scale: ScaleConfig) -> tuple[Any, bool]:
     started = not ray.is_initialized()
     if started:
         try:
-            if scale.ray_address is None:
-                ray.init(num_cpus=scale.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            if scale.ray_address is None:  # "local": a new cluster, even where a stale `ray start` left its address
+                ray.init(address="local", num_cpus=scale.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
             else:
                 ray.init(address=scale.ray_address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -25,7 +25,7 @@ QUIET = IngestConfig(progress=False, index=False)
 @pytest.fixture(scope="module")
 def cluster():  # noqa: ANN201
     """One local Ray cluster for the module (starting one costs ~5 s)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 

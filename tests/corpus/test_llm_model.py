@@ -161,7 +161,7 @@ def test_ray_workers_read_through_the_server_as_one_process_does(in_process, mod
     quiet = IngestConfig(progress=False, index=False)
     one, two = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'two.db'}"
     ingest([folder], "sachs", one, extractor=LLMTranslator(in_process, cache=AnswerCache(":memory:")), config=quiet)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         ingest_ray([folder], "sachs", two, spec=WorkerSpec("llm", llm_url=model_server.url, cache_dir=str(tmp_path / "cache")),
                    scale=ScaleConfig(workers=2), config=quiet)
