@@ -14,7 +14,11 @@ low intrinsic dimension; isotropic noise on the sphere (where no neighbour is mu
 worst case for any quantizer, and `--noise 0.6 --rank 384` gives it. The base vectors are never held at once:
 chunk i is regenerated from seed i for the exact pass, so 10 M vectors (15 GB as float32) fit in 24 GB.
 
-Ingest on Ray against a model server (the issue's other half) is not built yet: no such section here.
+The ingest part (`--ingest N`, bench/scaleout_ingest.py): N BioRED Train abstracts in one process, then with 1
+and 2 Ray workers against one llama.cpp server, then killed-and-re-run; its keys join the index keys in
+scaleout.json (the index part's machine, date and command are kept as index_machine, index_date, index_command).
+
+    .venv/bin/python bench/scaleout.py --ingest 20
 """
 from __future__ import annotations
 
@@ -118,7 +122,13 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=32)
     ap.add_argument("--noise", type=float, default=0.05)
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--ingest", type=int, default=None, metavar="N", help="run the ingest part on N abstracts instead of the index part")
+    ap.add_argument("--threads", type=int, default=None, help="--ingest: llama.cpp threads of the server (default: the free cores)")
+    ap.add_argument("--model-only", action="store_true", help="--ingest: only abstracts the model is asked about")
     args = ap.parse_args()
+    if args.ingest is not None:
+        ingest_part(args)
+        return
     from theorycov.corpus import ann
 
     vec = Vectors(args.rank, args.noise)
@@ -148,6 +158,31 @@ def main() -> None:
         old = json.loads(path.read_text()) if path.exists() else {}
         report("scaleout", f"scaleout: index at {', '.join(f'{n:,}' for n in sorted(args.sizes))} vectors", body, {**old, **figures},
                f"load at start {machine().split('load average ')[-1]}")
+
+
+def ingest_part(args: argparse.Namespace) -> None:
+    """bench/scaleout_ingest.py's four ingests, recorded beside the index keys."""
+    import json
+
+    import scaleout_ingest
+
+    rows, figures = scaleout_ingest.run(args.ingest, threads=args.threads, model_only=args.model_only)
+    body = table([{k: v for k, v in r.items() if k not in ("killed", "papers_added", "questions")} for r in rows])
+    print(body)
+    if args.no_record:
+        return
+    path = BENCH / "results" / "scaleout.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    for key in ("machine", "date", "command"):  # the index part's own: kept under index_*
+        if key in old and f"index_{key}" not in old:
+            old[f"index_{key}"] = old.pop(key)
+    notes = (f"same_claims {figures['same_claims']}, duplicates_after_kill {figures['duplicates_after_kill']}, "
+             f"ingest_speedup_2w {figures['ingest_speedup_2w']} (2 cores shared: the load is in each row); "
+             f"{figures['ingest_n']} abstracts, {figures['ingest_questions']} model questions in the single-process run")
+    title = f"scaleout: ingest of {figures['ingest_n']} BioRED Train abstracts ({figures['ingest_data']}), 1 process / 1 / 2 Ray workers"
+    if args.model_only:  # kept apart: the top-level ingest keys are the issue's set (N abstracts in file order)
+        figures = {"ingest_model_only": {**figures, "command": " ".join(["python", *sys.argv])}}
+    report("scaleout", title, body, {**old, **figures}, notes)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,36 +145,11 @@ def ingest(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    dom = domain if isinstance(domain, Domain) else load_domain(domain)
-    if config.lexicon:
-        from theorycov.corpus.genes import expand_domain
-        from theorycov.corpus.lexicon import load_lexicon
-
-        dom, flags = expand_domain(dom, load_lexicon())
-        for f in flags[:20]:
-            log.info("domain %s: %s of %s left out: %s", dom.name, f.text, f.variable, f.reason)
+    dom = prepare_domain(domain, config)
     extractor = extractor or RuleExtractor()
-    files = expand_paths(paths)
-    if not files:
-        raise IngestInputError(f"no paper files in {', '.join(map(str, _as_list(paths))) or 'the given paths'}; "
-                               f"supported: {', '.join(supported_suffixes())}")
+    files = files_to_ingest(paths)
     engine = init_db(db_url)
-    host = socket.gethostname()
-    for attempt in range(3):  # a concurrent ingest may create the same domain between our read and our insert
-        try:
-            with session_scope(engine) as s:
-                killed = crud.mark_killed_ingest_runs(session=s, host=host, alive=_alive)
-                drow = crud.upsert_domain(dom.name, [(v.name, v.all_aliases(), v.unit) for v in dom.variables], session=s,
-                                          description=dom.description, content_hash=dom.content_hash())  # fmt: skip
-                domain_id, var_ids = drow.id, crud.variable_ids(drow.id, session=s)
-                run_id = crud.start_ingest_run(session=s, domain_id=domain_id, extractor=extractor.name,
-                                               extractor_version=extractor.version, pid=os.getpid(), host=host).id  # fmt: skip
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    for k in killed:
-        log.warning("ingest run %d was killed before it finished (its process is gone): marked 'killed'; its finished files are kept", k)
+    run_id, domain_id, var_ids = begin_run(engine, dom, extractor.name, extractor.version)
     summary = IngestSummary(run_id)
     counts = summary.counts
     grounder = Grounder(dom, config.grounding)
@@ -201,26 +176,12 @@ def ingest(
                     counts["files_skipped"] += 1
                     log.info("%s: skipped, same content as %s (ingested before)", path, done.path)
                     continue
-            try:
-                result = read_file(path, data, config.reader)
-            except CorpusError as exc:
-                counts["files_failed"] += 1
-                fail(path, "", type(exc).__name__, str(exc))
+            read_out = read_records(path, data, config, counts, fail)
+            if read_out is None:
                 continue
-            for prob in result.problems:
-                counts["record_problems"] += 1
-                fail(path, prob.location, prob.error, prob.reason)
-            papers = []
-            for p in result.papers:
-                n_chars = sum(len(x.text) for x in p.passages)
-                if n_chars > config.reader.max_chars:  # every reader: a PDF or record too long to split in reasonable time
-                    counts["record_problems"] += 1
-                    fail(path, p.source_path, "ReaderError", f"{p.source_path}: {n_chars:,} characters, more than the limit of "
-                         f"{config.reader.max_chars:,} for one paper (ReaderConfig.max_chars); split it, or raise the limit")
-                else:
-                    papers.append(p)
+            reader, papers = read_out
             try:
-                stored = _store_file(engine, path, sha, result.reader, papers, grounder, extractor, config, run_id, domain_id, var_ids)
+                stored = _store_file(engine, path, sha, reader, papers, grounder, extractor, config, run_id, domain_id, var_ids)
             except CorpusError as exc:
                 counts["files_failed"] += 1
                 fail(path, "", type(exc).__name__, str(exc))
@@ -246,6 +207,75 @@ def ingest(
             crud.finish_ingest_run(run_id, dict(counts), summary.seconds, session=s, status=status)
     log.info("%s", summary.table())
     return summary
+
+
+def prepare_domain(domain: Domain | str | Path, config: IngestConfig) -> Domain:
+    """The domain to ground against: loaded by name or path, with HGNC / FamPlex synonyms when
+    ``config.lexicon``."""
+    dom = domain if isinstance(domain, Domain) else load_domain(domain)
+    if config.lexicon:
+        from theorycov.corpus.genes import expand_domain
+        from theorycov.corpus.lexicon import load_lexicon
+
+        dom, flags = expand_domain(dom, load_lexicon())
+        for f in flags[:20]:
+            log.info("domain %s: %s of %s left out: %s", dom.name, f.text, f.variable, f.reason)
+    return dom
+
+
+def files_to_ingest(paths: Iterable[str | Path] | str | Path) -> list[Path]:
+    """:func:`expand_paths`, or IngestInputError when it finds no file a reader supports."""
+    files = expand_paths(paths)
+    if not files:
+        raise IngestInputError(f"no paper files in {', '.join(map(str, _as_list(paths))) or 'the given paths'}; "
+                               f"supported: {', '.join(supported_suffixes())}")
+    return files
+
+
+def begin_run(engine, dom: Domain, extractor_name: str, extractor_version: str) -> tuple[int, int, dict[str, int]]:  # noqa: ANN001
+    """Store the domain, mark dead runs of this host 'killed', start a run: (run id, domain id, variable ids)."""
+    host = socket.gethostname()
+    for attempt in range(3):  # a concurrent ingest may create the same domain between our read and our insert
+        try:
+            with session_scope(engine) as s:
+                killed = crud.mark_killed_ingest_runs(session=s, host=host, alive=_alive)
+                drow = crud.upsert_domain(dom.name, [(v.name, v.all_aliases(), v.unit) for v in dom.variables], session=s,
+                                          description=dom.description, content_hash=dom.content_hash())  # fmt: skip
+                domain_id, var_ids = drow.id, crud.variable_ids(drow.id, session=s)
+                run_id = crud.start_ingest_run(session=s, domain_id=domain_id, extractor=extractor_name,
+                                               extractor_version=extractor_version, pid=os.getpid(), host=host).id  # fmt: skip
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    for k in killed:
+        log.warning("ingest run %d was killed before it finished (its process is gone): marked 'killed'; its finished files are kept", k)
+    return run_id, domain_id, var_ids
+
+
+def read_records(path: Path, data: bytes, config: IngestConfig, counts: Counter,
+                 fail: Callable[[Path, str, str, str], None]) -> tuple[str, list[Paper]] | None:
+    """The reader's name and the papers of one file, bad records and papers over ``max_chars`` recorded
+    through ``fail``; None (the file counted as failed) when the file cannot be read at all."""
+    try:
+        result = read_file(path, data, config.reader)
+    except CorpusError as exc:
+        counts["files_failed"] += 1
+        fail(path, "", type(exc).__name__, str(exc))
+        return None
+    for prob in result.problems:
+        counts["record_problems"] += 1
+        fail(path, prob.location, prob.error, prob.reason)
+    papers = []
+    for p in result.papers:
+        n_chars = sum(len(x.text) for x in p.passages)
+        if n_chars > config.reader.max_chars:  # every reader: a PDF or record too long to split in reasonable time
+            counts["record_problems"] += 1
+            fail(path, p.source_path, "ReaderError", f"{p.source_path}: {n_chars:,} characters, more than the limit of "
+                 f"{config.reader.max_chars:,} for one paper (ReaderConfig.max_chars); split it, or raise the limit")
+        else:
+            papers.append(p)
+    return result.reader, papers
 
 
 class IngestInputError(CorpusError):
@@ -310,4 +340,5 @@ def _as_list(paths: Iterable[str | Path] | str | Path) -> list[str | Path]:
     return [paths] if isinstance(paths, (str, Path)) else list(paths)
 
 
-__all__ = ["IngestConfig", "IngestInputError", "IngestSummary", "expand_paths", "ingest", "process_paper"]
+__all__ = ["IngestConfig", "IngestInputError", "IngestSummary", "begin_run", "expand_paths", "files_to_ingest", "ingest",
+           "prepare_domain", "process_paper", "read_records"]

@@ -7,16 +7,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from theorycov.db.models import FailedFile, IngestRun, RejectedMention, SourceFile
+from theorycov.db.models import FailedFile, IngestRun, Paper, RejectedMention, SourceFile
 
 __all__ = [
     "get_source_file",
     "add_source_file",
     "claim_source_file",
+    "attach_papers",
     "start_ingest_run",
     "mark_killed_ingest_runs",
     "finish_ingest_run",
@@ -59,6 +60,17 @@ def claim_source_file(sha256: str, path: str, reader: str, *, session: Session, 
         except IntegrityError:
             new_id = None
     return None if new_id is None else session.get(SourceFile, new_id)
+
+
+def attach_papers(source_file_id: int, shas: Iterable[str], *, session: Session) -> int:
+    """Point the stored papers with these content hashes and no file yet at their source file (distributed
+    ingest stores each paper in its own transaction and records the file once all its papers are in)."""
+    vals, n = list(shas), 0
+    for i in range(0, len(vals), 500):
+        res = session.execute(update(Paper).where(Paper.sha256.in_(vals[i : i + 500]), Paper.source_file_id.is_(None))
+                              .values(source_file_id=source_file_id))
+        n += int(res.rowcount or 0)  # type: ignore[attr-defined]
+    return n
 
 
 def start_ingest_run(*, session: Session, domain_id: int | None, extractor: str, extractor_version: str,

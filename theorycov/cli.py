@@ -143,16 +143,51 @@ def domain_new(path: Annotated[Path, typer.Argument(help="TOML file to write")],
 @app.command()
 @_guarded
 def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders of papers")], domain: Annotated[str, typer.Option(help="domain name or TOML")] = "sachs",
-           extractor: Annotated[str, typer.Option(help="llm | rules | auto")] = "auto", db: DbOpt = None, as_json: JsonOpt = False) -> None:
+           extractor: Annotated[str, typer.Option(help="llm | rules | auto")] = "auto", db: DbOpt = None, as_json: JsonOpt = False,
+           workers: Annotated[Optional[int], typer.Option(help="read on a Ray cluster with N workers (the scale extra); default: in this process")] = None,
+           ray_address: Annotated[Optional[str], typer.Option(help="a running Ray cluster (HOST:6379, 'auto'); default: a local one of --workers CPUs")] = None,
+           llm_url: Annotated[Optional[str], typer.Option(help="ask this model server (theorycov model-server) instead of loading the model")] = None) -> None:
     """Read papers, translate their causal claims into grounded hypotheses, store and index them.
-    Exits 2 when not one file could be read (every file failed)."""
-    summary = _project(db).ingest(paths, domain, extractor=extractor, progress=not as_json)
+    Exits 2 when not one file could be read (every file failed). With --workers on a SQLite database the
+    driver alone writes (SQLite does not take parallel writers); several machines share one PostgreSQL."""
+    summary = _project(db).ingest(paths, domain, extractor=extractor, progress=not as_json, workers=workers,
+                                  ray_address=ray_address, llm_url=llm_url)
     if as_json:
         typer.echo(dumps({"run_id": summary.run_id, "counts": dict(summary.counts), "failures": summary.failures, "seconds": summary.seconds}))
     else:
         typer.echo(summary.table())  # the one summary: the pipeline itself prints nothing
     if summary.nothing_read:
         _fail(f"nothing could be read: {summary.counts.get('files_failed', 0)} file(s) failed (reasons above)", 2)
+
+
+@app.command("model-server")
+@_guarded
+def model_server(host: Annotated[str, typer.Option(help="0.0.0.0 serves other machines (no authentication: a trusted network only)")] = "127.0.0.1",
+                 port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+                 threads: Annotated[Optional[int], typer.Option(min=1, help="llama.cpp threads (default: the free cores)")] = None,
+                 model: Annotated[Optional[Path], typer.Option(help="a GGUF file (default: the pinned model of the llm extra)")] = None,
+                 log: Annotated[Optional[Path], typer.Option(help="append the server's output here")] = None) -> None:
+    """Serve the reading model (llama.cpp's OpenAI-compatible server) for ingest workers: pass
+    --llm-url http://HOST:PORT to `theorycov ingest`. Runs until Ctrl-C."""
+    import signal
+
+    from theorycov.corpus.llm.server import ModelServer, ServerConfig
+
+    srv = ModelServer(ServerConfig(host=host, port=port, n_threads=threads, model_path=str(model) if model else None,
+                                   log_path=str(log) if log else None)).start()
+    typer.echo(f"model server at {srv.url} (model {srv.sha256[:12]}); ingest with --llm-url {srv.url}; Ctrl-C stops it")
+
+    def _terminate(*_: object) -> None:  # a service manager's SIGTERM stops the llama.cpp process too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = srv.wait()
+    except KeyboardInterrupt:
+        srv.stop()
+        return
+    if code:
+        _fail(f"the model server exited with code {code}" + (f"; see {log}" if log else "; pass --log FILE to see why"), 4)
 
 
 @app.command()

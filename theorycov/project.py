@@ -75,13 +75,37 @@ class Project:
         self._guards: dict[tuple[int, str, float], Guard] = {}
 
     # ------------------------------------------------------------------ reading
-    def ingest(self, paths: Iterable[str | Path] | str | Path, domain: str = "sachs", *, extractor: str = "auto", progress: bool = True):  # noqa: ANN201
+    def ingest(self, paths: Iterable[str | Path] | str | Path, domain: str = "sachs", *, extractor: str = "auto", progress: bool = True,
+               workers: int | None = None, ray_address: str | None = None, llm_url: str | None = None):  # noqa: ANN201
         """Ingest papers; ``extractor`` is 'llm' (the local model), 'rules', or 'auto' (the model when the
-        llm extra is installed, else the rules with a warning). Returns the IngestSummary."""
+        llm extra is installed or ``llm_url`` is given, else the rules with a warning). Returns the IngestSummary.
+
+        ``llm_url``: the model translator asks this model server (``theorycov model-server``) instead of
+        loading the model here. ``workers``: read on a Ray cluster with this many workers (the scale extra;
+        ``ray_address`` names a running cluster, else a local one is started); without it, in this process.
+        SQLite does not take parallel writers: with workers the driver alone writes (theorycov.corpus.distributed)."""
         from theorycov.corpus.pipeline import IngestConfig, ingest
 
         extractor = boundary.choice(extractor, "extractor", EXTRACTORS)
-        return ingest(paths, domain, self.db_url, extractor=_extractor(extractor), config=IngestConfig(progress=progress))
+        if llm_url is not None and extractor == "rules":
+            raise InputError("--llm-url names a model server for the model translator; drop it, or use --extractor llm")
+        if ray_address is not None and workers is None:
+            raise InputError("--ray-address needs --workers N: how many Ray workers read the papers")
+        config = IngestConfig(progress=progress)
+        if workers is None:
+            return ingest(paths, domain, self.db_url, extractor=_extractor(extractor, llm_url), config=config)
+        from theorycov.corpus.distributed import ScaleConfig, WorkerSpec, ingest_ray
+
+        workers = boundary.positive_int(workers, "workers", maximum=10_000)
+        kind = "llm" if extractor == "llm" or llm_url is not None else extractor
+        if kind == "auto":
+            from theorycov.corpus.llm.translator import llm_available
+
+            kind = "llm" if llm_available() else "rules"
+            if kind == "rules":
+                logger.warning("the llm extra is not installed: the workers ingest with the rule-based extractor")
+        return ingest_ray(paths, domain, self.db_url, spec=WorkerSpec(kind, llm_url=llm_url),
+                          scale=ScaleConfig(workers=workers, ray_address=ray_address), config=config)
 
     def search(self, text: str, k: int = 5):  # noqa: ANN201
         """Hypotheses nearest in meaning to ``text`` (FAISS over renderings and evidence sentences)."""
@@ -232,11 +256,18 @@ class Project:
             return str(row.explanation.get("text", ""))
 
 
-def _extractor(kind: str):  # noqa: ANN202
+def _extractor(kind: str, llm_url: str | None = None):  # noqa: ANN202
     from theorycov.corpus.rules import RuleExtractor
 
     if kind == "rules":
         return RuleExtractor()
+    if llm_url is not None:
+        from theorycov.corpus.llm import LLMTranslator
+        from theorycov.corpus.llm.http import OpenAIBackend, OpenAIConfig
+
+        backend = OpenAIBackend(OpenAIConfig(llm_url))
+        backend.probe()  # an unreachable URL fails before the run starts
+        return LLMTranslator(backend)
     from theorycov.corpus.llm.translator import default_extractor, llm_available
 
     if kind == "llm":

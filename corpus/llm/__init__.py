@@ -3,7 +3,9 @@
 Importing this package is cheap: llama_cpp, transformers and httpx are imported only by the backend
 that needs them. See :mod:`.translator` for the default extractor (:mod:`.older` for the strategies kept
 for comparison, :mod:`.extractor` for what they share), :mod:`.prompts` for one module per task,
-:mod:`.backends` for the model runners, :mod:`.weights` for the default model's assembly and verification.
+:mod:`.backends` for the model runners (:mod:`.http` for a model server, :mod:`.server` to start llama.cpp's,
+:mod:`.scored` for the scored decoding both the in-process and the server backend run), :mod:`.weights` for the
+default model's assembly and verification.
 """
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ Two ways to constrain, same contract (the output always follows the schema):
 
 - ``decoding="scored"`` (default, for flat schemas of enums and booleans such as the pair answer):
   the JSON is written field by field, and each field's value is chosen by greedy decoding restricted to
-  the token trie of the allowed values. Tokens the schema forces are not generated one step at a time
-  but evaluated in one batch at the next branch point, which is where the time goes on a CPU (about
-  70 tokens/s read against 21 tokens/s generated). The chosen value's share of the allowed mass at
-  each branch point gives its confidence.
+  the token trie of the allowed values (:mod:`.scored`, shared with the llama.cpp server backend).
+  Tokens the schema forces are not generated one step at a time but evaluated in one batch at the next
+  branch point, which is where the time goes on a CPU (about 70 tokens/s read against 21 tokens/s
+  generated). The chosen value's share of the allowed mass at each branch point gives its confidence.
 - ``decoding="grammar"``: llama.cpp's JSON-schema grammar (``response_format={"type": "json_object",
   "schema": ...}``), token by token; used for any other schema (free extraction), with token
   log-probabilities recorded by a logits processor.
@@ -18,16 +18,19 @@ longest common token prefix is kept, so a second pair costs only its own few tok
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from theorycov.corpus.llm.backends import BackendError, Completion
 from theorycov.corpus.llm.prompts import MalformedOutputError
+from theorycov.corpus.llm.scored import is_flat, scored_completion
 from theorycov.corpus.threads import free_threads
 
 log = logging.getLogger(__name__)
@@ -67,21 +70,6 @@ class _LogprobRecorder:
         shifted = scores - scores.max()
         self._last = shifted - np.log(np.exp(shifted).sum())
         return scores
-
-
-def _value_options(prop: dict[str, Any]) -> tuple[list[str], list[Any]] | None:
-    """JSON renderings (with the leading space of ``"key": value``) and values of a field, or None."""
-    if "enum" in prop and all(isinstance(v, str) for v in prop["enum"]):
-        return [' "' + v + '"' for v in prop["enum"]], list(prop["enum"])
-    if prop.get("type") == "boolean":
-        return [" true", " false"], [True, False]
-    return None
-
-
-def is_flat(schema: dict[str, Any]) -> bool:
-    """True for an object schema whose every property is a string enum or a boolean."""
-    props = schema.get("properties") or {}
-    return schema.get("type") == "object" and bool(props) and all(_value_options(p) is not None for p in props.values())
 
 
 class LlamaCppBackend:
@@ -189,62 +177,13 @@ class LlamaCppBackend:
         return self._grammar(messages, schema, max_tokens)
 
     def _scored(self, messages: list[dict], schema: dict[str, Any], skip_if: tuple[str, str] | None) -> Completion:
-        prompt = self.render(messages)
         before = self.evaluated_tokens
-        text, pieces, skipping = "{", [("{", 0.0)], False
-        dists: list[tuple[float, ...]] = []
-        for i, (name, prop) in enumerate(schema["properties"].items()):
-            renders, values = _value_options(prop)  # type: ignore[misc]
-            key = f', "{name}":' if i else f'"{name}":'
-            text += key
-            pieces.append((key, 0.0))
-            if skipping:
-                text += " false"
-                pieces.append((" false", 0.0))
-                continue
-            best, logp_best, dist = self._choose(prompt + text, renders)
-            dists.append(dist)
-            text += renders[best]
-            pieces.append((renders[best], logp_best))
-            if skip_if and name == skip_if[0] and values[best] == skip_if[1]:
-                skipping = True
-        text += "}"
-        pieces.append(("}", 0.0))
-        return Completion(text=text, token_logprobs=tuple(pieces), prompt_tokens=self.evaluated_tokens - before,
-                          completion_tokens=sum(1 for _, lp in pieces if lp != 0.0), choices=tuple(dists))
+        out = scored_completion(self.render(messages), schema, skip_if, self._tokenize, self._next_logprobs)
+        return dataclasses.replace(out, prompt_tokens=self.evaluated_tokens - before)
 
-    def _choose(self, prefix: str, renders: list[str]) -> tuple[int, float, tuple[float, ...]]:
-        """Greedy constrained decoding of one field: walk the token trie of ``prefix + value`` over the
-        allowed values; where only one token is allowed it is forced (and evaluated later, in a batch),
-        where several are, the model's next-token distribution picks among them. Returns the chosen
-        value, the log of its probability (the product of its shares at the branch points), and each
-        value's share at the first branch point (exact when the values part there, as one-token labels do)."""
-        import numpy as np
-
-        fulls = [self._tokenize(prefix + r) for r in renders]
-        alive = list(range(len(renders)))
-        n, logp_total = 0, 0.0
-        dist: list[float] | None = None
-        while len(alive) > 1:
-            ended = [i for i in alive if len(fulls[i]) <= n]
-            if ended:
-                raise MalformedOutputError(f"value {renders[ended[0]]!r} is a token prefix of another; use decoding='grammar'")
-            nexts = sorted({fulls[i][n] for i in alive})
-            if len(nexts) == 1:
-                n += 1
-                continue
-            logp = self._eval_logprobs(fulls[alive[0]][:n])
-            scores = np.array([logp[t] for t in nexts])
-            k = int(scores.argmax())
-            logp_total += float(scores[k] - np.logaddexp.reduce(scores))
-            if dist is None:
-                share = np.exp(scores - np.logaddexp.reduce(scores))
-                dist = [float(share[nexts.index(fulls[i][n])]) for i in range(len(renders))]
-            alive = [i for i in alive if fulls[i][n] == nexts[k]]
-            n += 1
-        if dist is None:
-            dist = [1.0 if i == alive[0] else 0.0 for i in range(len(renders))]
-        return alive[0], logp_total, tuple(dist)
+    def _next_logprobs(self, ids: list[int], wanted: Sequence[int]) -> list[float]:
+        logp = self._eval_logprobs(ids)
+        return [float(logp[t]) for t in wanted]
 
     def _grammar(self, messages: list[dict], schema: dict[str, Any], max_tokens: int) -> Completion:
         recorder = _LogprobRecorder() if self.config.logprobs else None

@@ -83,3 +83,17 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
     dispose_engine(url)
     os.environ.pop("THEORYCOV_INDEX_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def biored_train(shared_data: Path):  # noqa: ANN201
+    """docs(pmids) -> {pmid: PubTator document (title, abstract, annotation lines)} from BioRED Train."""
+    text = (shared_data / "biored" / "Train.PubTator").read_text(encoding="utf-8")
+    blocks = {b.strip().split("|", 1)[0]: b.strip() + "\n" for b in text.split("\n\n") if b.strip()}
+
+    def docs(pmids: list[str]) -> dict[str, str]:
+        missing = set(pmids) - set(blocks)
+        assert not missing, f"PMIDs {missing} not in BioRED Train"
+        return {p: blocks[p] for p in pmids}
+
+    return docs

@@ -186,3 +186,28 @@ def test_transformers_backend_output_always_follows_the_schema(tiny_model_dir: P
     assert backend.model_id.startswith("dir:") and backend.model_id == TransformersBackend(tiny_model_dir).model_id
     with pytest.raises(MalformedOutputError):
         backend.complete(messages, {"type": "object", "properties": {"x": {"type": "array"}}}, max_tokens=8)
+
+
+def test_the_model_server_refuses_a_taken_port_before_loading_anything() -> None:
+    import socket
+
+    pytest.importorskip("llama_cpp.server", reason="the llm extra (llama-cpp-python[server]) is not installed")
+    from theorycov.corpus.llm.server import ModelServer
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(backends.BackendError, match=f"cannot listen on 127.0.0.1:{port}.*another --port"):
+            ModelServer(port=port).start()
+
+
+def test_the_model_server_command_says_the_port_is_taken() -> None:
+    import socket
+
+    pytest.importorskip("llama_cpp.server", reason="the llm extra (llama-cpp-python[server]) is not installed")
+    from typer.testing import CliRunner
+
+    from theorycov.cli import app
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        r = CliRunner().invoke(app, ["model-server", "--port", str(taken.getsockname()[1])])
+    assert r.exit_code == 2 and "cannot listen" in r.output
