@@ -109,6 +109,14 @@ def test_fit_posterior_above_the_exact_sizes_weighs_the_found_graphs_by_reward(t
     best = float(post.log_reward.max())
     visited_only = ~drawn & ~res.theories.constraints.satisfies(post.graphs).any(1)
     assert bool((post.log_reward[visited_only] >= best - 30.0).all())
+    # equivalents: the best graph's Markov-equivalent members (one covered reversal away) are in the set too
+    from theorycov.gfn.graphs import covered_edges
+
+    top = post.graphs[post.log_reward.argmax()]
+    i, j = covered_edges(top[None])[0].nonzero()[0].tolist()
+    twin = top.clone()
+    twin[i, j], twin[j, i] = False, True
+    assert bool((post.graphs == twin).flatten(1).all(1).any())
     guard = res.guard(config=GuardConfig(theory_level=None))
     assert guard.log_weight.shape == post.log_reward.shape  # the guard merges nothing: the rows are distinct
     assert torch.allclose(torch.softmax(guard.log_weight, 0).sort().values, torch.softmax(post.log_reward.to(torch.float64), 0).sort().values,
