@@ -168,7 +168,7 @@ def main() -> int:
     ap.add_argument("--scale-from", type=int, default=12, help="d from which the fit uses candidate parents and the MC3 guide "
                     "(coverage.posterior.FitConfig; 1000: never, the plain trainer of stop 21)")
     ap.add_argument("--candidates", type=int, default=8, help="candidate parents per node (FitConfig.candidates)")
-    ap.add_argument("--equivalents", type=int, default=16, help="best graphs whose Markov equivalence class is walked "
+    ap.add_argument("--equivalents", type=int, default=0, help="best graphs whose Markov equivalence class is walked "
                     "(FitConfig.equivalents)")
     ap.add_argument("--weights", default="reward", choices=["reward", "snis"], help="FitConfig.weights: the guard's graph weights above "
                     "scale_from (reward: R over the distinct graphs found; snis: the GFlowNet's draws by R / P_T)")

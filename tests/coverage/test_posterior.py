@@ -90,7 +90,7 @@ def test_fit_posterior_above_the_exact_sizes_weighs_the_found_graphs_by_reward(t
     data = data.standardized()
     a, b = true.nonzero()[0].tolist()
     cfg = FitConfig(
-        minutes=None, n_samples=100, n_traj=2, audit_every=20, candidates=4, prior_samples=500, support_nats=30.0,
+        minutes=None, n_samples=100, n_traj=2, audit_every=20, candidates=4, prior_samples=500, support_nats=30.0, equivalents=16,
         guide=GuideConfig(chains=4, steps=2, per_iteration=8, burn_in=50),
         trainer=TrainerConfig(num_iterations=30, num_envs=8, batch_size=32, prefill=32, warmup_iters=5, progress=False,
                               policy=PolicyConfig(hidden=16)),
