@@ -46,9 +46,8 @@ from theorycov.corpus.grounding import Grounder, GroundingConfig
 from theorycov.corpus.identity import identity, new_papers
 from theorycov.corpus.llm.backends import BackendError
 from theorycov.corpus.pipeline import (IngestConfig, IngestSummary, begin_run, files_to_ingest, prepare_domain,
-                                       read_records)
+                                       read_new_file, read_records)
 from theorycov.corpus.reading import ReadPaper, process_paper
-from theorycov.corpus.readers import sha256_bytes
 from theorycov.corpus.store import save_paper
 from theorycov.corpus.types import CorpusError, Extractor, Paper
 from theorycov.db import crud, init_db, session_scope
@@ -244,17 +243,10 @@ def ingest_ray(paths: Iterable[str | Path] | str | Path, domain: Domain | str | 
             raise ScaleError(f"the Ray workers could not start: {exc}"[:2000]) from exc
         queue: list[tuple[_File, Paper]] = []
         for path in files:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                counts["files_failed"] += 1
-                fail(path, "", "OSError", f"{path}: cannot read: {exc.strerror}")
+            new = read_new_file(engine, path, counts, fail)
+            if new is None:
                 continue
-            sha = sha256_bytes(data)
-            with session_scope(engine) as s:
-                if crud.get_source_file(sha, session=s) is not None:
-                    counts["files_skipped"] += 1
-                    continue
+            data, sha = new
             got = read_records(path, data, config, counts, fail)
             if got is None:
                 continue

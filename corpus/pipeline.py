@@ -163,19 +163,10 @@ def ingest(
     try:
         bar = tqdm(files, desc="ingest", unit="file", disable=not config.progress, file=sys.stderr)
         for path in bar:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                counts["files_failed"] += 1
-                fail(path, "", "OSError", f"{path}: cannot read: {exc.strerror}")
+            new = read_new_file(engine, path, counts, fail)
+            if new is None:
                 continue
-            sha = sha256_bytes(data)
-            with session_scope(engine) as s:  # a cheap early skip; the claim below is what decides
-                done = crud.get_source_file(sha, session=s)
-                if done is not None:
-                    counts["files_skipped"] += 1
-                    log.info("%s: skipped, same content as %s (ingested before)", path, done.path)
-                    continue
+            data, sha = new
             read_out = read_records(path, data, config, counts, fail)
             if read_out is None:
                 continue
@@ -251,6 +242,26 @@ def begin_run(engine, dom: Domain, extractor_name: str, extractor_version: str) 
     for k in killed:
         log.warning("ingest run %d was killed before it finished (its process is gone): marked 'killed'; its finished files are kept", k)
     return run_id, domain_id, var_ids
+
+
+def read_new_file(engine, path: Path, counts: Counter, fail: Callable[[Path, str, str, str], None]) -> tuple[bytes, str] | None:  # noqa: ANN001
+    """(bytes, content hash) of a file not yet ingested; None when it cannot be read (recorded through ``fail``)
+    or its content was ingested before (counted as skipped). A cheap early skip: the claim of the source file
+    in the paper's transaction is what decides."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        counts["files_failed"] += 1
+        fail(path, "", "OSError", f"{path}: cannot read: {exc.strerror}")
+        return None
+    sha = sha256_bytes(data)
+    with session_scope(engine) as s:
+        done = crud.get_source_file(sha, session=s)
+        if done is not None:
+            counts["files_skipped"] += 1
+            log.info("%s: skipped, same content as %s (ingested before)", path, done.path)
+            return None
+    return data, sha
 
 
 def read_records(path: Path, data: bytes, config: IngestConfig, counts: Counter,
