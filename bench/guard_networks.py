@@ -155,7 +155,7 @@ def calibration_svg(by_n: dict[int, dict[str, np.ndarray]], path: Path, title: s
     path.write_text(render(panels, cols=len(ESTIMATORS), title=title, width=300, height=280))
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--network", default="ecoli70")
     ap.add_argument("--n", type=int, nargs="+", default=[100, 1000])
@@ -188,7 +188,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", help="folder for finished (n, seed) cells: a rerun reads them instead of refitting")
     ap.add_argument("--no-record", action="store_true")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     torch.set_num_threads(args.threads)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where a long run is, without stopping it
     from gfn_common import command, machine, table

@@ -31,6 +31,7 @@ from theorycov.db.schemas import Hypothesis, Theory
 from theorycov.gfn import BDeuScore, BGeScore, DataTable, Reward, Trainer, TrainerConfig, enumerate_dags
 from theorycov.gfn.candidates import candidate_parents
 from theorycov.gfn.graphs import equivalent_walk
+from theorycov.gfn.occam import OccamConfig, occam_window
 from theorycov.gfn.sampling import log_pt_backward, sample
 from theorycov.gfn.warmstart import GuideConfig, MCMCGuide, combine_starts, combine_transitions
 
@@ -96,6 +97,10 @@ class FitConfig:
     support_max: int = 2_000
     equivalents: int = 0
     equivalent_steps: int = 64
+    # Occam's window (gfn/occam.py, Madigan & Raftery 1994): with "reward" weights, every single-edge neighbour of
+    # the best graphs found, within occam.window nats of the best, joins the support (rounds of neighbours'
+    # neighbours). None: off.
+    occam: OccamConfig | None = None
 
 
 class _TimeBar:
@@ -167,11 +172,25 @@ def _found_support(drawn: PosteriorSample, guide: MCMCGuide, objective: Coverage
     logger.info("support: %d distinct draws, %d completions, %d of %d distinct MC3 graphs (%d visits) within %.0f nats of the best",
                 drawn.graphs.shape[0], pool.shape[0], keep.numel(), visited.shape[0], guide.visits.visits, config.support_nats)
     n_x = pool.shape[0] + keep.numel()
-    return PosteriorSample(
+    found = PosteriorSample(
         drawn.names, torch.cat([drawn.graphs, pool, visited[keep]]), torch.cat([drawn.counts, torch.zeros(n_x, dtype=torch.int64)]),
         torch.cat([drawn.log_reward.to(torch.float64), lr_pool, lr_vis[keep]]),
         torch.cat([drawn.log_pt.to(torch.float64), torch.zeros(n_x, dtype=torch.float64)]), weighting="reward",
     )
+    return found if config.occam is None else with_window(found, reward, config.occam, allowed=guide.chains.allowed, max_parents=guide.chains.max_parents)
+
+
+def with_window(post: PosteriorSample, reward: Reward, occam: OccamConfig, *, allowed: torch.Tensor | None = None,
+                max_parents: int | None = None) -> PosteriorSample:
+    """``post`` (reward-weighted) and the graphs of Occam's window around its rows (gfn.occam), appended with
+    count 0 (found, not drawn) and their exact log R."""
+    if post.weighting != "reward":
+        raise ValueError("Occam's window extends a reward-weighted support (FitConfig.weights = 'reward')")
+    g, lr = occam_window(post.graphs, post.log_reward, reward, occam, allowed=allowed, max_parents=max_parents)
+    logger.info("Occam's window: %d graphs within %.0f nats of the best join the %d found", g.shape[0], occam.window, post.graphs.shape[0])
+    z = torch.zeros(g.shape[0], dtype=torch.float64)
+    return PosteriorSample(post.names, torch.cat([post.graphs, g]), torch.cat([post.counts, z.to(torch.int64)]),
+                           torch.cat([post.log_reward.to(torch.float64), lr]), torch.cat([post.log_pt.to(torch.float64), z]), weighting="reward")
 
 
 def fit_posterior(

@@ -84,6 +84,7 @@ def test_fit_posterior_above_the_exact_sizes_weighs_the_found_graphs_by_reward(t
 
     from theorycov.coverage.guard.guard import GuardConfig
     from theorycov.coverage.run import FittedRun
+    from theorycov.gfn.occam import OccamConfig
     from theorycov.gfn.warmstart import GuideConfig
 
     data, true = make_linear_gaussian_er(12, 1.0, 200, seed=2)
@@ -91,7 +92,7 @@ def test_fit_posterior_above_the_exact_sizes_weighs_the_found_graphs_by_reward(t
     a, b = true.nonzero()[0].tolist()
     cfg = FitConfig(
         minutes=None, n_samples=100, n_traj=2, audit_every=20, candidates=4, prior_samples=500, support_nats=30.0, equivalents=16,
-        guide=GuideConfig(chains=4, steps=2, per_iteration=8, burn_in=50),
+        occam=OccamConfig(window=5.0, rounds=10, frontier=4), guide=GuideConfig(chains=4, steps=2, per_iteration=8, burn_in=50),
         trainer=TrainerConfig(num_iterations=30, num_envs=8, batch_size=32, prefill=32, warmup_iters=5, progress=False,
                               policy=PolicyConfig(hidden=16)),
     )
@@ -117,6 +118,14 @@ def test_fit_posterior_above_the_exact_sizes_weighs_the_found_graphs_by_reward(t
     twin = top.clone()
     twin[i, j], twin[j, i] = False, True
     assert bool((post.graphs == twin).flatten(1).all(1).any())
+    # Occam's window: every single-edge neighbour of the best graph within 5 nats of it (inside the candidate mask
+    # and the in-degree cap) is in the set, with its exact R (checked above for every row)
+    from theorycov.gfn.occam import _moves
+
+    new, lr = _moves(top, best, reward, res.trainer.env.allowed, res.trainer.env.max_parents)
+    rows = {r.tobytes() for r in post.graphs.flatten(1).numpy()}
+    assert int((lr >= best - 5.0).sum()) > 0
+    assert all(r.tobytes() in rows for r in new[lr >= best - 5.0].flatten(1).numpy())
     guard = res.guard(config=GuardConfig(theory_level=None))
     assert guard.log_weight.shape == post.log_reward.shape  # the guard merges nothing: the rows are distinct
     assert torch.allclose(torch.softmax(guard.log_weight, 0).sort().values, torch.softmax(post.log_reward.to(torch.float64), 0).sort().values,
