@@ -66,6 +66,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     from theorycov.coverage.posterior import FitConfig, fit_posterior
     from theorycov.db.schemas import Theory
     from theorycov.gfn import DataTable, PolicyConfig, TrainerConfig
+    from theorycov.gfn.occam import OccamConfig
 
     rng = np.random.default_rng(seed)
     x = net.sample(n, seed=10_000 * seed + n)
@@ -86,7 +87,7 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
     try:
         cfg = FitConfig(minutes=args.minutes, n_samples=args.n_samples, n_traj=args.n_traj, progress=False, audit_every=args.audit_every,
                         coverage=CoverageConfig(restarts=args.restarts), scale_from=args.scale_from, candidates=args.candidates, weights=args.weights,
-                        equivalents=args.equivalents,
+                        equivalents=args.equivalents, occam=OccamConfig(window=args.occam_window) if args.occam_window > 0 else None,
                         trainer=TrainerConfig(seed=seed, num_iterations=10**9 if args.minutes else args.iterations, lr=args.lr,
                                               progress=False, policy=PolicyConfig(hidden=args.hidden, delta_transform=args.delta_transform)))
         t0 = time.perf_counter()
@@ -170,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--candidates", type=int, default=8, help="candidate parents per node (FitConfig.candidates)")
     ap.add_argument("--equivalents", type=int, default=0, help="best graphs whose Markov equivalence class is walked "
                     "(FitConfig.equivalents)")
+    ap.add_argument("--occam-window", type=float, default=0.0, help="nats of Occam's window around the best graphs found "
+                    "(FitConfig.occam; 0: off, the default)")
     ap.add_argument("--weights", default="reward", choices=["reward", "snis"], help="FitConfig.weights: the guard's graph weights above "
                     "scale_from (reward: R over the distinct graphs found; snis: the GFlowNet's draws by R / P_T)")
     ap.add_argument("--n-samples", type=int, default=1000)
