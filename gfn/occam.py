@@ -67,6 +67,12 @@ def _moves(adj: torch.Tensor, log_r: float, reward: Reward, allowed: torch.Tenso
     return new, log_r + lik + prior
 
 
+def _frontier(graphs: torch.Tensor, log_r: torch.Tensor, best: float, config: OccamConfig) -> list[tuple[torch.Tensor, float]]:
+    """The next round's graphs to expand: the best ``config.frontier`` of ``graphs`` inside the window."""
+    order = log_r.argsort(descending=True)[: config.frontier]
+    return [(graphs[i], float(log_r[i])) for i in order.tolist() if float(log_r[i]) >= best - config.window]
+
+
 def occam_window(graphs: torch.Tensor, log_r: torch.Tensor, reward: Reward, config: OccamConfig = OccamConfig(), *,
                  allowed: torch.Tensor | None = None, max_parents: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The graphs within ``config.window`` nats of the best that single-edge moves reach from ``graphs``.
@@ -82,8 +88,7 @@ def occam_window(graphs: torch.Tensor, log_r: torch.Tensor, reward: Reward, conf
         return graphs, log_r
     seen = {row.tobytes() for row in graphs.flatten(1).cpu().numpy()}
     best = float(log_r.max())
-    top = log_r.argsort(descending=True)[: config.frontier]
-    frontier = [(graphs[i], float(log_r[i])) for i in top.tolist() if float(log_r[i]) >= best - config.window]
+    frontier = _frontier(graphs, log_r, best, config)
     found_g, found_lr = [], []
     for _ in range(config.rounds):
         round_g, round_lr = [], []
@@ -103,8 +108,7 @@ def occam_window(graphs: torch.Tensor, log_r: torch.Tensor, reward: Reward, conf
         g, lr = torch.cat(round_g), torch.cat(round_lr)
         found_g.append(g)
         found_lr.append(lr)
-        order = lr.argsort(descending=True)[: config.frontier]
-        frontier = [(g[i], float(lr[i])) for i in order.tolist() if float(lr[i]) >= best - config.window]
+        frontier = _frontier(g, lr, best, config)
     if not found_g:
         return graphs[:0], log_r[:0]
     g, lr = torch.cat(found_g), torch.cat(found_lr)
