@@ -1,10 +1,12 @@
-"""Scale-out benchmark (issue 14), index part: the IVF-HNSW-PQ index of corpus/ann.py at 1 M and 10 M synthetic
+"""Scale-out benchmark (issue 14), index part: the IVF-HNSW index of corpus/ann.py at 1 M and 10 M synthetic
 384-d vectors. Writes bench/results/scaleout.json and appends to bench/RESULTS.md.
 
-    .venv/bin/python bench/scaleout.py                                  # 1 M (PQ 96 and 192 bytes), then 10 M (PQ 192)
-    .venv/bin/python bench/scaleout.py --sizes 1000000 --pq 192 --queries 2000 --no-record   # a shorter look
+    .venv/bin/python bench/scaleout.py                      # 1 M (RaBitQ 4 and 5 bits, PQ 192 bytes), then 10 M (corpus.ann.CODES)
+    .venv/bin/python bench/scaleout.py --sizes 1000000 --codes RaBitQ4 --queries 2000 --no-record   # a shorter look
 
-For each size and PQ code size: build time (training on corpus.ann's sample, then adding in chunks of 100,000
+The same vectors in pgvector's HNSW index inside PostgreSQL: bench/scaleout_pgvector.py.
+
+For each size and vector code: build time (training on corpus.ann's sample, then adding in chunks of 100,000
 as an ingest would), the index's bytes and the process's resident memory after the build, p50 / p95 latency of
 single queries on 1 thread, and recall@10 against exact inner-product search over the same vectors.
 
@@ -78,14 +80,14 @@ def exact_top10(vec: Vectors, n: int, queries: np.ndarray) -> np.ndarray:
     return heap.I
 
 
-def one(vec: Vectors, n: int, pq: int, queries: np.ndarray, truth: np.ndarray) -> dict[str, object]:
+def one(vec: Vectors, n: int, codes: str, queries: np.ndarray, truth: np.ndarray) -> dict[str, object]:
     import faiss
 
     from theorycov.corpus import ann
 
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    index = ann.ivf_index(DIM, n, pq_bytes=pq)
+    index = ann.ivf_index(DIM, n, codes=codes)
     want = ann.train_size(index)
     sample = np.concatenate([vec.chunk(i, n) for i in range((want + CHUNK - 1) // CHUNK)])[:want]
     index.train(sample)
@@ -107,7 +109,7 @@ def one(vec: Vectors, n: int, pq: int, queries: np.ndarray, truth: np.ndarray) -
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)]))
     ivf = faiss.extract_index_ivf(index)
-    return {"n": n, "pq_bytes": pq, "nlist": ivf.nlist, "nprobe": ivf.nprobe, "train_vectors": want, "train_s": round(t_train, 1),
+    return {"n": n, "codes": codes, "nlist": ivf.nlist, "nprobe": ivf.nprobe, "train_vectors": want, "train_s": round(t_train, 1),
             "build_s": round(build, 1), "index_mb": round(index_mb, 1), "rss_mb": round(rss, 1), "rss_delta_mb": round(rss - rss0, 1),
             "p50_ms": float(np.median(lat)), "p95_ms": float(np.percentile(lat, 95)), "recall10": recall, "queries": len(queries),
             "load": "/".join(f"{v:.2f}" for v in os.getloadavg())}
@@ -116,9 +118,10 @@ def one(vec: Vectors, n: int, pq: int, queries: np.ndarray, truth: np.ndarray) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    ap.add_argument("--pq", type=int, nargs="+", default=[96, 192], help="PQ code bytes to compare at the smallest size")
+    ap.add_argument("--codes", nargs="+", default=["RaBitQ4", "RaBitQ5", "PQ192"],
+                    help="vector codes to compare at the smallest size (corpus.ann.parse_codes); larger sizes use corpus.ann.CODES")
     ap.add_argument("--queries", type=int, default=10_000, help="recall queries at 1 M (fewer above: see --queries-large)")
-    ap.add_argument("--queries-large", type=int, default=1_000, help="recall queries above 1 M (exact search costs n * Q)")
+    ap.add_argument("--queries-large", type=int, default=10_000, help="recall queries above 1 M (exact search costs n * Q)")
     ap.add_argument("--rank", type=int, default=32)
     ap.add_argument("--noise", type=float, default=0.05)
     ap.add_argument("--no-record", action="store_true")
@@ -139,12 +142,12 @@ def main() -> None:
         t = time.perf_counter()
         truth = exact_top10(vec, n, queries)
         print(f"n={n:,}: exact neighbours of {nq:,} queries in {time.perf_counter() - t:.0f} s", flush=True)
-        for pq in (args.pq if k == 0 else [ann.PQ_BYTES]):
-            rows.append({**one(vec, n, pq, queries, truth), "rank": args.rank, "noise": args.noise})
+        for codes in (args.codes if k == 0 else [ann.CODES]):
+            rows.append({**one(vec, n, codes, queries, truth), "rank": args.rank, "noise": args.noise})
             print(rows[-1], flush=True)
     figures: dict[str, object] = {"index_rows": rows, "index_data": f"rank {args.rank} mixture + noise {args.noise}, unit norm"}
     for r in rows:
-        if r["pq_bytes"] != ann.PQ_BYTES:
+        if r["codes"] != ann.CODES:
             continue
         tag = {1_000_000: "1m", 10_000_000: "10m"}.get(int(r["n"]), str(r["n"]))  # type: ignore[call-overload]
         figures.update({f"index_p50_ms_{tag}": r["p50_ms"], f"index_recall10_{tag}": r["recall10"], f"index_rss_mb_{tag}": r["rss_mb"],
@@ -158,6 +161,20 @@ def main() -> None:
         old = json.loads(path.read_text()) if path.exists() else {}
         report("scaleout", f"scaleout: index at {', '.join(f'{n:,}' for n in sorted(args.sizes))} vectors", body, {**old, **figures},
                f"load at start {machine().split('load average ')[-1]}")
+        own_keys(path, old, "index")
+
+
+def own_keys(path: Path, old: dict[str, object], prefix: str) -> None:
+    """report() writes machine, date and command at the top of scaleout.json: file this run's under
+    ``<prefix>_*`` and give the top-level ones back to the run that wrote them (the ingest part)."""
+    import json
+
+    new = json.loads(path.read_text())
+    for key in ("machine", "date", "command"):
+        new[f"{prefix}_{key}"] = new.pop(key)
+        if key in old:
+            new[key] = old[key]
+    path.write_text(json.dumps(new, indent=2) + "\n")
 
 
 def ingest_part(args: argparse.Namespace) -> None:

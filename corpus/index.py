@@ -2,7 +2,7 @@
 
 Vectors are unit-norm MiniLM embeddings in an exact inner-product index (``IndexFlatIP`` inside an
 ``IndexIDMap2``), so scores are cosine similarities. From :func:`~theorycov.corpus.ann.large_at` vectors on
-(200,000 by default) the index is an IVF-HNSW-PQ one (:mod:`theorycov.corpus.ann`), trained on a sample and then
+(200,000 by default) the index is an IVF-HNSW-RaBitQ one (:mod:`theorycov.corpus.ann`), trained on a sample and then
 filled incrementally like the flat one; a flat index that grows past the size is moved into it once.
 
 Each vector's id is the id of its ``IndexItem`` row: the database says what is indexed, and a lost or stale
@@ -71,7 +71,7 @@ class HypothesisIndex:
 
     # ------------------------------------------------------------ storage
     def _new(self, n_expected: int):  # noqa: ANN202 (faiss types)
-        """An empty index for a collection of about ``n_expected`` vectors: flat, or IVF-HNSW-PQ (untrained)."""
+        """An empty index for a collection of about ``n_expected`` vectors: flat, or IVF-HNSW-RaBitQ (untrained)."""
         from theorycov.corpus.embed import DIM
 
         if n_expected >= max(ann.large_at(), ann.MIN_IVF):
@@ -158,7 +158,7 @@ class HypothesisIndex:
         """A flat index past :func:`ann.large_at`: an untrained IVF index and the flat one's (ids, vectors)."""
         from theorycov.corpus.embed import DIM
 
-        log.info("the index reaches %d vectors: moving it from exact to IVF-HNSW-PQ search", n_expected)
+        log.info("the index reaches %d vectors: moving it from exact to IVF-HNSW-RaBitQ search", n_expected)
         ids, vectors = ann.vectors_of(flat)
         return ann.ivf_index(DIM, n_expected), ([(ids, vectors)] if len(ids) else [])
 
