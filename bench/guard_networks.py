@@ -121,8 +121,9 @@ def fit_one(net, n: int, seed: int, args: argparse.Namespace) -> dict:  # noqa: 
             "descendant": np.array([q.descendant for q in queries])}
     s = cell["summary"]
     print(f"n={n} seed={seed}: {cell['iterations']} it in {fit_s:.0f} s, {cell['distinct_graphs']} distinct graphs, ESS {cell['ess']:.1f}, "
-          f"E-SHD {shd:.1f}; human guarantee {s['human_guarantee_rate']:.3f} (upper {s['human_upper_guarantee_rate']:.3f}), "
-          f"false allow {s['human_false_allow']:.3f} (upper {s['human_upper_false_allow']:.3f}), "
+          f"E-SHD {shd:.1f}; human guarantee {s['human_guarantee_rate']:.3f} (upper {s['human_upper_guarantee_rate']:.3f}, "
+          f"split {s['human_split_guarantee_rate']:.3f}), false allow {s['human_false_allow']:.3f} (upper "
+          f"{s['human_upper_false_allow']:.3f}, split {s['human_split_false_allow']:.3f}), "
           f"Brier posterior {s['posterior_brier']:.4f} map {s['map_brier']:.4f}; refuted {cell['refuted']}", flush=True)
     return cell
 
@@ -136,7 +137,8 @@ def pooled(cells: list[dict], threshold: float) -> tuple[dict[str, float], dict[
     desc = np.concatenate([c["descendant"] for c in cells])
     sub = summarize({k: v[desc] for k, v in scores.items()}, threshold)
     out["human_guarantee_rate_descendants"] = sub["human_guarantee_rate"]
-    out["human_upper_guarantee_rate_descendants"] = sub.get("human_upper_guarantee_rate", float("nan"))
+    for k in ("human_upper", "human_split"):
+        out[f"{k}_guarantee_rate_descendants"] = sub.get(f"{k}_guarantee_rate", float("nan"))
     for k in cells[0]["refuted"]:
         out[f"refuted_{k}"] = float(np.mean([c["refuted"][k] for c in cells]))
     for k in ("iterations", "fit_s", "distinct_graphs", "ess", "expected_shd", "mean_edges"):
@@ -199,6 +201,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where a long run is, without stopping it
     from gfn_common import command, machine, table
+    from theorycov.coverage.guard.guard import GuardConfig
     from theorycov.coverage.guard.truth import ESTIMATORS, FALSE_KINDS, TRUE_KINDS
     from theorycov.gfn.networks import LinearGaussianNetwork
 
@@ -233,10 +236,14 @@ def main() -> int:
         for k in ("human_guarantee_rate", "human_guarantee_rate_descendants", "human_guarantee_rate_within_2sd",
                   "human_false_allow", "human_false_block"):
             keys[f"{k.replace('human', 'human_mean')}{suffix}"] = summ[k]  # each theory read at its mean risk
-        # the guard's default: each theory read at its (1 - delta) upper credible risk (GuardConfig.theory_level)
-        for k in ("guarantee_rate", "false_allow", "false_block", "brier"):
-            keys[f"human_{k}{suffix}"] = summ[f"human_upper_{k}"]
-        keys[f"human_guarantee_rate_descendants{suffix}"] = summ["human_upper_guarantee_rate_descendants"]
+        # the guard's default reading (GuardConfig.theory_level): each theory at its (1 - delta) upper credible risk
+        # ('human_upper'), or refuted at delta / 2 and read at 1 - delta / 2 ('human_split'); both are recorded
+        default = "human_split" if GuardConfig().theory_level == "1-delta/2" else "human_upper"
+        for k in ("guarantee_rate", "false_allow", "false_block", "brier", "guarantee_rate_descendants"):
+            keys[f"human_{k}{suffix}"] = summ[f"{default}_{k}"]
+            for reading in ("human_upper", "human_split"):
+                keys[f"{reading}_{k}{suffix}"] = summ[f"{reading}_{k}"]
+        keys[f"human_reading{suffix}"] = default
         for k in (*TRUE_KINDS, *FALSE_KINDS):
             keys[f"refuted_{k}_theories{suffix}"] = summ[f"refuted_{k}"]
         for k in TRUE_KINDS:
@@ -247,9 +254,11 @@ def main() -> int:
         wall = time.perf_counter() - t0
         body = table(rows)
         extra = (f"n = {n}, {len(args.seeds)} seeds, {int(summ['queries'])} (seed, query) pairs, {int(summ['harmful_queries'])} with true "
-                 f"risk above {args.threshold}: human guarantee rate (theories at their 1 - delta credible risk, the guard's default) "
+                 f"risk above {args.threshold}: human guarantee rate (theories at their 1 - delta credible risk) "
                  f"{summ['human_upper_guarantee_rate']:.3f}, false allow {summ['human_upper_false_allow']:.3f}, false block "
-                 f"{summ['human_upper_false_block']:.3f}; at their mean risk {summ['human_guarantee_rate']:.3f} (within 2 posterior sd: "
+                 f"{summ['human_upper_false_block']:.3f}; delta split (refuted at delta / 2, read at 1 - delta / 2) "
+                 f"{summ['human_split_guarantee_rate']:.3f}, false allow {summ['human_split_false_allow']:.3f}, false block "
+                 f"{summ['human_split_false_block']:.3f}; the guard's default: {default}; at their mean risk {summ['human_guarantee_rate']:.3f} (within 2 posterior sd: "
                  f"{summ['human_guarantee_rate_within_2sd']:.3f}; descendants only: {summ['human_guarantee_rate_descendants']:.3f}); "
                  f"true theories' own risk covers the truth: cone {summ['own_true_cone_covers_truth']:.3f}, cone+parents "
                  f"{summ['own_true_cone_parents_covers_truth']:.3f}; refuted: " + ", ".join(f"{k} {summ[f'refuted_{k}']:.2f}" for k in (*TRUE_KINDS, *FALSE_KINDS))

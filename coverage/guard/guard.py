@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["Guard", "GuardConfig"]
 
 
+#: GuardConfig.theory_level's named readings: the share of delta the credible level (and the refutation) spends
+LEVELS: dict[str, float] = {"1-delta": 1.0, "1-delta/2": 0.5}
+
+
 @dataclass(frozen=True)
 class GuardConfig:
     """How the guard decides."""
@@ -50,16 +54,20 @@ class GuardConfig:
     min_ess: float = 30.0  # below this effective sample size no theory is declared refuted
     # A theory's risk. "1-delta" (default): the (1 - delta)-quantile of P(H | do(a), G, theta) over the (G, theta)
     # consistent with it (coverage.guard.credible: the worst parameters its credible region keeps, at the confidence
-    # of the refutation test); a number q in (0, 1]: that quantile; None: its posterior predictive (the mean).
-    # Why not the mean: a theory fixes signs, not magnitudes, and the mean of a true theory falls below the true
-    # risk about half the time (bench/guard_networks.py on ecoli70, 5 seeds: guarantee rate 0.891 at the mean, 0.984 at 1 - delta).
+    # of the refutation test); "1-delta/2": delta spent in two halves, theories refuted at delta / 2 (Ville) and read
+    # at their (1 - delta / 2)-quantile, so that by the union bound a true theory is both kept and read at or above
+    # the truth with probability >= 1 - delta (when its parameter posterior is calibrated); "1-delta" keeps each
+    # event at 1 - delta, so 1 - 2 delta for both; a number q in (0, 1]: that quantile; None: its posterior
+    # predictive (the mean). Why not the mean: a theory fixes signs, not magnitudes, and the mean of a true theory
+    # falls below the true risk about half the time (bench/guard_networks.py on ecoli70, 5 seeds: guarantee rate
+    # 0.891 at the mean, 0.984 at 1 - delta).
     theory_level: float | str | None = "1-delta"
     harm: HarmModelConfig = HarmModelConfig()
 
     def __post_init__(self) -> None:
         lv = self.theory_level
-        if not (lv is None or lv == "1-delta" or (isinstance(lv, (int, float)) and not isinstance(lv, bool) and 0.0 < lv <= 1.0)):
-            raise ValueError(f"GuardConfig.theory_level must be '1-delta', a number in (0, 1] or None, got {lv!r}")
+        if not (lv is None or lv in LEVELS or (isinstance(lv, (int, float)) and not isinstance(lv, bool) and 0.0 < lv <= 1.0)):
+            raise ValueError(f"GuardConfig.theory_level must be '1-delta', '1-delta/2', a number in (0, 1] or None, got {lv!r}")
         if self.plausible_rule not in RULES:
             raise ValueError(f"GuardConfig.plausible_rule must be one of {', '.join(RULES)}, got {self.plausible_rule!r}")
 
@@ -68,7 +76,14 @@ class GuardConfig:
         """The quantile level of a theory's risk (None: the mean)."""
         if self.theory_level is None:
             return None
-        return 1.0 - self.delta if self.theory_level == "1-delta" else float(self.theory_level)
+        if self.theory_level in LEVELS:
+            return 1.0 - self.delta * LEVELS[self.theory_level]
+        return float(self.theory_level)
+
+    @property
+    def refute_delta(self) -> float:
+        """The delta of the refutation test (Ville's inequality): a theory is plausible while p(h|D) >= it * P(h)."""
+        return self.delta * LEVELS[self.theory_level] if self.theory_level in LEVELS else self.delta
 
 
 class Guard:
@@ -137,7 +152,7 @@ class Guard:
         self.p_min = p_min
         self.table = None
         self.consistent: torch.Tensor | None = None  # (N, S, H) draw s of graph n agrees with h's signs
-        sign_prob = None
+        sign_prob = None  # (N, H) P(signs of h | G, D), kept for tables at another delta (coverage.guard.truth)
         if self.satisfies is not None:
             if p_min is None:
                 raise ValueError("hypotheses need their prior masses p_min (H,)")
@@ -145,8 +160,9 @@ class Guard:
             if bool(self.signs.signed.any()):
                 self.consistent = self.signs.consistent(self.prepared.sign_holds)
                 sign_prob = self.consistent.to(torch.float64).mean(1)  # (N, H) P(signs of h | G, D)
-            self.table = theory_table(self.log_reward, self.log_weight, self.satisfies, p_min, delta=config.delta, exact=exact,
+            self.table = theory_table(self.log_reward, self.log_weight, self.satisfies, p_min, delta=config.refute_delta, exact=exact,
                                       min_ess=config.min_ess, counts=self.counts, sign_prob=sign_prob)
+        self.sign_prob = sign_prob
         self.resolve = alias_resolver(self.variables, aliases)
         self._evidence = evidence or (lambda a, b: ())
         self._citations = citations or (lambda h: ())
@@ -192,7 +208,7 @@ class Guard:
             c = self.consistent.to(torch.float64)  # (N, S, H)
             p_theory = (draws[:, :, None] * c).sum(1) / c.sum(1).clamp_min(1.0)
         est = estimate_risks(
-            p, self.log_reward, self.log_weight, self.satisfies, self.p_min, alpha=self.config.alpha, delta=self.config.delta,
+            p, self.log_reward, self.log_weight, self.satisfies, self.p_min, alpha=self.config.alpha, delta=self.config.refute_delta,
             exact=self.exact, table=self.table, counts=self.counts, p_theory=p_theory, rule=self.config.plausible_rule,
             theory_risks=theory_risks,
         )

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from theorycov.coverage.guard.actions import Action, HarmEvent
+from theorycov.coverage.guard.bounds import theory_table
 from theorycov.coverage.guard.credible import theory_quantile_risks
 from theorycov.coverage.guard.plausible import cautious_risk
 from theorycov.db.schemas import Constraint, Hypothesis
@@ -42,7 +43,7 @@ from theorycov.gfn.networks import LinearGaussianNetwork
 
 __all__ = ["ESTIMATORS", "FALSE_KINDS", "TRUE_KINDS", "PlantedTheory", "Query", "Scale", "plant_theories", "query_grid", "score_queries", "summarize"]
 
-ESTIMATORS = ("map", "posterior", "prop34", "prop46", "prop46_cum", "human", "human_upper")
+ESTIMATORS = ("map", "posterior", "prop34", "prop46", "prop46_cum", "human", "human_upper", "human_split")
 TRUE_KINDS = ("true_cone", "true_cone_parents")
 FALSE_KINDS = ("reversed", "wrong_sign", "absent_path")
 
@@ -164,6 +165,19 @@ def _theory_risk(guard, h: int, draws: torch.Tensor) -> tuple[float, float, floa
     return risk, se, sd
 
 
+def _worst_plausible(draws: torch.Tensor, table, consistent: torch.Tensor | None, level: float) -> tuple[float, int]:  # noqa: ANN001
+    """The human bound with each plausible theory of ``table`` read at its ``level`` upper credible risk, and the
+    theory that gives it (-1: none). ``draws`` (N, S) as in :func:`_theory_risk`."""
+    best, best_h = 0.0, -1
+    if table is None:
+        return best, best_h
+    q_risk = theory_quantile_risks(draws, table.weights, consistent, level)  # (H,)
+    for h in table.plausible.nonzero().flatten().tolist():
+        if bool(torch.isfinite(q_risk[h])) and float(q_risk[h]) > best:
+            best, best_h = float(q_risk[h]), h
+    return best, best_h
+
+
 def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale: Scale, *, alpha: float,  # noqa: ANN001
                   theories: list[PlantedTheory] | None = None) -> dict[str, np.ndarray]:
     """Every estimator, the true risk and the human bound's Monte Carlo error for each query.
@@ -176,22 +190,23 @@ def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale
     own = {} if theories is None else {(t.anchor, t.kind): i for i, t in enumerate(theories) if t.kind in TRUE_KINDS}
     extra = [f"own_{k}{e}" for k in TRUE_KINDS for e in ("", "_se")] if own else []
     rec: dict[str, list[float]] = {k: [] for k in (*ESTIMATORS, "truth", "human_mc_se", "human_sd", "human_theory",
-                                                   "human_upper_mc_se", *extra)}
+                                                   "human_upper_mc_se", "human_split_mc_se", *extra)}
     level = 1.0 - guard.config.delta if guard.config.level is None else guard.config.level
+    # GuardConfig.theory_level "1-delta/2": theories refuted at delta / 2 and read at their (1 - delta / 2)-quantile
+    half = None if guard.table is None else theory_table(
+        guard.log_reward, guard.log_weight, guard.satisfies, guard.p_min, delta=guard.config.delta / 2, exact=guard.exact,
+        min_ess=guard.config.min_ess, counts=guard.counts, sign_prob=guard.sign_prob)
     for q in queries:
         action, harm = scale.query(q)
         p, est = guard.estimate(action, harm)
         draws = guard.harm_draws(action, harm)  # (N, S), the same draws the estimate averaged
         cum = float(cautious_risk(p, guard.log_reward, alpha, rule="cumulative")[0])
         # the human bound with each theory's upper credible risk at level 1 - delta (coverage.guard.credible)
-        upper, upper_h = 0.0, -1
-        if guard.table is not None:
-            q_risk = theory_quantile_risks(draws, guard.table.weights, guard.consistent, level)
-            for h in guard.table.plausible.nonzero().flatten().tolist():
-                if bool(torch.isfinite(q_risk[h])) and float(q_risk[h]) > upper:
-                    upper, upper_h = float(q_risk[h]), h
+        upper, upper_h = _worst_plausible(draws, guard.table, guard.consistent, level)
+        split, split_h = _worst_plausible(draws, half, guard.consistent, 1.0 - guard.config.delta / 2)
         rec["human_upper_mc_se"].append(_theory_risk(guard, upper_h, draws)[1] if upper_h >= 0 else 0.0)
-        for k, v in zip(ESTIMATORS, (est.map_risk, est.posterior, est.prop34, est.prop46, cum, est.human, upper)):
+        rec["human_split_mc_se"].append(_theory_risk(guard, split_h, draws)[1] if split_h >= 0 else 0.0)
+        for k, v in zip(ESTIMATORS, (est.map_risk, est.posterior, est.prop34, est.prop46, cum, est.human, upper, split)):
             rec[k].append(float(v))
         rec["truth"].append(q.true_risk(net))
         se, sd, h = 0.0, 0.0, -1
@@ -220,8 +235,9 @@ def summarize(scores: dict[str, np.ndarray], threshold: float) -> dict[str, floa
         out[f"{k}_brier"] = float(np.mean((scores[k] - truth) ** 2))
         out[f"{k}_bias"] = float(np.mean(scores[k] - truth))
     out["human_guarantee_rate"] = float(np.mean(scores["human"] >= truth - 2.0 * scores["human_mc_se"]))
-    if "human_upper" in scores:
-        out["human_upper_guarantee_rate"] = float(np.mean(scores["human_upper"] >= truth - 2.0 * scores["human_upper_mc_se"]))
+    for k in ("human_upper", "human_split"):
+        if k in scores:
+            out[f"{k}_guarantee_rate"] = float(np.mean(scores[k] >= truth - 2.0 * scores[f"{k}_mc_se"]))
     # the same with the parameter posterior's spread as tolerance: how much of a miss is estimation error
     out["human_guarantee_rate_within_2sd"] = float(np.mean(scores["human"] >= truth - 2.0 * scores["human_sd"]))
     for kind in TRUE_KINDS:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -94,3 +95,27 @@ def test_theory_level_reads_each_theory_at_its_upper_credible_risk() -> None:
     assert top.human >= est_mean.human
     with pytest.raises(ValueError, match="theory_level"):
         GuardConfig(theory_level=0.0)
+
+
+def test_split_delta_refutes_at_half_delta_and_reads_at_one_minus_half_delta() -> None:
+    """theory_level "1-delta/2" spends delta in two halves: a theory with delta/2 * p_min < p(h|D) < delta * p_min
+    is refuted by the "1-delta" reading and kept by this one, and every theory is read at its 1 - delta/2 quantile."""
+    from theorycov.coverage.guard.credible import theory_quantile_risks
+
+    cfg = GuardConfig(threshold=0.5, delta=0.1, theory_level="1-delta/2")
+    assert cfg.level == pytest.approx(0.95) and cfg.refute_delta == pytest.approx(0.05)
+    assert GuardConfig(delta=0.1).refute_delta == pytest.approx(0.1) and GuardConfig(delta=0.1, theory_level=0.9).refute_delta == 0.1
+    w0 = 0.0035  # graph 0 (the only one with B -> C) holds p(h|D) of "B inhibits C": between 0.0025 and 0.005
+    lr = torch.tensor([math.log(w0 / (1 - w0) * (1 + math.exp(-5.0))), 0.0, -5.0], dtype=torch.float64)
+    whole = _guard(lr, config=GuardConfig(threshold=0.5, delta=0.1))
+    split = _guard(lr, config=cfg)
+    assert float(whole.table.mass[0]) == pytest.approx(w0, rel=0.02)  # type: ignore[union-attr]
+    assert not bool(whole.table.plausible[0]) and bool(split.table.plausible[0])  # type: ignore[union-attr]
+    a, h = split.parse("activate B", "C < q10")
+    _, est = split.estimate(a, h)
+    want = theory_quantile_risks(split.harm_draws(a, h), split.table.weights, split.consistent, 0.95)  # type: ignore[union-attr]
+    assert est.theories[0].risk == pytest.approx(float(want[0])) and est.human >= float(want[0])
+    assert whole.check("activate B", "C < q10").deciding_theory != "B inhibits C"
+    assert split.check("activate B", "C < q10").deciding_theory == "B inhibits C"
+    with pytest.raises(ValueError, match="'1-delta/2'"):
+        GuardConfig(theory_level="1-delta/3")
