@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gfn_common import BENCH, machine, report, table  # noqa: E402
+from gfn_common import BENCH, machine, peak_rss_mb, report, table  # noqa: E402
 
 CHUNK = 100_000
 DIM = 384
@@ -111,6 +111,7 @@ def one(vec: Vectors, n: int, codes: str, queries: np.ndarray, truth: np.ndarray
     ivf = faiss.extract_index_ivf(index)
     return {"n": n, "codes": codes, "nlist": ivf.nlist, "nprobe": ivf.nprobe, "train_vectors": want, "train_s": round(t_train, 1),
             "build_s": round(build, 1), "index_mb": round(index_mb, 1), "rss_mb": round(rss, 1), "rss_delta_mb": round(rss - rss0, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),  # of the whole run so far, the build's transient growth included
             "p50_ms": float(np.median(lat)), "p95_ms": float(np.percentile(lat, 95)), "recall10": recall, "queries": len(queries),
             "load": "/".join(f"{v:.2f}" for v in os.getloadavg())}
 
