@@ -49,9 +49,7 @@ class Reward:
             raise ShapeError(f"src and dst must have shape ({B},)")
         out = self.score.delta_edges(adj, src, dst)
         if self.prior.decomposable:
-            pd = self.prior.delta(adj)
-            assert pd is not None
-            return out + pd[torch.arange(B, device=adj.device), src, dst]
+            return out + self.prior.delta_at(adj, src, dst)
         nxt = adj.clone()
         nxt[torch.arange(B, device=adj.device), src, dst] = True
         return out + self.prior.log_prob(nxt) - self.prior.log_prob(adj)
@@ -77,7 +75,5 @@ class Reward:
         """Column ``dst[b]`` of :meth:`delta_features` for each graph: (B, d, d), (B,) -> (B, d)."""
         out = self.score.delta_columns(adj, dst)
         if self.prior.decomposable:
-            pd = self.prior.delta(adj)
-            assert pd is not None
-            out = out + pd[torch.arange(adj.shape[0], device=adj.device), :, dst]
+            out = out + self.prior.delta_column(adj, dst)
         return out

@@ -1,0 +1,139 @@
+"""Cache of per-(node, parent set) rows of a local score (the candidate deltas of ``LocalScore.delta``).
+
+A sampler's graphs share most parent sets, within a batch and from one step to the next, so each distinct
+(node, parent set) is factorized once and its row of d candidate deltas is kept. Lookups and inserts are
+vectorized: keys are int64, kept sorted, found with ``searchsorted``; no Python loop over rows.
+
+Keys. For d <= 57 the key is exact: node * 2^d + the parent set's bitmask. Above that a parent set needs
+more than one int64 word, so the key is a 62-bit polynomial hash of (node, words), and every row also stores
+its exact tag (node, words) (``W = ceil(d / 62)`` words), which a lookup compares: a hash collision can only
+cost a recomputation, never return another set's row (what :meth:`RowCache.rows` guarantees).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["RowCache", "EXACT_MAX_D"]
+
+#: largest d whose (node, parent set) fits one exact int64 key
+EXACT_MAX_D = 57
+_WORD = 62  # parent bits per int64 word of a tag (non-negative words)
+_P = (2_147_483_647, 2_147_483_629)  # two primes < 2^31: hash parts, products stay below 2^62
+_A = (1_103_515_245, 1_664_525_013)  # their multipliers (< 2^31)
+
+
+class _SortedRows:
+    """int64 keys (sorted) -> float64 rows (and optional int64 tags), looked up with searchsorted."""
+
+    def __init__(self, width: int, tag_width: int, device: torch.device) -> None:
+        self.keys = torch.empty(0, dtype=torch.int64, device=device)
+        self.values = torch.empty(0, width, dtype=torch.float64, device=device)
+        self.tags = torch.empty(0, tag_width, dtype=torch.int64, device=device)
+
+    def lookup(self, keys: torch.Tensor, tags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(M,) keys, (M, T) tags -> (found (M,), key present (M,), values (M, width))."""
+        M = keys.shape[0]
+        if self.keys.numel() == 0:
+            no = torch.zeros(M, dtype=torch.bool, device=keys.device)
+            return no, no, torch.zeros(M, self.values.shape[1], dtype=torch.float64, device=keys.device)
+        pos = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
+        hit = self.keys[pos] == keys
+        found = hit
+        if tags.shape[1]:
+            found = hit & (self.tags[pos] == tags).all(1)
+        return found, hit, self.values[pos]
+
+    def merge(self, keys: torch.Tensor, values: torch.Tensor, tags: torch.Tensor) -> None:
+        keys = torch.cat([self.keys, keys])
+        order = torch.argsort(keys)
+        self.keys = keys[order]
+        self.values = torch.cat([self.values, values])[order]
+        self.tags = torch.cat([self.tags, tags])[order]
+
+
+class RowCache:
+    """(node, parent set) -> float64 row of ``width``, two sorted levels, no Python loop on lookup or insert.
+
+    New rows go to a small sorted level that is merged into the large one when it fills (amortizing the
+    sort, as an LSM tree does). When the large level is full everything is dropped: a sampler's working set
+    of parent sets is small, and a dropped entry is only recomputed, never wrong.
+    """
+
+    def __init__(self, d: int, width: int, capacity: int, recent: int = 16_384, device: torch.device = torch.device("cpu")) -> None:
+        self.d, self.width, self.capacity, self.recent_capacity, self.device = d, width, capacity, recent, device
+        self.exact = d <= EXACT_MAX_D
+        self.words = 0 if self.exact else -(-d // _WORD)
+        self.tag_width = 0 if self.exact else self.words + 1
+        self.main = _SortedRows(width, self.tag_width, device)
+        self.recent = _SortedRows(width, self.tag_width, device)
+        self.hits = 0  # distinct (node, parent set) found, over the cache's life
+        self.misses = 0  # distinct (node, parent set) computed
+
+    # ---- keys -----------------------------------------------------------------------------------
+    def keys(self, nodes: torch.Tensor, parents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M,) nodes, (M, d) bool parents -> (keys (M,) int64, tags (M, T) int64; T = 0 when keys are exact)."""
+        M, d = parents.shape
+        dev = parents.device
+        if self.exact:
+            w = 2 ** torch.arange(d, dtype=torch.int64, device=dev)
+            return nodes.to(torch.int64) * (2**d) + (parents.to(torch.int64) * w).sum(1), torch.empty(M, 0, dtype=torch.int64, device=dev)
+        W = self.words
+        padded = torch.zeros(M, W * _WORD, dtype=torch.int64, device=dev)
+        padded[:, :d] = parents
+        words = (padded.view(M, W, _WORD) << torch.arange(_WORD, dtype=torch.int64, device=dev)).sum(2)  # (M, W)
+        tags = torch.cat([nodes.to(torch.int64)[:, None], words], dim=1)  # (M, W + 1)
+        h = [torch.zeros(M, dtype=torch.int64, device=dev) for _ in _P]
+        for c in range(tags.shape[1]):
+            for part in (tags[:, c] >> 31, tags[:, c] & (2**31 - 1)):  # each < 2^31
+                h = [(hk * a + part) % p for hk, a, p in zip(h, _A, _P)]
+        return h[0] * (2**31) + h[1], tags
+
+    # ---- access ---------------------------------------------------------------------------------
+    def lookup(self, keys: torch.Tensor, tags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(M,) keys, (M, T) tags -> (found (M,) bool, key present (M,) bool, values (M, width), zeros where not found)."""
+        found, hit, vals = self.main.lookup(keys, tags)
+        if self.recent.keys.numel() and not bool(found.all()):
+            f2, h2, v2 = self.recent.lookup(keys, tags)
+            vals = torch.where(f2[:, None], v2, vals)
+            found, hit = found | f2, hit | h2
+        return found, hit, vals
+
+    def insert(self, keys: torch.Tensor, values: torch.Tensor, tags: torch.Tensor) -> None:
+        self.recent.merge(keys, values, tags)
+        if self.recent.keys.numel() > self.recent_capacity:
+            if self.main.keys.numel() + self.recent.keys.numel() > self.capacity:
+                self.main = _SortedRows(self.width, self.tag_width, self.device)
+            self.main.merge(self.recent.keys, self.recent.values, self.recent.tags)
+            self.recent = _SortedRows(self.width, self.tag_width, self.device)
+
+    def rows(self, nodes: torch.Tensor, parents: torch.Tensor,
+             compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``compute(nodes, parents)`` (M, width), computed once per distinct (node, parent set) and kept.
+
+        nodes: (M,) int64; parents: (M, d) bool. Exact: rows whose hash clashes with another set's (in the
+        batch or in the cache) are computed directly.
+        """
+        keys, tags = self.keys(nodes, parents)
+        uniq, inverse = torch.unique(keys, return_inverse=True)
+        first = torch.zeros(uniq.numel(), dtype=torch.int64, device=keys.device)
+        first.scatter_(0, inverse, torch.arange(keys.numel(), device=keys.device))  # some row holding each key
+        rep_tags = tags[first]
+        found, present, vals = self.lookup(uniq, rep_tags)
+        miss = ~found
+        n_miss = int(miss.sum())
+        self.hits += uniq.numel() - n_miss
+        self.misses += n_miss
+        if n_miss:
+            rows = first[miss]
+            new = compute(nodes[rows], parents[rows])
+            vals[miss] = new
+            fresh = ~present[miss]  # a key held by another set (a clash) is not inserted twice
+            self.insert(uniq[miss][fresh], new[fresh], rep_tags[miss][fresh])
+        out = vals[inverse]
+        if self.tag_width:
+            clash = (tags != rep_tags[inverse]).any(1)  # a different set shares a key with the representative
+            if bool(clash.any()):
+                out[clash] = compute(nodes[clash], parents[clash])
+        return out
