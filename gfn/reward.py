@@ -66,6 +66,13 @@ class Reward:
         pd = self.prior.delta(adj) if (self.prior.decomposable or self.prior.feature_delta) else None
         return out if pd is None else out + pd
 
+    def delta_features_at(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """:meth:`delta_features` at the F edges src[f] -> dst[f] only: (B, d, d), (F,), (F,) -> (B, F) float64."""
+        adj = as_adjacency(adj, self.d)
+        out = self.score.delta_subset(adj, src, dst)
+        pd = self.prior.delta_subset(adj, src, dst) if (self.prior.decomposable or self.prior.feature_delta) else None
+        return out if pd is None else out + pd
+
     @property
     def columnwise_features(self) -> bool:
         """True when adding i -> j changes only column j of :meth:`delta_features` (decomposable parts only)."""

@@ -84,7 +84,7 @@ def sample(
             m = hi - lo
             state = GraphState(
                 s0.adj.expand(m, d, d).clone(), s0.closure.expand(m, d, d).clone(),
-                None if s0.features is None else s0.features.expand(m, d, d).clone(), torch.zeros(m, dtype=torch.bool, device=env.device),
+                None if s0.features is None else s0.features.expand(m, -1).clone(), torch.zeros(m, dtype=torch.bool, device=env.device),
             )
         else:
             state = env.from_adjacency(starts[lo:hi], validate=False)

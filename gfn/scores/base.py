@@ -141,6 +141,19 @@ class LocalScore(ABC):
         parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
         return self._delta_nodes_cached(nodes, parents).view(B, d, d).transpose(1, 2).contiguous()
 
+    def delta_subset(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """``delta(adj)[:, src, dst]`` for F edges src[f] -> dst[f]: (B, d, d), (F,), (F,) -> (B, F) float64.
+
+        What a policy over candidate edges reads: the (B, d, d) result is never materialized.
+        """
+        adj = self._check(adj)
+        if self.table is not None:
+            return self.delta(adj)[:, src, dst]
+        B, d = adj.shape[0], self.d
+        nodes = torch.arange(d, device=adj.device).repeat(B)  # (B*d,)
+        parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
+        return self._delta_nodes_cached(nodes, parents).view(B, d, d)[:, dst, src]  # rows hold [b, j, i]
+
     def _delta_nodes_cached(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
         """:meth:`_delta_nodes` computed once per distinct (node, parent set) and kept across calls.
 

@@ -51,6 +51,11 @@ class GraphPrior(ABC):
             raise ConfigError(f"{type(self).__name__} is not decomposable: it has no per-edge delta")
         return pd[torch.arange(adj.shape[0], device=adj.device), :, dst]
 
+    def delta_subset(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor | None:
+        """:meth:`delta` at the F edges src[f] -> dst[f] of every graph: (B, d, d), (F,), (F,) -> (B, F) float64, or None."""
+        pd = self.delta(adj)
+        return None if pd is None else pd[:, src, dst]
+
 
 class _EdgeConstantPrior(GraphPrior):
     """Priors with log P(G) = |E| * c (+ const): every added edge changes log P by c."""
@@ -71,6 +76,9 @@ class _EdgeConstantPrior(GraphPrior):
 
     def delta_column(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         return torch.full((adj.shape[0], adj.shape[-1]), self.per_edge, dtype=torch.float64, device=adj.device)
+
+    def delta_subset(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        return torch.full((adj.shape[0], src.shape[0]), self.per_edge, dtype=torch.float64, device=adj.device)
 
 
 class UniformPrior(_EdgeConstantPrior):

@@ -1,0 +1,95 @@
+"""The fast paths equal the slow ones: slot-space masks and log-probabilities against action space, features
+at the feature edges against the full (B, d, d) deltas (also after steps), the packed replay buffer against
+the graphs it was given, and the trainer's slot-space loss against the action-space loss it replaced."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from theorycov.gfn import BGeScore, PolicyConfig, Reward, Trainer, TrainerConfig, transitive_closure
+from theorycov.gfn.candidates import candidate_parents
+from theorycov.gfn.data import make_linear_gaussian_er
+from theorycov.gfn.env import DAGEnv
+from theorycov.gfn.losses import modified_db_loss
+from theorycov.gfn.policy import EdgePolicy
+from theorycov.gfn.replay import ReplayBuffer, Transitions
+
+
+@pytest.fixture(scope="module")
+def reward9() -> Reward:
+    data, _ = make_linear_gaussian_er(9, 1.5, 150, seed=2)
+    return Reward(BGeScore(data.standardized()))
+
+
+def _asymmetric(reward: Reward) -> torch.Tensor:
+    """Candidate edges with some reverses left out, so that the features hold extra (reverse) columns."""
+    allowed = candidate_parents(reward, 3)
+    upper = torch.triu(torch.ones(9, 9, dtype=torch.bool), 1)
+    drop = allowed & upper & (torch.rand(9, 9, generator=torch.Generator().manual_seed(1)) < 0.4)
+    return allowed & ~drop
+
+
+def _walk(env: DAGEnv, n: int, steps: int, seed: int) -> list:
+    """States met by random valid edge steps (stop excluded while an edge is possible)."""
+    g = torch.Generator().manual_seed(seed)
+    state, out = env.reset(n), []
+    for _ in range(steps):
+        out.append(state)
+        mask = env.action_mask(state)
+        mask[:, -1] = ~mask[:, :-1].any(1)
+        state, _ = env.step(state, torch.rand(mask.shape, generator=g).masked_fill(~mask, -1.0).argmax(1))
+    return out
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+def test_slot_space_equals_action_space(reward9: Reward, restricted: bool) -> None:
+    allowed = _asymmetric(reward9) if restricted else None
+    env = DAGEnv(reward9, allowed=allowed)
+    if restricted:
+        assert env.feature_edges.numel() > env.edges.numel()  # some reverse edges are features only
+    torch.manual_seed(0)
+    pol = EdgePolicy(env, PolicyConfig(hidden=16, delta_transform="log", delta_hidden=4))
+    with torch.no_grad():  # trained-looking weights: the zero-initialized head and edge net would hide mistakes
+        for p in pol.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    stop = torch.tensor([81])
+    cols = torch.cat([env.edges, stop])
+    for state in _walk(env, 6, 12, seed=3):
+        full = reward9.delta_features(state.adj).to(torch.float32).flatten(1)[:, env.feature_edges]
+        assert torch.allclose(state.features, full, atol=1e-5)  # incremental column updates, kept exact
+        assert torch.allclose(env.features(state.adj), full, atol=1e-5)
+        assert torch.equal(env.slot_mask(state), env.action_mask(state)[:, cols])
+        with torch.no_grad():
+            a, s = pol.log_probs(state), pol.slot_log_probs(state)
+        assert torch.allclose(a[:, cols], s, atol=1e-6)
+        assert torch.equal(env.slot[cols], torch.arange(cols.numel()))
+        assert torch.equal(env.slot_actions(torch.arange(cols.numel())), cols)
+
+
+def test_packed_replay_buffer_returns_what_it_was_given(reward9: Reward) -> None:
+    env = DAGEnv(reward9)
+    states = _walk(env, 5, 10, seed=4)
+    adj = torch.cat([s.adj for s in states])
+    closure = transitive_closure(adj)
+    actions = torch.zeros(adj.shape[0], dtype=torch.int64)
+    buf = ReplayBuffer(30, 9)
+    buf.add(Transitions(adj, actions, torch.arange(adj.shape[0], dtype=torch.float64), closure))  # 50 > 30: the newest
+    assert torch.equal(buf.adj, adj[-30:])
+    b = buf.sample(64, torch.Generator().manual_seed(0))
+    assert torch.equal(b.adj, adj[b.delta_log_reward.long()]) and torch.equal(b.closure, transitive_closure(b.adj))
+    old = {"adj": buf.adj, "actions": buf.actions[:30], "delta": buf.delta[:30], "pos": buf.pos, "size": 30, "capacity": 30}
+    again = ReplayBuffer(30, 9)
+    again.load_state_dict(old)  # a checkpoint from before the packed storage
+    assert torch.equal(again.closure_bits, buf.closure_bits) and torch.equal(again.adj_bits, buf.adj_bits)
+
+
+def test_trainer_slot_loss_equals_the_action_space_loss(reward9: Reward) -> None:
+    cfg = TrainerConfig(seed=0, num_envs=8, batch_size=32, prefill=64, progress=False, candidates=3,
+                        policy=PolicyConfig(hidden=16, delta_transform="log"))
+    tr = Trainer(cfg, reward9)
+    tr.train(num_iterations=30)
+    batch = tr.buffer.sample(32, torch.Generator().manual_seed(5))
+    st, nx = tr.env.transition_states(batch.adj, batch.actions)  # closures recomputed, not the buffer's
+    lp, lp_next = tr.policy.log_probs(st), tr.policy.log_probs(nx)
+    old = modified_db_loss(lp, lp_next[:, -1], batch.actions, batch.delta_log_reward, nx.adj.flatten(1).sum(1))
+    assert torch.allclose(tr.db_loss(batch), old, atol=1e-6)
