@@ -223,8 +223,7 @@ class DAGEnv:
         if feats is not None:
             feats = feats.clone()
             if self.reward.columnwise_features:
-                changed = adj if rows.numel() == B else adj[rows]  # no copy of the batch when every graph moved
-                new_col = self.reward.delta_feature_columns(changed, dst).to(torch.float32)  # (E, d): node dst's deltas
+                new_col = self.reward.delta_feature_columns(adj, dst, rows).to(torch.float32)  # (E, d): node dst's deltas
                 pos, valid = self._col_pos[dst], self._col_valid[dst]  # (E, K) feature columns of node dst
                 vals = new_col.gather(1, self._col_src[dst])
                 feats[rows[:, None].expand_as(pos)[valid], pos[valid]] = vals[valid]

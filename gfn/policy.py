@@ -114,16 +114,19 @@ class EdgePolicy(nn.Module):
             h1 = self.first_layer(adj)
         out = self.head(self.body(h1))  # (B, E + 1)
         if self.config.use_delta:
-            if features is None:
-                raise ConfigError("this policy reads delta features; build the state with env.use_features=True")
-            E = out.shape[1] - 1
-            x = self._phi(features[:, :E])  # (B, E): the candidates are the first feature columns
-            base = self.beta * x
-            if self.edge_net is not None:
-                pair = torch.stack([x, self._phi(features[:, self.env.feature_rev])], dim=-1)  # (B, E, 2)
-                base = base + self.edge_net(pair).squeeze(-1)
-            out = torch.cat([out[:, :-1] + base, out[:, -1:]], dim=1)
+            out = torch.cat([out[:, :-1] + self.slot_base(features), out[:, -1:]], dim=1)
         return out
+
+    def slot_base(self, features: torch.Tensor | None) -> torch.Tensor:
+        """The reward-informed base of the edge logits: features (B, F) -> (B, E) (module docstring)."""
+        if features is None:
+            raise ConfigError("this policy reads delta features; build the state with env.use_features=True")
+        x = self._phi(features[:, : self.env.edges.numel()])  # (B, E): the candidates are the first feature columns
+        base = self.beta * x
+        if self.edge_net is not None:
+            pair = torch.stack([x, self._phi(features[:, self.env.feature_rev])], dim=-1)  # (B, E, 2)
+            base = base + self.edge_net(pair).squeeze(-1)
+        return base
 
     def logits(self, adj: torch.Tensor, features: torch.Tensor | None, h1: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`slot_logits` in action space: (B, d*d + 1); actions outside the candidates get logit 0 (the

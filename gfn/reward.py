@@ -78,9 +78,15 @@ class Reward:
         """True when adding i -> j changes only column j of :meth:`delta_features` (decomposable parts only)."""
         return self.prior.decomposable or not self.prior.feature_delta
 
-    def delta_feature_columns(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Column ``dst[b]`` of :meth:`delta_features` for each graph: (B, d, d), (B,) -> (B, d)."""
-        out = self.score.delta_columns(adj, dst)
+    def delta_feature_columns(
+        self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Column ``dst[k]`` of :meth:`delta_features` for graph ``rows[k]`` (default k): (B, d, d), (R,), (R,) -> (R, d),
+        or only its entries ``cols[k]`` (R, K) -> (R, K) (a sampler reads node dst's candidate parents only)."""
+        out = self.score.delta_columns(adj, dst, rows)
+        if cols is not None:
+            out = out.gather(1, cols)
         if self.prior.decomposable:
-            out = out + self.prior.delta_column(adj, dst)
+            pd = self.prior.delta_column(adj, dst, rows)
+            out = out + (pd if cols is None else pd.gather(1, cols))
         return out

@@ -183,24 +183,26 @@ class LocalScore(ABC):
         out[ok] = after - before[:, None].expand(M, d)[ok]
         return out
 
-    def delta_columns(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Score change of adding i -> dst[b] for every i: (B, d, d), (B,) -> (B, d) float64 (0 where invalid).
+    def delta_columns(self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Score change of adding i -> dst[k] to graph rows[k], for every i: (B, d, d), (R,), (R,) -> (R, d) float64
+        (0 where invalid); rows default to 0..B-1 (then R = B).
 
         After the edge i -> j is added only node j's candidates change, so the environment refreshes
-        that one column per graph instead of the whole (B, d, d) delta.
+        that one column per graph instead of the whole (B, d, d) delta; ``rows`` spares the caller a copy
+        of the graphs that moved.
         """
         adj = self._check(adj)
-        rows = torch.arange(adj.shape[0], device=adj.device)
-        parents = adj[rows, :, dst]  # (B, d)
+        rows = torch.arange(adj.shape[0], device=adj.device) if rows is None else rows
+        parents = adj[rows, :, dst]  # (R, d)
         table = self.table
         if table is None:
             return self._delta_nodes_cached(dst, parents)
         w = 2 ** torch.arange(self.d, dtype=torch.int64, device=adj.device)
-        code = (parents.to(torch.int64) * w).sum(1)  # (B,)
-        after = table[dst[:, None], code[:, None] | w[None, :]]  # (B, d)
+        code = (parents.to(torch.int64) * w).sum(1)  # (R,)
+        after = table[dst[:, None], code[:, None] | w[None, :]]  # (R, d)
         out = after - table[dst, code][:, None]
         invalid = parents.clone()
-        invalid[rows, dst] = True
+        invalid[torch.arange(dst.shape[0], device=adj.device), dst] = True
         return torch.where(invalid, torch.zeros((), dtype=torch.float64, device=adj.device), out)
 
     def delta_edges(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:

@@ -24,41 +24,34 @@ _P = (2_147_483_647, 2_147_483_629)  # two primes < 2^31: hash parts, products s
 _A = (1_103_515_245, 1_664_525_013)  # their multipliers (< 2^31)
 
 
-class _SortedRows:
-    """int64 keys (sorted) -> float64 rows (and optional int64 tags), looked up with searchsorted."""
+class _SortedKeys:
+    """Sorted int64 keys with the slab row of each, looked up with searchsorted."""
 
-    def __init__(self, width: int, tag_width: int, device: torch.device) -> None:
+    def __init__(self, device: torch.device) -> None:
         self.keys = torch.empty(0, dtype=torch.int64, device=device)
-        self.values = torch.empty(0, width, dtype=torch.float64, device=device)
-        self.tags = torch.empty(0, tag_width, dtype=torch.int64, device=device)
+        self.rows = torch.empty(0, dtype=torch.int64, device=device)
 
-    def lookup(self, keys: torch.Tensor, tags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(M,) keys, (M, T) tags -> (found (M,), key present (M,), values (M, width))."""
-        M = keys.shape[0]
+    def find(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M,) keys -> (key present (M,) bool, slab row (M,) int64, meaningful where present)."""
         if self.keys.numel() == 0:
-            no = torch.zeros(M, dtype=torch.bool, device=keys.device)
-            return no, no, torch.zeros(M, self.values.shape[1], dtype=torch.float64, device=keys.device)
+            return torch.zeros(keys.shape, dtype=torch.bool, device=keys.device), torch.zeros_like(keys)
         pos = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
-        hit = self.keys[pos] == keys
-        found = hit
-        if tags.shape[1]:
-            found = hit & (self.tags[pos] == tags).all(1)
-        return found, hit, self.values[pos]
+        return self.keys[pos] == keys, self.rows[pos]
 
-    def merge(self, keys: torch.Tensor, values: torch.Tensor, tags: torch.Tensor) -> None:
+    def merge(self, keys: torch.Tensor, rows: torch.Tensor) -> None:
         keys = torch.cat([self.keys, keys])
         order = torch.argsort(keys)
-        self.keys = keys[order]
-        self.values = torch.cat([self.values, values])[order]
-        self.tags = torch.cat([self.tags, tags])[order]
+        self.keys, self.rows = keys[order], torch.cat([self.rows, rows])[order]
 
 
 class RowCache:
-    """(node, parent set) -> float64 row of ``width``, two sorted levels, no Python loop on lookup or insert.
+    """(node, parent set) -> float64 row of ``width``, no Python loop on lookup or insert.
 
-    New rows go to a small sorted level that is merged into the large one when it fills (amortizing the
-    sort, as an LSM tree does). When the large level is full everything is dropped: a sampler's working set
-    of parent sets is small, and a dropped entry is only recomputed, never wrong.
+    Rows live in a preallocated slab (written once, never moved); two sorted levels of (key, slab row)
+    find them: new keys go to a small level that is merged into the large one when it fills (amortizing
+    the sort, as an LSM tree does), and only int64 keys and row numbers are ever sorted. When the slab is
+    full everything is dropped: a sampler's working set of parent sets is small, and a dropped entry is
+    only recomputed, never wrong.
     """
 
     def __init__(self, d: int, width: int, capacity: int, recent: int = 16_384, device: torch.device = torch.device("cpu")) -> None:
@@ -66,10 +59,16 @@ class RowCache:
         self.exact = d <= EXACT_MAX_D
         self.words = 0 if self.exact else -(-d // _WORD)
         self.tag_width = 0 if self.exact else self.words + 1
-        self.main = _SortedRows(width, self.tag_width, device)
-        self.recent = _SortedRows(width, self.tag_width, device)
         self.hits = 0  # distinct (node, parent set) found, over the cache's life
         self.misses = 0  # distinct (node, parent set) computed
+        self.values = torch.empty(0, width, dtype=torch.float64, device=device)  # the slab, allocated on first insert
+        self.tags = torch.empty(0, self.tag_width, dtype=torch.int64, device=device)
+        self.clear()
+
+    def clear(self) -> None:
+        """Drop every row (the slab is kept and overwritten)."""
+        self.used = 0
+        self.main, self.recent = _SortedKeys(self.device), _SortedKeys(self.device)
 
     # ---- keys -----------------------------------------------------------------------------------
     def keys(self, nodes: torch.Tensor, parents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,20 +92,34 @@ class RowCache:
     # ---- access ---------------------------------------------------------------------------------
     def lookup(self, keys: torch.Tensor, tags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(M,) keys, (M, T) tags -> (found (M,) bool, key present (M,) bool, values (M, width), zeros where not found)."""
-        found, hit, vals = self.main.lookup(keys, tags)
-        if self.recent.keys.numel() and not bool(found.all()):
-            f2, h2, v2 = self.recent.lookup(keys, tags)
-            vals = torch.where(f2[:, None], v2, vals)
-            found, hit = found | f2, hit | h2
-        return found, hit, vals
+        hit, row = self.main.find(keys)
+        if self.recent.keys.numel():
+            h2, r2 = self.recent.find(keys)
+            row = torch.where(h2, r2, row)
+            hit = hit | h2
+        found = hit
+        if self.tag_width and bool(hit.any()):
+            found = hit & (self.tags[row] == tags).all(1)
+        vals = self.values[row] if self.used else torch.zeros(keys.shape[0], self.width, dtype=torch.float64, device=keys.device)
+        return found, hit, torch.where(found[:, None], vals, torch.zeros((), dtype=torch.float64, device=keys.device))
 
     def insert(self, keys: torch.Tensor, values: torch.Tensor, tags: torch.Tensor) -> None:
-        self.recent.merge(keys, values, tags)
+        M = keys.shape[0]
+        if M > self.capacity:
+            return
+        if self.values.shape[0] == 0:  # empty pages: memory is touched only as rows are written
+            self.values = torch.empty(self.capacity, self.width, dtype=torch.float64, device=self.device)
+            self.tags = torch.empty(self.capacity, self.tag_width, dtype=torch.int64, device=self.device)
+        if self.used + M > self.capacity:
+            self.clear()
+        rows = torch.arange(self.used, self.used + M, device=keys.device)
+        self.values[self.used : self.used + M] = values
+        self.tags[self.used : self.used + M] = tags
+        self.used += M
+        self.recent.merge(keys, rows)
         if self.recent.keys.numel() > self.recent_capacity:
-            if self.main.keys.numel() + self.recent.keys.numel() > self.capacity:
-                self.main = _SortedRows(self.width, self.tag_width, self.device)
-            self.main.merge(self.recent.keys, self.recent.values, self.recent.tags)
-            self.recent = _SortedRows(self.width, self.tag_width, self.device)
+            self.main.merge(self.recent.keys, self.recent.rows)
+            self.recent = _SortedKeys(self.device)
 
     def rows(self, nodes: torch.Tensor, parents: torch.Tensor,
              compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:

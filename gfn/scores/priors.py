@@ -44,12 +44,13 @@ class GraphPrior(ABC):
             raise ConfigError(f"{type(self).__name__} is not decomposable: it has no per-edge delta")
         return pd[torch.arange(adj.shape[0], device=adj.device), src, dst]
 
-    def delta_column(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Column ``dst[b]`` of :meth:`delta` per graph: (B, d, d), (B,) -> (B, d) float64 (decomposable priors)."""
-        pd = self.delta(adj)
+    def delta_column(self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Column ``dst[k]`` of :meth:`delta` for graph ``rows[k]`` (default k): (B, d, d), (R,), (R,) -> (R, d) float64
+        (decomposable priors)."""
+        pd = self.delta(adj if rows is None else adj[rows])
         if pd is None:
             raise ConfigError(f"{type(self).__name__} is not decomposable: it has no per-edge delta")
-        return pd[torch.arange(adj.shape[0], device=adj.device), :, dst]
+        return pd[torch.arange(dst.shape[0], device=adj.device), :, dst]
 
     def delta_subset(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor | None:
         """:meth:`delta` at the F edges src[f] -> dst[f] of every graph: (B, d, d), (F,), (F,) -> (B, F) float64, or None."""
@@ -74,8 +75,8 @@ class _EdgeConstantPrior(GraphPrior):
     def delta_at(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         return torch.full(src.shape, self.per_edge, dtype=torch.float64, device=adj.device)
 
-    def delta_column(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        return torch.full((adj.shape[0], adj.shape[-1]), self.per_edge, dtype=torch.float64, device=adj.device)
+    def delta_column(self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.full((dst.shape[0], adj.shape[-1]), self.per_edge, dtype=torch.float64, device=adj.device)
 
     def delta_subset(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         return torch.full((adj.shape[0], src.shape[0]), self.per_edge, dtype=torch.float64, device=adj.device)

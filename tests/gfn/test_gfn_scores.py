@@ -170,6 +170,9 @@ def test_delta_cache_rows_equal_direct_computation(d: int) -> None:
     again = cache.rows(nodes, parents, score._delta_nodes)
     assert torch.allclose(first, direct, atol=1e-10) and torch.allclose(again, direct, atol=1e-10)
     assert cache.misses == 48 and cache.hits == 48
+    small = RowCache(d, d, capacity=30, recent=4)  # the slab fills: dropped, refilled, never wrong
+    for part in (slice(0, 20), slice(0, 64), slice(0, 64)):
+        assert torch.allclose(small.rows(nodes[part], parents[part], score._delta_nodes), direct[part], atol=1e-10)
     if d > 57:
         clash = RowCache(d, d, capacity=1000)
         keys = clash.keys

@@ -93,3 +93,50 @@ def test_trainer_slot_loss_equals_the_action_space_loss(reward9: Reward) -> None
     lp, lp_next = tr.policy.log_probs(st), tr.policy.log_probs(nx)
     old = modified_db_loss(lp, lp_next[:, -1], batch.actions, batch.delta_log_reward, nx.adj.flatten(1).sum(1))
     assert torch.allclose(tr.db_loss(batch), old, atol=1e-6)
+
+
+@pytest.mark.parametrize(("delta_hidden", "max_parents", "restricted"), [(0, None, True), (4, 2, True), (0, 3, False)])
+def test_inplace_rollout_equals_env_steps(reward9: Reward, delta_hidden: int, max_parents: int | None, restricted: bool) -> None:
+    """The sampler's in-place rollout (packed closure rows, incremental mask and logits) against DAGEnv.step and a
+    fresh forward pass of the policy, along random trajectories in which graphs stop at different times."""
+    from theorycov.gfn.rollout import Rollout, _unpack_row
+
+    env = DAGEnv(reward9, allowed=_asymmetric(reward9) if restricted else None, max_parents=max_parents)
+    torch.manual_seed(1)
+    pol = EdgePolicy(env, PolicyConfig(hidden=16, delta_transform="log", delta_hidden=delta_hidden))
+    with torch.no_grad():
+        for p in pol.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    g = torch.Generator().manual_seed(7)
+    state = env.reset(10)
+    with torch.no_grad():
+        roll = Rollout(pol, state)
+        for t in range(25):
+            ref_mask = env.slot_mask(state)
+            assert torch.equal(roll.mask, ref_mask) and torch.equal(roll.adj, state.adj)
+            closure = torch.stack([_unpack_row(roll.reach[b], 9) for b in range(10)])
+            assert torch.equal(closure, state.closure)
+            assert torch.allclose(roll.features, state.features, atol=1e-6)  # type: ignore[arg-type]
+            ref = pol.slot_logits(state.adj, state.features).masked_fill(~ref_mask, float("-inf"))
+            got = roll.slot_logits()
+            assert torch.equal(torch.isinf(got), torch.isinf(ref))
+            assert torch.allclose(got[~torch.isinf(ref)], ref[~torch.isinf(ref)], atol=1e-5)
+            draw = torch.rand(ref_mask.shape, generator=g).masked_fill(~ref_mask, -1.0)
+            if t < 20:  # mostly edges, a graph stopping now and then
+                draw[:, -1] = torch.where(torch.rand(10, generator=g) < 0.08, 2.0, -0.5)
+            slots = torch.where(state.done, torch.full((10,), roll.stop), draw.argmax(1))
+            roll.step(slots)
+            state, _ = env.step(state, env.slot_actions(slots), with_delta=False)
+        assert torch.equal(roll.done, state.done)
+    assert 0 < int(state.adj.flatten(1).sum(1).min()) < int(state.adj.flatten(1).sum(1).max())  # stopped at different times
+
+
+@pytest.mark.parametrize("d", [9, 64, 107])
+def test_packed_closure_rows_round_trip(d: int) -> None:
+    from theorycov.gfn.rollout import _pack_rows, _unpack_row
+
+    x = torch.rand(3, d, d, generator=torch.Generator().manual_seed(d)) < 0.5
+    x[:, :, -1] = True  # the last bit of a row, the sign bit of a word at d = 64
+    words = _pack_rows(x)
+    assert words.shape == (3, d, -(-d // 64))
+    assert torch.equal(_unpack_row(words.view(3 * d, -1), d).view(3, d, d), x)

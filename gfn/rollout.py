@@ -1,0 +1,181 @@
+"""In-place batched rollouts for the sampler: B graphs stepped to stop with O(B (E + d W)) work a step.
+
+``DAGEnv.step`` returns new states (the trainer keeps the old ones for its transitions) and updates a
+(B, d, d) bool closure: at d = 107 and B = 2,048 that is three 23 MB copies and a 23 MB outer product
+every step, most of the sampler's time. A sampler needs neither the old states nor the whole closure, so
+:class:`Rollout` keeps, and updates in place, only what the next draw reads:
+
+  * ``reach`` (B, d, W) int64: row a of the closure packed in W = ceil(d / 64) words (bit b: a reaches b).
+    Adding u -> v gives every ancestor a of u (bit u of row a) the descendants of v (row v): (B, d, W) ops.
+  * ``mask`` (B, E + 1) bool, the slot mask (gfn/env.py): adding u -> v forbids exactly the candidates
+    i -> j with j an ancestor of u and i a descendant of v (they would close a cycle), and u -> v itself.
+  * ``features`` (B, F), node v's entries refreshed (gfn/env.py), and ``h1`` (B, H), the policy's first
+    layer, plus the added edge's weight column.
+  * ``logit0`` (B, E + 1): everything in the logits but the last layer's matmul, i.e. its bias plus the
+    reward-informed base (policy.py), -inf on invalid slots; refreshed only where features or the mask
+    changed, so the masked logits are one ``addmm`` a step instead of ~10 passes over (B, E + 1).
+
+Every quantity equals what ``DAGEnv.step``, ``DAGEnv.slot_mask`` and ``EdgePolicy.slot_logits`` give for
+the same graphs (tested; the logits to float rounding, the fused add runs in another order).
+"""
+from __future__ import annotations
+
+import copy
+import sys
+
+import torch
+
+from theorycov.gfn.env import GraphState
+from theorycov.gfn.graphs import pack_bits
+from theorycov.gfn.policy import EdgePolicy
+
+__all__ = ["Rollout"]
+
+_BITS = 64  # bits per int64 word (bit 63 is the sign bit: only shifts and masks touch the words, never arithmetic)
+
+
+def _pack_rows(closure: torch.Tensor) -> torch.Tensor:
+    """(B, d, d) bool -> (B, d, W) int64, bit b of word b // 64 at position b % 64 (bytes packed, then viewed as
+    little-endian words)."""
+    if sys.byteorder != "little":
+        raise NotImplementedError("packed closure rows assume a little-endian machine")
+    B, d, _ = closure.shape
+    W = -(-d // _BITS)
+    bits = pack_bits(closure)  # (B, d, ceil(d / 8)) uint8, bit b of byte b // 8 at position b % 8
+    out = torch.zeros(B, d, W * 8, dtype=torch.uint8, device=closure.device)
+    out[:, :, : bits.shape[2]] = bits
+    return out.view(torch.int64)
+
+
+def _unpack_row(words: torch.Tensor, d: int) -> torch.Tensor:
+    """(R, W) int64 -> (R, d) bool."""
+    R, W = words.shape
+    bits = (words[:, :, None] >> torch.arange(_BITS, dtype=torch.int64, device=words.device)) & 1
+    return bits.view(R, W * _BITS)[:, :d].bool()
+
+
+class Rollout:
+    """B graphs of a policy's environment, stepped in place by slot (``step``); see the module docstring."""
+
+    def __init__(self, policy: EdgePolicy, state: GraphState) -> None:
+        env = policy.env
+        self.policy, self.env, self.d = policy, env, env.d
+        self.stop = env.num_slots - 1
+        self.adj = state.adj.clone()  # (B, d, d) bool
+        self.reach = _pack_rows(state.closure)  # (B, d, W) int64
+        self.features = None if state.features is None else state.features.clone()  # (B, F) float32
+        self._mask_t = env.slot_mask(state).T.contiguous()  # (E + 1, B) bool: the slot mask, node-major (see step)
+        self.h1 = policy.first_layer(state.adj)  # (B, H)
+        self.done = state.done.clone()  # (B,) bool
+        self.indeg = self.adj.sum(1) if env.max_parents is not None else None  # (B, d)
+        # with the per-edge network a candidate's base also reads its reverse's feature: refresh whole rows then
+        self.per_edge_base = policy.edge_net is None
+        self.logit0 = self._logit0(self.features, self.mask)  # (B, E + 1)
+
+    def _logit0(self, features: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
+        """Head bias + base, -inf where ``mask`` (R, E + 1) is False: (R, E + 1) float32."""
+        pol = self.policy
+        out = pol.head.bias.detach().expand(mask.shape[0], -1).clone()
+        if pol.config.use_delta:
+            out[:, :-1] += pol.slot_base(features)
+        return out.masked_fill(~mask, float("-inf"))
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The slot mask (B, E + 1) bool (a view)."""
+        return self._mask_t.T
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.adj.shape[0])
+
+    def slot_logits(self) -> torch.Tensor:
+        """The policy's masked logits: (B, E + 1) float32, -inf on invalid slots."""
+        pol = self.policy
+        return torch.addmm(self.logit0, pol.body(self.h1), pol.head.weight.T)
+
+    def step(self, slots: torch.Tensor) -> None:
+        """Apply one slot per graph in place: (B,) int64 in [0, E]; slot E (stop) or a done graph changes nothing
+        but ``done``. Slots must be valid under ``mask`` (no check)."""
+        env, d = self.env, self.d
+        moving = (slots < self.stop) & ~self.done
+        self.done |= slots == self.stop
+        rows = moving.nonzero().squeeze(1)  # (R,)
+        if rows.numel() == 0:
+            return
+        B = slots.shape[0]
+        ar = torch.arange(B, device=slots.device)
+        e_all = slots.clamp(max=self.stop - 1)  # (B,); rows that do not move are masked out below
+        u_all, v_all = env.edge_src[e_all], env.edge_dst[e_all]
+        word = self.reach.gather(2, (u_all // _BITS)[:, None, None].expand(B, d, 1)).squeeze(2)  # (B, d): words holding bit u
+        anc = ((word >> (u_all % _BITS)[:, None]) & 1).bool() & moving[:, None]  # (B, d): ancestors of u, u included
+        desc_words = self.reach[ar, v_all]  # (B, W): descendants of v, v included
+        self.reach |= torch.where(anc[:, :, None], desc_words[:, None, :], torch.zeros((), dtype=torch.int64, device=slots.device))
+        desc = _unpack_row(desc_words, d)  # (B, d)
+        # slots i -> j with j an ancestor of u and i a descendant of v now close a cycle; node-major (d, B) layouts
+        # make these gathers row copies (30x faster than gathering columns of (B, d))
+        bad = anc.T.contiguous().index_select(0, env.edge_dst) & desc.T.contiguous().index_select(0, env.edge_src)  # (E, B)
+        e, u, v = e_all[rows], u_all[rows], v_all[rows]
+        bad[e, rows] = True  # the added edge itself
+        self.adj[rows, u, v] = True
+        if self.indeg is not None:
+            self.indeg[rows, v] += 1
+            bad |= (self.indeg >= env.max_parents).T.contiguous().index_select(0, env.edge_dst)
+        gone = bad & self._mask_t[: self.stop]  # (E, B): slots that were valid and are not any more
+        self._mask_t[: self.stop] &= ~bad
+        if self.features is not None:
+            if env.reward.columnwise_features:
+                pos, valid = env._col_pos[v], env._col_valid[v]  # (R, K) feature columns of node v
+                vals = env.reward.delta_feature_columns(self.adj, v, rows, env._col_src[v]).to(torch.float32)  # (R, K)
+                r = rows[:, None].expand_as(pos)
+                self.features[r[valid], pos[valid]] = vals[valid]
+                if self.per_edge_base:  # the base of exactly these candidates changed
+                    cand = valid & (pos < self.stop)
+                    rr, pp = r[cand], pos[cand]
+                    pol = self.policy
+                    base = pol.head.bias.detach()[pp] + pol.beta.detach() * pol._phi(vals[cand])
+                    self.logit0[rr, pp] = torch.where(self.mask[rr, pp], base, torch.full_like(base, float("-inf")))
+            else:  # a whole-graph prior part can change every feature
+                self.features[rows] = env.features(self.adj[rows])  # type: ignore[index]
+                self.per_edge_base = False
+            if not self.per_edge_base:
+                self.logit0[rows] = self._logit0(self.features[rows], self.mask[rows])
+        at = gone.nonzero()  # (n, 2): (slot, graph)
+        self.logit0[at[:, 1], at[:, 0]] = float("-inf")
+        self.h1[rows] += self.policy.input.weight.T[e]
+
+    _FIELDS = ("adj", "reach", "features", "h1", "done", "indeg", "logit0")
+
+    def keep(self, which: torch.Tensor) -> None:
+        """Drop the graphs where ``which`` (B,) bool is False."""
+        for name in self._FIELDS:
+            t = getattr(self, name)
+            if t is not None:
+                setattr(self, name, t[which])
+        self._mask_t = self._mask_t[:, which]
+
+    def repeated(self, repeat: int) -> Rollout:
+        """A new rollout of these graphs, each ``repeat`` times in a row (own tensors)."""
+        new = copy.copy(self)
+        for name in self._FIELDS:
+            t = getattr(self, name)
+            if t is not None:
+                setattr(new, name, t.repeat_interleave(repeat, dim=0))
+        new._mask_t = self._mask_t.repeat_interleave(repeat, dim=1)
+        return new
+
+    def extend(self, other: Rollout, repeat: int = 1) -> None:
+        """Append the graphs of ``other`` (one graph ``repeat`` times when ``other`` holds one): the sampler refills
+        the batch as graphs stop, so every step runs a full batch."""
+        def more(t: torch.Tensor, dim: int = 0) -> torch.Tensor:
+            if repeat == 1:
+                return t
+            shape = list(t.shape)
+            shape[dim] = repeat
+            return t.expand(*shape)
+
+        for name in self._FIELDS:
+            t = getattr(self, name)
+            if t is not None:
+                setattr(self, name, torch.cat([t, more(getattr(other, name))]))
+        self._mask_t = torch.cat([self._mask_t, more(other._mask_t, 1)], dim=1)
