@@ -52,8 +52,9 @@ class ReplayBuffer:
             raise ShapeError(f"replay capacity must be >= 1, got {capacity}")
         self.capacity, self.d, self.device = capacity, d, torch.device(device)
         nb = -(-d // 8)
-        self.adj_bits = torch.zeros(capacity, d, nb, dtype=torch.uint8, device=self.device)  # graphs G, packed
-        self.closure_bits = torch.zeros(capacity, d, nb, dtype=torch.uint8, device=self.device)  # their closures, packed
+        # torch.empty: pages are touched only as the ring fills (rows past ``size`` are never read)
+        self.adj_bits = torch.empty(capacity, d, nb, dtype=torch.uint8, device=self.device)  # graphs G, packed
+        self.closure_bits = torch.empty(capacity, d, nb, dtype=torch.uint8, device=self.device)  # their closures, packed
         self.actions = torch.zeros(capacity, dtype=torch.int64, device=self.device)
         self.delta = torch.zeros(capacity, dtype=torch.float64, device=self.device)
         self.pos = 0  # next slot to write

@@ -83,9 +83,7 @@ class Reward:
     ) -> torch.Tensor:
         """Column ``dst[k]`` of :meth:`delta_features` for graph ``rows[k]`` (default k): (B, d, d), (R,), (R,) -> (R, d),
         or only its entries ``cols[k]`` (R, K) -> (R, K) (a sampler reads node dst's candidate parents only)."""
-        out = self.score.delta_columns(adj, dst, rows)
-        if cols is not None:
-            out = out.gather(1, cols)
+        out = self.score.delta_columns(adj, dst, rows, cols)
         if self.prior.decomposable:
             pd = self.prior.delta_column(adj, dst, rows)
             out = out + (pd if cols is None else pd.gather(1, cols))

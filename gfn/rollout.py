@@ -61,7 +61,7 @@ class Rollout:
         env = policy.env
         self.policy, self.env, self.d = policy, env, env.d
         self.stop = env.num_slots - 1
-        self.adj = state.adj.clone()  # (B, d, d) bool
+        self.adj_t = state.adj.transpose(1, 2).contiguous()  # (B, d, d) bool, node-major: adj_t[b, j] = parents of j
         self.reach = _pack_rows(state.closure)  # (B, d, W) int64
         self.features = None if state.features is None else state.features.clone()  # (B, F) float32
         self._mask_t = env.slot_mask(state).T.contiguous()  # (E + 1, B) bool: the slot mask, node-major (see step)
@@ -86,8 +86,14 @@ class Rollout:
         return self._mask_t.T
 
     @property
+    def adj(self) -> torch.Tensor:
+        """The graphs (B, d, d) bool (a view of ``adj_t``, kept node-major so that a node's parents are one row:
+        the feature refresh reads the parents of every moved node each step)."""
+        return self.adj_t.transpose(1, 2)
+
+    @property
     def batch_size(self) -> int:
-        return int(self.adj.shape[0])
+        return int(self.adj_t.shape[0])
 
     def slot_logits(self) -> torch.Tensor:
         """The policy's masked logits: (B, E + 1) float32, -inf on invalid slots."""
@@ -117,7 +123,7 @@ class Rollout:
         bad = anc.T.contiguous().index_select(0, env.edge_dst) & desc.T.contiguous().index_select(0, env.edge_src)  # (E, B)
         e, u, v = e_all[rows], u_all[rows], v_all[rows]
         bad[e, rows] = True  # the added edge itself
-        self.adj[rows, u, v] = True
+        self.adj_t[rows, v, u] = True
         if self.indeg is not None:
             self.indeg[rows, v] += 1
             bad |= (self.indeg >= env.max_parents).T.contiguous().index_select(0, env.edge_dst)
@@ -134,7 +140,8 @@ class Rollout:
                     rr, pp = r[cand], pos[cand]
                     pol = self.policy
                     base = pol.head.bias.detach()[pp] + pol.beta.detach() * pol._phi(vals[cand])
-                    self.logit0[rr, pp] = torch.where(self.mask[rr, pp], base, torch.full_like(base, float("-inf")))
+                    cur = self.logit0[rr, pp]  # -inf where the slot was already invalid: it stays so
+                    self.logit0[rr, pp] = torch.where(cur == float("-inf"), cur, base)
             else:  # a whole-graph prior part can change every feature
                 self.features[rows] = env.features(self.adj[rows])  # type: ignore[index]
                 self.per_edge_base = False
@@ -144,7 +151,7 @@ class Rollout:
         self.logit0[at[:, 1], at[:, 0]] = float("-inf")
         self.h1[rows] += self.policy.input.weight.T[e]
 
-    _FIELDS = ("adj", "reach", "features", "h1", "done", "indeg", "logit0")
+    _FIELDS = ("adj_t", "reach", "features", "h1", "done", "indeg", "logit0")
 
     def keep(self, which: torch.Tensor) -> None:
         """Drop the graphs where ``which`` (B,) bool is False."""

@@ -152,7 +152,10 @@ class LocalScore(ABC):
         B, d = adj.shape[0], self.d
         nodes = torch.arange(d, device=adj.device).repeat(B)  # (B*d,)
         parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
-        return self._delta_nodes_cached(nodes, parents).view(B, d, d)[:, dst, src]  # rows hold [b, j, i]
+        if self._delta_cache is None:
+            return self._delta_nodes(nodes, parents).view(B, d, d)[:, dst, src]  # rows hold [b, j, i]
+        table, index = self._delta_cache.resolve(nodes, parents, self._delta_nodes)  # (U, d), (B*d,)
+        return table[index.view(B, d)[:, dst], src]  # (B, F): never the (B*d, d) rows
 
     def _delta_nodes_cached(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
         """:meth:`_delta_nodes` computed once per distinct (node, parent set) and kept across calls.
@@ -183,9 +186,11 @@ class LocalScore(ABC):
         out[ok] = after - before[:, None].expand(M, d)[ok]
         return out
 
-    def delta_columns(self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    def delta_columns(
+        self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Score change of adding i -> dst[k] to graph rows[k], for every i: (B, d, d), (R,), (R,) -> (R, d) float64
-        (0 where invalid); rows default to 0..B-1 (then R = B).
+        (0 where invalid); rows default to 0..B-1 (then R = B); with ``cols`` (R, K) only those i: (R, K).
 
         After the edge i -> j is added only node j's candidates change, so the environment refreshes
         that one column per graph instead of the whole (B, d, d) delta; ``rows`` spares the caller a copy
@@ -195,15 +200,20 @@ class LocalScore(ABC):
         rows = torch.arange(adj.shape[0], device=adj.device) if rows is None else rows
         parents = adj[rows, :, dst]  # (R, d)
         table = self.table
+        if table is None and self._delta_cache is not None:
+            vals, index = self._delta_cache.resolve(dst, parents, self._delta_nodes)  # (U, d), (R,)
+            return vals[index] if cols is None else vals[index[:, None], cols]
         if table is None:
-            return self._delta_nodes_cached(dst, parents)
+            out = self._delta_nodes(dst, parents)
+            return out if cols is None else out.gather(1, cols)
         w = 2 ** torch.arange(self.d, dtype=torch.int64, device=adj.device)
         code = (parents.to(torch.int64) * w).sum(1)  # (R,)
         after = table[dst[:, None], code[:, None] | w[None, :]]  # (R, d)
         out = after - table[dst, code][:, None]
         invalid = parents.clone()
         invalid[torch.arange(dst.shape[0], device=adj.device), dst] = True
-        return torch.where(invalid, torch.zeros((), dtype=torch.float64, device=adj.device), out)
+        out = torch.where(invalid, torch.zeros((), dtype=torch.float64, device=adj.device), out)
+        return out if cols is None else out.gather(1, cols)
 
     def delta_edges(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Score change of adding the single edge src[b] -> dst[b] to graph b: (B,) float64.

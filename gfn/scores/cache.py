@@ -5,9 +5,11 @@ A sampler's graphs share most parent sets, within a batch and from one step to t
 vectorized: keys are int64, kept sorted, found with ``searchsorted``; no Python loop over rows.
 
 Keys. For d <= 57 the key is exact: node * 2^d + the parent set's bitmask. Above that a parent set needs
-more than one int64 word, so the key is a 62-bit polynomial hash of (node, words), and every row also stores
-its exact tag (node, words) (``W = ceil(d / 62)`` words), which a lookup compares: a hash collision can only
-cost a recomputation, never return another set's row (what :meth:`RowCache.rows` guarantees).
+more than one int64 word, so the key is a hash: the parent set packed 8 to a byte, the bytes weighted by
+random integers below 2^40 and summed with a random offset per node, in float64 (exact: every partial sum
+stays below 2^53). Every row also stores its exact tag (node, the packed set as ``W = ceil(d / 64)`` int64
+words), which a lookup compares: a hash collision can only cost a recomputation, never return another
+set's row (what :meth:`RowCache.resolve` guarantees).
 """
 from __future__ import annotations
 
@@ -19,9 +21,7 @@ __all__ = ["RowCache", "EXACT_MAX_D"]
 
 #: largest d whose (node, parent set) fits one exact int64 key
 EXACT_MAX_D = 57
-_WORD = 62  # parent bits per int64 word of a tag (non-negative words)
-_P = (2_147_483_647, 2_147_483_629)  # two primes < 2^31: hash parts, products stay below 2^62
-_A = (1_103_515_245, 1_664_525_013)  # their multipliers (< 2^31)
+_HASH_BITS = 40  # byte weights below 2^40: 8 bytes a word, at most 2^53 / 2^48 = 32 bytes (d <= 256) stay exact
 
 
 class _SortedKeys:
@@ -57,8 +57,14 @@ class RowCache:
     def __init__(self, d: int, width: int, capacity: int, recent: int = 16_384, device: torch.device = torch.device("cpu")) -> None:
         self.d, self.width, self.capacity, self.recent_capacity, self.device = d, width, capacity, recent, device
         self.exact = d <= EXACT_MAX_D
-        self.words = 0 if self.exact else -(-d // _WORD)
+        self.words = 0 if self.exact else -(-d // 64)
         self.tag_width = 0 if self.exact else self.words + 1
+        if not self.exact:
+            if self.words > 4:
+                raise ValueError(f"the hashed cache keys serve d <= 256, got d = {d}")
+            g = torch.Generator().manual_seed(16)  # fixed: keys are the same in every run
+            self._byte_weights = torch.randint(0, 2**_HASH_BITS, (8 * self.words,), generator=g).to(device, torch.float64)
+            self._node_offsets = torch.randint(0, 2**_HASH_BITS, (d,), generator=g).to(device, torch.float64)
         self.hits = 0  # distinct (node, parent set) found, over the cache's life
         self.misses = 0  # distinct (node, parent set) computed
         self.values = torch.empty(0, width, dtype=torch.float64, device=device)  # the slab, allocated on first insert
@@ -79,15 +85,13 @@ class RowCache:
             w = 2 ** torch.arange(d, dtype=torch.int64, device=dev)
             return nodes.to(torch.int64) * (2**d) + (parents.to(torch.int64) * w).sum(1), torch.empty(M, 0, dtype=torch.int64, device=dev)
         W = self.words
-        padded = torch.zeros(M, W * _WORD, dtype=torch.int64, device=dev)
+        padded = torch.zeros(M, W * 64, dtype=torch.uint8, device=dev)
         padded[:, :d] = parents
-        words = (padded.view(M, W, _WORD) << torch.arange(_WORD, dtype=torch.int64, device=dev)).sum(2)  # (M, W)
-        tags = torch.cat([nodes.to(torch.int64)[:, None], words], dim=1)  # (M, W + 1)
-        h = [torch.zeros(M, dtype=torch.int64, device=dev) for _ in _P]
-        for c in range(tags.shape[1]):
-            for part in (tags[:, c] >> 31, tags[:, c] & (2**31 - 1)):  # each < 2^31
-                h = [(hk * a + part) % p for hk, a, p in zip(h, _A, _P)]
-        return h[0] * (2**31) + h[1], tags
+        shifts = torch.arange(8, dtype=torch.uint8, device=dev)
+        packed = (padded.view(M, W * 8, 8) << shifts).sum(-1, dtype=torch.uint8)  # (M, 8 W) bytes
+        tags = torch.cat([nodes.to(torch.int64)[:, None], packed.view(torch.int64)], dim=1)  # (M, W + 1)
+        h = packed.to(torch.float64) @ self._byte_weights + self._node_offsets[nodes]  # exact integers < 2^53
+        return h.to(torch.int64), tags
 
     # ---- access ---------------------------------------------------------------------------------
     def lookup(self, keys: torch.Tensor, tags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -121,12 +125,14 @@ class RowCache:
             self.main.merge(self.recent.keys, self.recent.rows)
             self.recent = _SortedKeys(self.device)
 
-    def rows(self, nodes: torch.Tensor, parents: torch.Tensor,
-             compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """``compute(nodes, parents)`` (M, width), computed once per distinct (node, parent set) and kept.
+    def resolve(self, nodes: torch.Tensor, parents: torch.Tensor,
+                compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``compute(nodes, parents)`` (M, width) as a table of distinct rows and an index: (table (U, width), index (M,)),
+        with ``table[index]`` the full result; each distinct (node, parent set) computed once and kept.
 
         nodes: (M,) int64; parents: (M, d) bool. Exact: rows whose hash clashes with another set's (in the
-        batch or in the cache) are computed directly.
+        batch or in the cache) are computed apart. Callers that read a few entries of each row gather them
+        from the table and never build the (M, width) result.
         """
         keys, tags = self.keys(nodes, parents)
         uniq, inverse = torch.unique(keys, return_inverse=True)
@@ -144,9 +150,17 @@ class RowCache:
             vals[miss] = new
             fresh = ~present[miss]  # a key held by another set (a clash) is not inserted twice
             self.insert(uniq[miss][fresh], new[fresh], rep_tags[miss][fresh])
-        out = vals[inverse]
         if self.tag_width:
             clash = (tags != rep_tags[inverse]).any(1)  # a different set shares a key with the representative
             if bool(clash.any()):
-                out[clash] = compute(nodes[clash], parents[clash])
-        return out
+                at = clash.nonzero().squeeze(1)
+                inverse = inverse.clone()
+                inverse[at] = vals.shape[0] + torch.arange(at.numel(), device=keys.device)
+                vals = torch.cat([vals, compute(nodes[at], parents[at])])
+        return vals, inverse
+
+    def rows(self, nodes: torch.Tensor, parents: torch.Tensor,
+             compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``compute(nodes, parents)``: (M,), (M, d) bool -> (M, width), through :meth:`resolve`."""
+        table, index = self.resolve(nodes, parents, compute)
+        return table[index]
