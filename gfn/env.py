@@ -107,6 +107,14 @@ class DAGEnv:
         self._col_pos[self.feature_dst[order], rank] = order
         self._col_valid[self.feature_dst[order], rank] = True
         self._col_src = self.feature_src[self._col_pos]  # (d, K)
+        # slots into each node (padded to the largest candidate in-degree): the rollout's sparse mask update
+        into = torch.bincount(self.edge_dst, minlength=d)
+        order = torch.argsort(self.edge_dst, stable=True)
+        rank = torch.arange(E, device=dev) - (into.cumsum(0) - into)[self.edge_dst[order]]
+        self._in_slot = torch.zeros(d, max(1, int(into.max())), dtype=torch.int64, device=dev)
+        self._in_valid = torch.zeros_like(self._in_slot, dtype=torch.bool)
+        self._in_slot[self.edge_dst[order], rank] = order
+        self._in_valid[self.edge_dst[order], rank] = True
 
     def slot_actions(self, slots: torch.Tensor) -> torch.Tensor:
         """Actions of slots: (B,) in [0, E] -> (B,) in [0, d*d] (slot E is stop)."""

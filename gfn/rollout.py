@@ -1,4 +1,5 @@
-"""In-place batched rollouts for the sampler: B graphs stepped to stop with O(B (E + d W)) work a step.
+"""In-place batched rollouts for the sampler: B graphs stepped to stop, O(B d W) work a step plus the few slots
+each new edge invalidates.
 
 ``DAGEnv.step`` returns new states (the trainer keeps the old ones for its transitions) and updates a
 (B, d, d) bool closure: at d = 107 and B = 2,048 that is three 23 MB copies and a 23 MB outer product
@@ -8,7 +9,8 @@ every step, most of the sampler's time. A sampler needs neither the old states n
   * ``reach`` (B, d, W) int64: row a of the closure packed in W = ceil(d / 64) words (bit b: a reaches b).
     Adding u -> v gives every ancestor a of u (bit u of row a) the descendants of v (row v): (B, d, W) ops.
   * ``mask`` (B, E + 1) bool, the slot mask (gfn/env.py): adding u -> v forbids exactly the candidates
-    i -> j with j an ancestor of u and i a descendant of v (they would close a cycle), and u -> v itself.
+    i -> j with j an ancestor of u and i a descendant of v (they would close a cycle), and u -> v itself;
+    they are enumerated from the candidate in-edges of u's ancestors (a few per graph), not by a scan.
   * ``features`` (B, F), node v's entries refreshed (gfn/env.py), and ``h1`` (B, H), the policy's first
     layer, plus the added edge's weight column.
   * ``logit0`` (B, E + 1): everything in the logits but the last layer's matmul, i.e. its bias plus the
@@ -63,8 +65,9 @@ class Rollout:
         self.stop = env.num_slots - 1
         self.adj_t = state.adj.transpose(1, 2).contiguous()  # (B, d, d) bool, node-major: adj_t[b, j] = parents of j
         self.reach = _pack_rows(state.closure)  # (B, d, W) int64
-        self.features = None if state.features is None else state.features.clone()  # (B, F) float32
-        self._mask_t = env.slot_mask(state).T.contiguous()  # (E + 1, B) bool: the slot mask, node-major (see step)
+        # features only feed the logits' base: a policy without it needs none kept
+        self.features = None if state.features is None or not policy.config.use_delta else state.features.clone()  # (B, F)
+        self.mask = env.slot_mask(state).clone()  # (B, E + 1) bool
         self.h1 = policy.first_layer(state.adj)  # (B, H)
         self.done = state.done.clone()  # (B,) bool
         self.indeg = self.adj.sum(1) if env.max_parents is not None else None  # (B, d)
@@ -79,11 +82,6 @@ class Rollout:
         if pol.config.use_delta:
             out[:, :-1] += pol.slot_base(features)
         return out.masked_fill(~mask, float("-inf"))
-
-    @property
-    def mask(self) -> torch.Tensor:
-        """The slot mask (B, E + 1) bool (a view)."""
-        return self._mask_t.T
 
     @property
     def adj(self) -> torch.Tensor:
@@ -118,17 +116,25 @@ class Rollout:
         desc_words = self.reach[ar, v_all]  # (B, W): descendants of v, v included
         self.reach |= torch.where(anc[:, :, None], desc_words[:, None, :], torch.zeros((), dtype=torch.int64, device=slots.device))
         desc = _unpack_row(desc_words, d)  # (B, d)
-        # slots i -> j with j an ancestor of u and i a descendant of v now close a cycle; node-major (d, B) layouts
-        # make these gathers row copies (30x faster than gathering columns of (B, d))
-        bad = anc.T.contiguous().index_select(0, env.edge_dst) & desc.T.contiguous().index_select(0, env.edge_src)  # (E, B)
+        # slots i -> j with j an ancestor of u and i a descendant of v now close a cycle: about 3 a graph, so they are
+        # enumerated from the ancestors' candidate in-edges instead of scanning all (B, E) slots
+        gb, gj = anc.nonzero(as_tuple=True)  # (A,) graph and ancestor
+        sl, ok = env._in_slot[gj], env._in_valid[gj]  # (A, K_in) slots into each ancestor
+        gbk = gb[:, None].expand_as(sl)
+        ok = ok & desc[gbk, env.edge_src[sl]]
         e, u, v = e_all[rows], u_all[rows], v_all[rows]
-        bad[e, rows] = True  # the added edge itself
         self.adj_t[rows, v, u] = True
+        gone_s, gone_b = [sl[ok], e], [gbk[ok], rows]  # the added edge itself too
         if self.indeg is not None:
             self.indeg[rows, v] += 1
-            bad |= (self.indeg >= env.max_parents).T.contiguous().index_select(0, env.edge_dst)
-        gone = bad & self._mask_t[: self.stop]  # (E, B): slots that were valid and are not any more
-        self._mask_t[: self.stop] &= ~bad
+            full = rows[self.indeg[rows, v] >= env.max_parents]  # graphs whose node v can take no more parents
+            if full.numel():
+                fs, fv = env._in_slot[v_all[full]], env._in_valid[v_all[full]]
+                gone_s.append(fs[fv])
+                gone_b.append(full[:, None].expand_as(fs)[fv])
+        gs, gb2 = torch.cat(gone_s), torch.cat(gone_b)
+        self.mask[gb2, gs] = False
+        self.logit0[gb2, gs] = float("-inf")
         if self.features is not None:
             if env.reward.columnwise_features:
                 pos, valid = env._col_pos[v], env._col_valid[v]  # (R, K) feature columns of node v
@@ -147,11 +153,9 @@ class Rollout:
                 self.per_edge_base = False
             if not self.per_edge_base:
                 self.logit0[rows] = self._logit0(self.features[rows], self.mask[rows])
-        at = gone.nonzero()  # (n, 2): (slot, graph)
-        self.logit0[at[:, 1], at[:, 0]] = float("-inf")
         self.h1[rows] += self.policy.input.weight.T[e]
 
-    _FIELDS = ("adj_t", "reach", "features", "h1", "done", "indeg", "logit0")
+    _FIELDS = ("adj_t", "reach", "features", "mask", "h1", "done", "indeg", "logit0")
 
     def keep(self, which: torch.Tensor) -> None:
         """Drop the graphs where ``which`` (B,) bool is False."""
@@ -159,7 +163,6 @@ class Rollout:
             t = getattr(self, name)
             if t is not None:
                 setattr(self, name, t[which])
-        self._mask_t = self._mask_t[:, which]
 
     def repeated(self, repeat: int) -> Rollout:
         """A new rollout of these graphs, each ``repeat`` times in a row (own tensors)."""
@@ -168,21 +171,15 @@ class Rollout:
             t = getattr(self, name)
             if t is not None:
                 setattr(new, name, t.repeat_interleave(repeat, dim=0))
-        new._mask_t = self._mask_t.repeat_interleave(repeat, dim=1)
         return new
 
     def extend(self, other: Rollout, repeat: int = 1) -> None:
         """Append the graphs of ``other`` (one graph ``repeat`` times when ``other`` holds one): the sampler refills
         the batch as graphs stop, so every step runs a full batch."""
-        def more(t: torch.Tensor, dim: int = 0) -> torch.Tensor:
-            if repeat == 1:
-                return t
-            shape = list(t.shape)
-            shape[dim] = repeat
-            return t.expand(*shape)
+        def more(t: torch.Tensor) -> torch.Tensor:
+            return t if repeat == 1 else t.expand(repeat, *t.shape[1:])
 
         for name in self._FIELDS:
             t = getattr(self, name)
             if t is not None:
                 setattr(self, name, torch.cat([t, more(getattr(other, name))]))
-        self._mask_t = torch.cat([self._mask_t, more(other._mask_t, 1)], dim=1)

@@ -1,10 +1,11 @@
 """Sampling graphs from a trained policy, and estimating log P_T(G) by backward trajectories.
 
 * :func:`choose_actions` draws one action per state from P_F mixed with the uniform distribution over
-  valid actions (epsilon-uniform exploration, Deleu et al. 2022 §3.4), by the Gumbel-max trick.
-* :func:`sample` runs B graphs to the stop action, from empty graphs or from a given partial graph
-  (the coverage issue completes human hypotheses this way); finished graphs leave the batch, so each
-  step costs only the graphs still running.
+  valid actions (epsilon-uniform exploration, Deleu et al. 2022 §3.4), by the inverse CDF.
+* :func:`sample` runs up to ``batch_size`` graphs at a time to the stop action, from empty graphs or from
+  a given partial graph (the coverage issue completes human hypotheses this way), stepped in place in
+  slot space (gfn/rollout.py); finished graphs leave the batch and new ones join, so every step but
+  those of the last samples runs a full batch.
 * :func:`log_pt_backward` estimates log P_T(G) = log E_{tau ~ P_B(.|G)} [P_F(tau) / P_B(tau | G)]
   (Bengio et al. 2023 "GFlowNet Foundations" §3; DESIGN.md "GFlowNet mass"): with uniform P_B a
   backward trajectory is a uniformly random order of G's edges and P_B(tau | G) = 1 / |E|!.
