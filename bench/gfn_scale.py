@@ -189,6 +189,8 @@ def main() -> None:
         tables.append(table([{k: r[k] for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
                                                 "auroc", "load")} for r in rows]))
     if "arth150" in args.sections:
+        for k in ("arth150_samples_10k_s", "arth150_samples_s", "arth150_samples_n"):  # a sample timing of another n is stale
+            figures.pop(k, None)
         figures.update(arth150_speed(args.speed_seconds, args.arth150_samples))
         figures["arth150_peak_rss_mb"] = peak_rss_mb()  # of this process so far (the arth150 section runs after the others)
     if "speed" in args.sections:
@@ -197,7 +199,9 @@ def main() -> None:
     if d5.exists():  # the d = 5 bar is bench/gfn_exact.py's own run; its figure is copied with its date
         ex = json.loads(d5.read_text())
         figures["d5_gfn_exact"] = {k: ex[k] for k in ex if "jsd" in k.lower() or k in ("date", "command")}
-    keys = [k for k in figures if not k.endswith("_rows") and not isinstance(figures[k], (dict, list))]
+    # machine, date and command of the run before are replaced by this run's (report() writes them): not tabled
+    keys = [k for k in figures if not k.endswith("_rows") and not isinstance(figures[k], (dict, list))
+            and k not in ("machine", "date", "command")]
     summary = table([{"key": k, "value": figures[k]} for k in keys])
     print(summary)
     if not args.no_record:
