@@ -131,8 +131,9 @@ class ReplayBuffer:
         if "adj" in state:  # a checkpoint written before the packed storage: bool graphs, closures recomputed
             adj = state["adj"].to(self.device)  # type: ignore[union-attr]
             for lo in range(0, s, 4096):
-                self.adj_bits[lo : lo + 4096] = pack_bits(adj[lo : lo + 4096])
-                self.closure_bits[lo : lo + 4096] = pack_bits(transitive_closure(adj[lo : lo + 4096]))
+                hi = min(s, lo + 4096)
+                self.adj_bits[lo:hi] = pack_bits(adj[lo:hi])
+                self.closure_bits[lo:hi] = pack_bits(transitive_closure(adj[lo:hi]))
         else:
             self.adj_bits[:s] = state["adj_bits"].to(self.device)  # type: ignore[union-attr]
             self.closure_bits[:s] = state["closure_bits"].to(self.device)  # type: ignore[union-attr]

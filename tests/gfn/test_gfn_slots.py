@@ -186,3 +186,25 @@ def test_sampler_draws_the_graphs_the_action_space_sampler_drew(reward9: Reward,
         many = sample(pol, 3000, generator=torch.Generator().manual_seed(12), batch_size=256)  # 12 refills
         ref_many = _reference_sample(pol, 3000, torch.Generator().manual_seed(13))
     assert float((many.double().mean(0) - ref_many.double().mean(0)).abs().max()) < 0.05  # edge marginals
+
+
+def test_checkpoint_written_before_slot_features_still_loads(reward9: Reward, tmp_path) -> None:  # noqa: ANN001
+    """Checkpoints from before this layout held (B, d, d) features and a bool replay buffer: they resume as before."""
+    cfg = TrainerConfig(seed=0, num_envs=4, batch_size=16, prefill=32, progress=False, candidates=3,
+                        policy=PolicyConfig(hidden=16, delta_transform="log"))
+    tr = Trainer(cfg, reward9)
+    tr.train(num_iterations=10)
+    tr.save(tmp_path / "new.pt")
+    ck = torch.load(tmp_path / "new.pt", weights_only=True)
+    full = reward9.delta_features(tr.state.adj).to(torch.float32)  # (B, d, d), as the old environment kept them
+    ck["state"]["features"] = full
+    buf = ck["buffer"]
+    ck["buffer"] = {"adj": tr.buffer.adj, "actions": buf["actions"], "delta": buf["delta"], "pos": buf["pos"],
+                    "size": buf["size"], "capacity": buf["capacity"]}
+    torch.save(ck, tmp_path / "old.pt")
+    old = Trainer.load(tmp_path / "old.pt", reward9)
+    assert torch.allclose(old.state.features, tr.state.features, atol=1e-6)  # type: ignore[arg-type]
+    assert torch.equal(old.buffer.adj_bits[: len(tr.buffer)], tr.buffer.adj_bits[: len(tr.buffer)])
+    assert torch.equal(old.buffer.closure_bits[: len(tr.buffer)], tr.buffer.closure_bits[: len(tr.buffer)])
+    a, b = tr.train(num_iterations=5), old.train(num_iterations=5)
+    assert a == pytest.approx(b, abs=1e-6)
