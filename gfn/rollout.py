@@ -114,11 +114,11 @@ class Rollout:
         word = self.reach.gather(2, (u_all // _BITS)[:, None, None].expand(B, d, 1)).squeeze(2)  # (B, d): words holding bit u
         anc = ((word >> (u_all % _BITS)[:, None]) & 1).bool() & moving[:, None]  # (B, d): ancestors of u, u included
         desc_words = self.reach[ar, v_all]  # (B, W): descendants of v, v included
-        self.reach |= torch.where(anc[:, :, None], desc_words[:, None, :], torch.zeros((), dtype=torch.int64, device=slots.device))
+        gb, gj = anc.nonzero(as_tuple=True)  # (A,) graph and ancestor: a few per graph
+        self.reach[gb, gj] |= desc_words[gb]  # every ancestor of u now reaches v's descendants
         desc = _unpack_row(desc_words, d)  # (B, d)
         # slots i -> j with j an ancestor of u and i a descendant of v now close a cycle: about 3 a graph, so they are
         # enumerated from the ancestors' candidate in-edges instead of scanning all (B, E) slots
-        gb, gj = anc.nonzero(as_tuple=True)  # (A,) graph and ancestor
         sl, ok = env._in_slot[gj], env._in_valid[gj]  # (A, K_in) slots into each ancestor
         gbk = gb[:, None].expand_as(sl)
         ok = ok & desc[gbk, env.edge_src[sl]]
@@ -153,7 +153,7 @@ class Rollout:
                 self.per_edge_base = False
             if not self.per_edge_base:
                 self.logit0[rows] = self._logit0(self.features[rows], self.mask[rows])
-        self.h1[rows] += self.policy.input.weight.T[e]
+        self.h1.index_add_(0, rows, self.policy.input.weight.T[e])
 
     _FIELDS = ("adj_t", "reach", "features", "mask", "h1", "done", "indeg", "logit0")
 
