@@ -75,7 +75,10 @@ def load_checkpoint(
     tr.generator.set_state(ck["generator"])
     tr.buffer.load_state_dict(ck["buffer"])
     dev = tr.device
-    tr.state = GraphState(**{k: None if v is None else v.to(dev) for k, v in ck["state"].items()})
+    st = {k: None if v is None else v.to(dev) for k, v in ck["state"].items()}
+    if st["features"] is not None and st["features"].dim() == 3:  # written when features were (B, d, d)
+        st["features"] = st["features"].flatten(1)[:, tr.env.feature_edges]
+    tr.state = GraphState(**st)
     tr.iteration = ck["iteration"]
     tr.losses = ck["losses"]
     tr.metrics = ck["metrics"]

@@ -71,17 +71,8 @@ class EdgePolicy(nn.Module):
             raise ConfigError("policy.use_delta needs an environment built with use_features=True")
         self.env = env
         self.config = config
-        d = env.d
-        allowed = torch.ones(d, d, dtype=torch.bool) if env.allowed is None else env.allowed.cpu()
-        edges = allowed.flatten().nonzero().flatten()  # (E,) the actions the network reads and scores
-        slot = torch.full((d * d,), -1, dtype=torch.int64)
-        slot[edges] = torch.arange(edges.numel())
-        self.register_buffer("edges", edges, persistent=False)
-        self.register_buffer("slot", slot, persistent=False)  # action -> column of the network, -1 if not allowed
-        self.restricted = env.allowed is not None
-        E = edges.numel()
-        rev = (edges % d) * d + edges // d  # the reverse edge j -> i of each allowed i -> j
-        self.register_buffer("reverse", rev, persistent=False)
+        E = env.edges.numel()  # the actions the network reads and scores (all d*d when unrestricted)
+        self.restricted = env.restricted
         # the first layer is kept apart: on a 0/1 adjacency it is a sum of weight columns, which a
         # sampler updates by one column per added edge instead of a (E x hidden) matmul per step
         self.input = nn.Linear(E, config.hidden)
@@ -101,7 +92,7 @@ class EdgePolicy(nn.Module):
 
     def _edge_inputs(self, adj: torch.Tensor) -> torch.Tensor:
         flat = adj.flatten(1)
-        return (flat[:, self.edges] if self.restricted else flat).to(torch.float32)  # (B, E)
+        return (flat[:, self.env.edges] if self.restricted else flat).to(torch.float32)  # (B, E)
 
     def first_layer(self, adj: torch.Tensor) -> torch.Tensor:
         """Pre-activation of the first layer: (B, d, d) bool -> (B, hidden)."""
@@ -109,36 +100,43 @@ class EdgePolicy(nn.Module):
 
     def first_layer_column(self, actions: torch.Tensor) -> torch.Tensor:
         """Change of :meth:`first_layer` when edge action a is added: (B,) -> (B, hidden)."""
-        return self.input.weight.T[self.slot[actions] if self.restricted else actions]
+        return self.input.weight.T[self.env.slot[actions] if self.restricted else actions]
 
     def _phi(self, x: torch.Tensor) -> torch.Tensor:
         x = x.clamp(-self.config.delta_clip, self.config.delta_clip)
         return x if self.config.delta_transform == "linear" else torch.sign(x) * torch.log1p(x.abs())
 
-    def logits(self, adj: torch.Tensor, features: torch.Tensor | None, h1: torch.Tensor | None = None) -> torch.Tensor:
-        """Unmasked logits: adj (B, d, d) bool, features (B, d, d) float32 or None -> (B, d*d + 1).
-
-        h1: the first layer's pre-activation when the caller tracks it incrementally (samplers).
-        Actions outside the allowed edges get logit 0 (the environment's mask removes them).
-        """
+    def slot_logits(self, adj: torch.Tensor, features: torch.Tensor | None, h1: torch.Tensor | None = None) -> torch.Tensor:
+        """Unmasked logits of the E candidate edges then stop: adj (B, d, d) bool, features (B, F) float32 or None
+        -> (B, E + 1) (slot space, gfn/env.py). h1: the first layer's pre-activation when the caller tracks it
+        incrementally (samplers)."""
         if h1 is None:
             h1 = self.first_layer(adj)
         out = self.head(self.body(h1))  # (B, E + 1)
         if self.config.use_delta:
-            if features is None:
-                raise ConfigError("this policy reads delta features; build the state with env.use_features=True")
-            flat = features.flatten(1)
-            x = self._phi(flat[:, self.edges] if self.restricted else flat)  # (B, E)
-            base = self.beta * x
-            if self.edge_net is not None:
-                pair = torch.stack([x, self._phi(flat[:, self.reverse])], dim=-1)  # (B, E, 2)
-                base = base + self.edge_net(pair).squeeze(-1)
-            out = torch.cat([out[:, :-1] + base, out[:, -1:]], dim=1)
+            out = torch.cat([out[:, :-1] + self.slot_base(features), out[:, -1:]], dim=1)
+        return out
+
+    def slot_base(self, features: torch.Tensor | None) -> torch.Tensor:
+        """The reward-informed base of the edge logits: features (B, F) -> (B, E) (module docstring)."""
+        if features is None:
+            raise ConfigError("this policy reads delta features; build the state with env.use_features=True")
+        x = self._phi(features[:, : self.env.edges.numel()])  # (B, E): the candidates are the first feature columns
+        base = self.beta * x
+        if self.edge_net is not None:
+            pair = torch.stack([x, self._phi(features[:, self.env.feature_rev])], dim=-1)  # (B, E, 2)
+            base = base + self.edge_net(pair).squeeze(-1)
+        return base
+
+    def logits(self, adj: torch.Tensor, features: torch.Tensor | None, h1: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`slot_logits` in action space: (B, d*d + 1); actions outside the candidates get logit 0 (the
+        environment's mask removes them)."""
+        out = self.slot_logits(adj, features, h1)
         if not self.restricted:
             return out
         d2 = self.env.d * self.env.d
         full = out.new_zeros(out.shape[0], d2 + 1)
-        full[:, self.edges] = out[:, :-1]
+        full[:, self.env.edges] = out[:, :-1]
         full[:, -1] = out[:, -1]
         return full
 
@@ -147,6 +145,15 @@ class EdgePolicy(nn.Module):
         if mask is None:
             mask = self.env.action_mask(state)
         logits = self.logits(state.adj, state.features, h1).masked_fill(~mask, float("-inf"))
+        return torch.log_softmax(logits, dim=1)
+
+    def slot_log_probs(self, state: GraphState, mask: torch.Tensor | None = None, h1: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`log_probs` in slot space: (B, E + 1), equal to ``log_probs(state)[:, env.slot[a]]`` for every
+        candidate action a and stop (the actions outside the candidates have probability 0 in both).
+        mask: ``env.slot_mask(state)`` if already known."""
+        if mask is None:
+            mask = self.env.slot_mask(state)
+        logits = self.slot_logits(state.adj, state.features, h1).masked_fill(~mask, float("-inf"))
         return torch.log_softmax(logits, dim=1)
 
     def forward(self, state: GraphState) -> torch.Tensor:  # nn.Module protocol

@@ -49,9 +49,7 @@ class Reward:
             raise ShapeError(f"src and dst must have shape ({B},)")
         out = self.score.delta_edges(adj, src, dst)
         if self.prior.decomposable:
-            pd = self.prior.delta(adj)
-            assert pd is not None
-            return out + pd[torch.arange(B, device=adj.device), src, dst]
+            return out + self.prior.delta_at(adj, src, dst)
         nxt = adj.clone()
         nxt[torch.arange(B, device=adj.device), src, dst] = True
         return out + self.prior.log_prob(nxt) - self.prior.log_prob(adj)
@@ -68,16 +66,25 @@ class Reward:
         pd = self.prior.delta(adj) if (self.prior.decomposable or self.prior.feature_delta) else None
         return out if pd is None else out + pd
 
+    def delta_features_at(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """:meth:`delta_features` at the F edges src[f] -> dst[f] only: (B, d, d), (F,), (F,) -> (B, F) float64."""
+        adj = as_adjacency(adj, self.d)
+        out = self.score.delta_subset(adj, src, dst)
+        pd = self.prior.delta_subset(adj, src, dst) if (self.prior.decomposable or self.prior.feature_delta) else None
+        return out if pd is None else out + pd
+
     @property
     def columnwise_features(self) -> bool:
         """True when adding i -> j changes only column j of :meth:`delta_features` (decomposable parts only)."""
         return self.prior.decomposable or not self.prior.feature_delta
 
-    def delta_feature_columns(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Column ``dst[b]`` of :meth:`delta_features` for each graph: (B, d, d), (B,) -> (B, d)."""
-        out = self.score.delta_columns(adj, dst)
+    def delta_feature_columns(
+        self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Column ``dst[k]`` of :meth:`delta_features` for graph ``rows[k]`` (default k): (B, d, d), (R,), (R,) -> (R, d),
+        or only its entries ``cols[k]`` (R, K) -> (R, K) (a sampler reads node dst's candidate parents only)."""
+        out = self.score.delta_columns(adj, dst, rows, cols)
         if self.prior.decomposable:
-            pd = self.prior.delta(adj)
-            assert pd is not None
-            out = out + pd[torch.arange(adj.shape[0], device=adj.device), :, dst]
+            pd = self.prior.delta_column(adj, dst, rows)
+            out = out + (pd if cols is None else pd.gather(1, cols))
         return out

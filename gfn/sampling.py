@@ -1,10 +1,11 @@
 """Sampling graphs from a trained policy, and estimating log P_T(G) by backward trajectories.
 
 * :func:`choose_actions` draws one action per state from P_F mixed with the uniform distribution over
-  valid actions (epsilon-uniform exploration, Deleu et al. 2022 §3.4), by the Gumbel-max trick.
-* :func:`sample` runs B graphs to the stop action, from empty graphs or from a given partial graph
-  (the coverage issue completes human hypotheses this way); finished graphs leave the batch, so each
-  step costs only the graphs still running.
+  valid actions (epsilon-uniform exploration, Deleu et al. 2022 §3.4), by the inverse CDF.
+* :func:`sample` runs up to ``batch_size`` graphs at a time to the stop action, from empty graphs or from
+  a given partial graph (the coverage issue completes human hypotheses this way), stepped in place in
+  slot space (gfn/rollout.py); finished graphs leave the batch and new ones join, so every step but
+  those of the last samples runs a full batch.
 * :func:`log_pt_backward` estimates log P_T(G) = log E_{tau ~ P_B(.|G)} [P_F(tau) / P_B(tau | G)]
   (Bengio et al. 2023 "GFlowNet Foundations" §3; DESIGN.md "GFlowNet mass"): with uniform P_B a
   backward trajectory is a uniformly random order of G's edges and P_B(tau | G) = 1 / |E|!.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -20,6 +22,7 @@ from theorycov.gfn.env import GraphState
 from theorycov.gfn.errors import ShapeError
 from theorycov.gfn.graphs import as_adjacency
 from theorycov.gfn.policy import EdgePolicy
+from theorycov.gfn.rollout import Rollout
 
 __all__ = ["choose_actions", "sample", "log_pt_backward"]
 
@@ -75,48 +78,56 @@ def sample(
             raise ShapeError(f"start must be (d, d), (1, d, d) or ({n}, d, d), got {tuple(start.shape)}")
         env.from_adjacency(starts[:1] if starts.shape[0] == 1 else starts)  # validates (acyclic, max parents)
     out = torch.zeros(n, d, d, dtype=torch.bool, device=env.device)
-    for lo in range(0, n, batch_size):
-        hi = min(n, lo + batch_size)
-        if starts is None:
-            state = env.reset(hi - lo)
-        elif starts.shape[0] == 1:
-            s0 = env.from_adjacency(starts, validate=False)
-            m = hi - lo
-            state = GraphState(
-                s0.adj.expand(m, d, d).clone(), s0.closure.expand(m, d, d).clone(),
-                None if s0.features is None else s0.features.expand(m, d, d).clone(), torch.zeros(m, dtype=torch.bool, device=env.device),
-            )
-        else:
-            state = env.from_adjacency(starts[lo:hi], validate=False)
-        out[lo:hi] = _run_to_stop(policy, state, generator, epsilon)
+    if n == 0:
+        return out
+    if starts is None or starts.shape[0] == 1:  # every sample starts from the same graph: one template row
+        s0 = env.reset(1) if starts is None else env.from_adjacency(starts, validate=False)
+        template = Rollout(policy, s0)
+
+        def fresh(lo: int, hi: int) -> tuple[Rollout, int]:
+            return template, hi - lo
+    else:
+        def fresh(lo: int, hi: int) -> tuple[Rollout, int]:
+            return Rollout(policy, env.from_adjacency(starts[lo:hi], validate=False)), 1  # type: ignore[index]
+
+    _run_to_stop(policy, out, fresh, batch_size, generator, epsilon)
     return out
 
 
-def _run_to_stop(policy: EdgePolicy, state: GraphState, generator: torch.Generator | None, epsilon: float) -> torch.Tensor:
-    env = policy.env
-    d = env.d
-    result = state.adj.clone()  # (m, d, d)
-    alive = torch.arange(state.batch_size, device=result.device)  # rows of `result` still running
-    h1 = policy.first_layer(state.adj)  # (m, H), updated by one column per added edge
-    while alive.numel() > 0:
-        mask = env.action_mask(state)
-        logits = policy.logits(state.adj, state.features, h1).masked_fill(~mask, float("-inf"))
-        actions = choose_from_probs(torch.softmax(logits, dim=1), mask, epsilon, generator)
-        actions = torch.where(state.done, torch.full_like(actions, d * d), actions)
-        state, _ = env.step(state, actions, with_delta=False)
-        is_edge = actions < d * d
-        h1 = h1 + policy.first_layer_column(actions.clamp(max=d * d - 1)) * is_edge[:, None]
-        finished = state.done
+def _run_to_stop(
+    policy: EdgePolicy, out: torch.Tensor, fresh: Callable[[int, int], tuple[Rollout, int]], batch_size: int,
+    generator: torch.Generator | None, epsilon: float,
+) -> None:
+    """Fill ``out`` (n, d, d) with graphs stepped to stop, in place (gfn/rollout.py), at most ``batch_size`` at a
+    time: finished graphs leave and new ones join, so the batch stays full until the last samples (one tail, not
+    one per chunk). Masks, logits and the draw are in slot space (gfn/env.py), which gives the same distribution
+    as action space (actions outside the candidates have probability 0 in both). ``fresh(lo, hi)``: the starting
+    rollout of samples lo..hi-1 and how many times to repeat it."""
+    n = out.shape[0]
+    first = min(n, batch_size)
+    head, rep = fresh(0, first)
+    roll = head.repeated(rep)
+    ids = torch.arange(first, device=out.device)  # sample index of each row
+    started = first
+    while roll.batch_size > 0:
+        # softmax, not exp: its fused exponential is 3x faster here than exp_ on logits with -inf entries
+        slots = choose_from_probs(torch.softmax(roll.slot_logits(), dim=1), roll.mask, epsilon, generator)
+        roll.step(torch.where(roll.done, torch.full_like(slots, roll.stop), slots))
+        finished = roll.done
         n_fin = int(finished.sum())
         # compact only when a good share has stopped: copying the batch every step costs more
         # than carrying a few finished graphs (they keep taking stop and do not change)
         if n_fin == finished.numel() or n_fin >= max(1, finished.numel() // 8):
-            result[alive[finished]] = state.adj[finished]
+            out[ids[finished]] = roll.adj[finished]
             keep = ~finished
-            alive = alive[keep]
-            state = state.index(keep)
-            h1 = h1[keep]
-    return result
+            ids = ids[keep]
+            roll.keep(keep)
+            k = min(n - started, batch_size - roll.batch_size)
+            if k > 0:
+                more, rep = fresh(started, started + k)
+                roll.extend(more, rep)
+                ids = torch.cat([ids, torch.arange(started, started + k, device=out.device)])
+                started += k
 
 
 @torch.no_grad()

@@ -143,13 +143,13 @@ class Trainer:
     def collect(self, epsilon: float) -> int:
         """One environment step of all graphs; edge transitions go to the buffer. Returns how many."""
         env, state = self.env, self.state
-        mask = env.action_mask(state)
-        logp = self.policy.log_probs(state, mask)
-        actions = choose_actions(logp, mask, epsilon, self.generator)
+        mask = env.slot_mask(state)  # slot space (gfn/env.py): the same draw as in action space, 9x narrower at d = 107
+        logp = self.policy.slot_log_probs(state, mask)
+        actions = env.slot_actions(choose_actions(logp, mask, epsilon, self.generator))
         nxt, delta = env.step(state, actions)
         is_edge = actions < env.d * env.d
         if bool(is_edge.any()):
-            self.buffer.add(Transitions(state.adj[is_edge], actions[is_edge], delta[is_edge]))
+            self.buffer.add(Transitions(state.adj[is_edge], actions[is_edge], delta[is_edge], state.closure[is_edge]))
         self.state = env.reset_where(nxt, nxt.done)  # stopped graphs restart from the empty graph ...
         if self.start_states is not None and bool(nxt.done.any()):  # ... or from graphs the hook chooses
             starts = self.start_states(int(nxt.done.sum()), self.generator)
@@ -185,20 +185,21 @@ class Trainer:
         """Modified detailed balance loss of a batch of transitions (scalar, with grad)."""
         env = self.env
         M = batch.adj.shape[0]
-        st, nx = env.transition_states(batch.adj, batch.actions)
+        st, nx = env.transition_states(batch.adj, batch.actions, batch.closure)
         nxt_adj = nx.adj
         if self.target is None:  # one forward pass over G and G' together
             both = GraphState(torch.cat([st.adj, nx.adj]), torch.cat([st.closure, nx.closure]),
                               None if st.features is None else torch.cat([st.features, nx.features]),  # type: ignore[list-item]
                               torch.cat([st.done, nx.done]))
-            logp = self.policy.log_probs(both)
+            logp = self.policy.slot_log_probs(both)
             logp_s, next_stop = logp[:M], logp[M:, -1]
         else:
-            logp_s = self.policy.log_probs(st)
+            logp_s = self.policy.slot_log_probs(st)
             with torch.no_grad():
-                next_stop = self.target.log_probs(nx)[:, -1]
+                next_stop = self.target.slot_log_probs(nx)[:, -1]
         n_next = nxt_adj.flatten(1).sum(1)
-        return modified_db_loss(logp_s, next_stop, batch.actions, batch.delta_log_reward, n_next, self.config.huber_delta)
+        slots = env.slot[batch.actions]  # replayed edges lie inside the candidates (_inside_candidates)
+        return modified_db_loss(logp_s, next_stop, slots, batch.delta_log_reward, n_next, self.config.huber_delta)
 
     def tb_loss(self, epsilon: float) -> torch.Tensor:
         """Trajectory balance on num_envs fresh trajectories (scalar, with grad)."""
@@ -206,12 +207,12 @@ class Trainer:
         state = env.reset(self.config.num_envs)
         sum_logpf = torch.zeros(state.batch_size, device=self.device)
         while not bool(state.done.all()):
-            mask = env.action_mask(state)
-            logp = self.policy.log_probs(state, mask)
+            mask = env.slot_mask(state)
+            logp = self.policy.slot_log_probs(state, mask)
             with torch.no_grad():
-                actions = choose_actions(logp.detach(), mask, epsilon, self.generator)
+                actions = env.slot_actions(choose_actions(logp.detach(), mask, epsilon, self.generator))
             actions = torch.where(state.done, torch.full_like(actions, env.d * env.d), actions)
-            step_lp = logp.gather(1, actions[:, None]).squeeze(1)
+            step_lp = logp.gather(1, env.slot[actions][:, None]).squeeze(1)
             sum_logpf = sum_logpf + torch.where(state.done, torch.zeros_like(step_lp), step_lp)
             state, _ = env.step(state, actions)
         log_r = self.reward.log_reward(state.adj)
@@ -238,8 +239,8 @@ class Trainer:
         if w > 0 and self.demonstrations is not None:
             demo = self.demonstrations(self.iteration, self.generator)
             if demo is not None and demo[0].shape[0] > 0:
-                logp = self.policy.log_probs(self.env.states(demo[0]))
-                loss = loss - w * logp.gather(1, demo[1][:, None]).mean()
+                logp = self.policy.slot_log_probs(self.env.states(demo[0]))
+                loss = loss - w * logp.gather(1, self.env.slot[demo[1]][:, None]).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip > 0:

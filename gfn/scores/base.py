@@ -7,7 +7,8 @@ score difference per transition (jax-dag-gflownet ``scores/base.py``, ``get_loca
 Caching: for d <= ``table_max_d`` every local score is computed once, in one batched call, into
 a dense table ``table[j, parent_code]`` of d * 2^d entries, so a graph's score is a gather and a
 sum (at d = 5: 160 entries serve all 29,281 DAGs). Above that, subclasses compute local scores on
-the fly with batched linear algebra, which on a CPU is cheaper than hashing each graph in Python.
+the fly with batched linear algebra, and the candidate deltas of each distinct (node, parent set) are
+computed once and kept (gfn/scores/cache.py; exact keys to d = 57, verified hashes above).
 """
 from __future__ import annotations
 
@@ -18,63 +19,11 @@ import torch
 
 from theorycov.gfn.errors import ShapeError
 from theorycov.gfn.graphs import as_adjacency, parent_codes
+from theorycov.gfn.scores.cache import RowCache
 
 __all__ = ["LocalScore"]
 
 logger = logging.getLogger(__name__)
-
-
-class _SortedRows:
-    """int64 keys (sorted) -> float64 rows, looked up with searchsorted."""
-
-    def __init__(self, width: int, device: torch.device) -> None:
-        self.keys = torch.empty(0, dtype=torch.int64, device=device)
-        self.values = torch.empty(0, width, dtype=torch.float64, device=device)
-
-    def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.keys.numel() == 0:
-            return (torch.zeros(keys.shape, dtype=torch.bool, device=keys.device),
-                    torch.zeros(keys.shape[0], self.values.shape[1], dtype=torch.float64, device=keys.device))
-        pos = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
-        return self.keys[pos] == keys, self.values[pos]
-
-    def merge(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        keys = torch.cat([self.keys, keys])
-        values = torch.cat([self.values, values])
-        order = torch.argsort(keys)
-        self.keys, self.values = keys[order], values[order]
-
-
-class _RowCache:
-    """Two-level sorted-key cache: int64 keys -> float64 rows, no Python loop on lookup or insert.
-
-    Keys are node * 2^d + parent_code, so it serves d <= 57. New rows go to a small sorted level that
-    is merged into the large one when it fills (amortizing the sort, as an LSM tree does). When the
-    large level is full everything is dropped: a sampler's working set of parent sets is small, and a
-    dropped entry is only recomputed, never wrong.
-    """
-
-    def __init__(self, width: int, capacity: int, recent: int = 16_384, device: torch.device = torch.device("cpu")) -> None:
-        self.device = device
-        self.main, self.recent = _SortedRows(width, device), _SortedRows(width, device)
-        self.width, self.capacity, self.recent_capacity = width, capacity, recent
-
-    def lookup(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(M,) keys -> (found (M,) bool, values (M, width)), zeros where not found."""
-        found, vals = self.main.lookup(keys)
-        if self.recent.keys.numel() and not bool(found.all()):
-            f2, v2 = self.recent.lookup(keys)
-            vals = torch.where(f2[:, None], v2, vals)
-            found = found | f2
-        return found, vals
-
-    def insert(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        self.recent.merge(keys, values)
-        if self.recent.keys.numel() > self.recent_capacity:
-            if self.main.keys.numel() + self.recent.keys.numel() > self.capacity:
-                self.main = _SortedRows(self.width, self.device)
-            self.main.merge(self.recent.keys, self.recent.values)
-            self.recent = _SortedRows(self.width, self.device)
 
 
 class LocalScore(ABC):
@@ -85,7 +34,7 @@ class LocalScore(ABC):
 
     #: largest d for which the dense local-score table is built at construction
     table_max_d: int = 12
-    #: rows kept by the candidate-delta cache used above the table size (d <= 57)
+    #: rows kept by the candidate-delta cache used above the table size (gfn/scores/cache.py)
     cache_rows: int = 200_000
 
     def __init__(self, d: int, names: tuple[str, ...]) -> None:
@@ -93,7 +42,7 @@ class LocalScore(ABC):
         self.names = names
         self.device = torch.device("cpu")
         self._table: torch.Tensor | None = None
-        self._delta_cache = _RowCache(d, self.cache_rows) if d <= 57 else None
+        self._delta_cache: RowCache | None = RowCache(d, d, self.cache_rows)
 
     #: names of the tensor attributes :meth:`to` moves (subclasses add their own)
     _tensors: tuple[str, ...] = ()
@@ -107,7 +56,7 @@ class LocalScore(ABC):
             self._table = self._table.to(device)
         self.device = device
         if self._delta_cache is not None:
-            self._delta_cache = _RowCache(self.d, self.cache_rows, device=device)
+            self._delta_cache = RowCache(self.d, self.d, self.cache_rows, device=device)
         return self
 
     # ---- to implement -------------------------------------------------------------------------
@@ -192,6 +141,22 @@ class LocalScore(ABC):
         parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
         return self._delta_nodes_cached(nodes, parents).view(B, d, d).transpose(1, 2).contiguous()
 
+    def delta_subset(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """``delta(adj)[:, src, dst]`` for F edges src[f] -> dst[f]: (B, d, d), (F,), (F,) -> (B, F) float64.
+
+        What a policy over candidate edges reads: the (B, d, d) result is never materialized.
+        """
+        adj = self._check(adj)
+        if self.table is not None:
+            return self.delta(adj)[:, src, dst]
+        B, d = adj.shape[0], self.d
+        nodes = torch.arange(d, device=adj.device).repeat(B)  # (B*d,)
+        parents = adj.transpose(1, 2).reshape(B * d, d)  # row (b, j) = parents of j
+        if self._delta_cache is None:
+            return self._delta_nodes(nodes, parents).view(B, d, d)[:, dst, src]  # rows hold [b, j, i]
+        table, index = self._delta_cache.resolve(nodes, parents, self._delta_nodes)  # (U, d), (B*d,)
+        return table[index.view(B, d)[:, dst], src]  # (B, F): never the (B*d, d) rows
+
     def _delta_nodes_cached(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
         """:meth:`_delta_nodes` computed once per distinct (node, parent set) and kept across calls.
 
@@ -201,19 +166,7 @@ class LocalScore(ABC):
         cache = self._delta_cache
         if cache is None:
             return self._delta_nodes(nodes, parents)
-        w = 2 ** torch.arange(self.d, dtype=torch.int64, device=parents.device)
-        keys = nodes.to(torch.int64) * (2**self.d) + (parents.to(torch.int64) * w).sum(1)  # (M,)
-        uniq, inverse = torch.unique(keys, return_inverse=True)
-        found, vals = cache.lookup(uniq)
-        miss = ~found
-        if bool(miss.any()):
-            first = torch.zeros(uniq.numel(), dtype=torch.int64, device=keys.device)
-            first.scatter_(0, inverse, torch.arange(keys.numel(), device=keys.device))  # some row holding each key
-            rows = first[miss]
-            new = self._delta_nodes(nodes[rows], parents[rows])
-            vals[miss] = new
-            cache.insert(uniq[miss], new)
-        return vals[inverse]
+        return cache.rows(nodes, parents, self._delta_nodes)
 
     def _delta_nodes(self, nodes: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
         """(M,) nodes with (M, d) parent sets -> (M, d) delta of adding each candidate parent (0 where invalid).
@@ -233,25 +186,34 @@ class LocalScore(ABC):
         out[ok] = after - before[:, None].expand(M, d)[ok]
         return out
 
-    def delta_columns(self, adj: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Score change of adding i -> dst[b] for every i: (B, d, d), (B,) -> (B, d) float64 (0 where invalid).
+    def delta_columns(
+        self, adj: torch.Tensor, dst: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Score change of adding i -> dst[k] to graph rows[k], for every i: (B, d, d), (R,), (R,) -> (R, d) float64
+        (0 where invalid); rows default to 0..B-1 (then R = B); with ``cols`` (R, K) only those i: (R, K).
 
         After the edge i -> j is added only node j's candidates change, so the environment refreshes
-        that one column per graph instead of the whole (B, d, d) delta.
+        that one column per graph instead of the whole (B, d, d) delta; ``rows`` spares the caller a copy
+        of the graphs that moved.
         """
         adj = self._check(adj)
-        rows = torch.arange(adj.shape[0], device=adj.device)
-        parents = adj[rows, :, dst]  # (B, d)
+        rows = torch.arange(adj.shape[0], device=adj.device) if rows is None else rows
+        parents = adj[rows, :, dst]  # (R, d)
         table = self.table
+        if table is None and self._delta_cache is not None:
+            vals, index = self._delta_cache.resolve(dst, parents, self._delta_nodes)  # (U, d), (R,)
+            return vals[index] if cols is None else vals[index[:, None], cols]
         if table is None:
-            return self._delta_nodes_cached(dst, parents)
+            out = self._delta_nodes(dst, parents)
+            return out if cols is None else out.gather(1, cols)
         w = 2 ** torch.arange(self.d, dtype=torch.int64, device=adj.device)
-        code = (parents.to(torch.int64) * w).sum(1)  # (B,)
-        after = table[dst[:, None], code[:, None] | w[None, :]]  # (B, d)
+        code = (parents.to(torch.int64) * w).sum(1)  # (R,)
+        after = table[dst[:, None], code[:, None] | w[None, :]]  # (R, d)
         out = after - table[dst, code][:, None]
         invalid = parents.clone()
-        invalid[rows, dst] = True
-        return torch.where(invalid, torch.zeros((), dtype=torch.float64, device=adj.device), out)
+        invalid[torch.arange(dst.shape[0], device=adj.device), dst] = True
+        out = torch.where(invalid, torch.zeros((), dtype=torch.float64, device=adj.device), out)
+        return out if cols is None else out.gather(1, cols)
 
     def delta_edges(self, adj: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Score change of adding the single edge src[b] -> dst[b] to graph b: (B,) float64.
