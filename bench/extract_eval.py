@@ -40,7 +40,9 @@ from theorycov.corpus.types import Evidence, Sentence  # noqa: E402
 
 #: What picked the translator's thresholds (never BEL dev, BioRED Dev or the Sachs table).
 PICKED_ON = ("sentence_accept 0.35 and sentence_margin 0.1 picked on BioRED Train gene-gene pairs "
-             "(bench/extract_tune.py, 28 and 57 abstracts; bench/RESULTS.md)")
+             "(bench/extract_tune.py, 28 and 57 abstracts; bench/RESULTS.md); the second opinion trained on all 400 "
+             "BioRED Train abstracts (C by 5-fold CV, bench/pairclf_train.py) and its mix (gate, lam, accept, sign_weight) "
+             "picked on 72 BioRED Train abstracts with out-of-fold opinions (bench/pairclf_pick.py)")
 
 
 def abstracts_per_minute(backend, n: int, seed: int, config: TranslatorConfig = TranslatorConfig()) -> tuple[float, int, int, float, dict]:  # noqa: ANN001

@@ -55,8 +55,6 @@ class LLMTranslator(ModelExtractor):
                         len(variables), self.config.max_variables, sentence.text)
             variables = dict(list(variables.items())[: self.config.max_variables])
         self.stats.sentences += 1
-        if self.config.second_opinion is not None and self.config.strategy != "branch":
-            raise ValueError(f"second_opinion works with strategy 'branch', not {self.config.strategy!r}")
         if self.config.strategy in ("sentence", "branch"):
             return stated_claims(self._sentence(sentence, variables, evidence, mentions), mentions)
         return stated_claims(pairwise_claims(self, sentence, variables, evidence), mentions)
@@ -74,7 +72,7 @@ class LLMTranslator(ModelExtractor):
         cfg = self.config
         # coordinated entities ("IL-6, LIF and OSM") share a role: no claim between them, so not asked
         skip = direction.coordinated_pairs(mentions, sentence.text) if cfg.skip_coordinated else set()
-        opinions = self._opinions(sentence.text, mentions, names, skip)
+        opinions = self._opinions(sentence.text, mentions, names, skip) if cfg.strategy == "branch" else None
         if opinions is not None:  # the gate: a pair the second opinion finds unrelated is not asked
             skip = skip | {p for p, o in opinions.items() if second.related(o) < cfg.mix.gate}
         if cfg.strategy == "branch":

@@ -114,12 +114,12 @@ def test_the_gate_never_asks_more_questions_than_the_model_alone(encoder) -> Non
     assert asked[0.95] < asked[0.0]
 
 
-def test_second_opinion_needs_the_branch_strategy() -> None:
+def test_older_strategies_read_without_the_second_opinion() -> None:
     text = "PKA inhibits Raf."
-    tr = LLMTranslator(_Scored((0.6, 0.1, 0.3)), cache=AnswerCache(":memory:"),
-                       config=TranslatorConfig(strategy="sentence", second_opinion="default"))
-    with pytest.raises(ValueError, match="branch"):
-        tr.extract(Sentence(text, 0, 0, len(text)), _mentions(text, ("PKA", "PKA"), ("Raf", "Raf")), evidence=Evidence(text))
+    backend = _Scored((0.6, 0.1, 0.3))
+    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=TranslatorConfig(strategy="sentence", mix=Mix(gate=0.99)))
+    tr.extract(Sentence(text, 0, 0, len(text)), _mentions(text, ("PKA", "PKA"), ("Raf", "Raf")), evidence=Evidence(text))
+    assert len(backend.calls) == 1 and tr._second is None  # asked, and the classifier never loaded
 
 
 @pytest.mark.slow
@@ -149,3 +149,18 @@ def test_cross_validated_f1_on_biored_train_folds(encoder) -> None:  # noqa: ANN
     pos, neg = hand[:, 3] + hand[:, 5], hand[:, 4] + hand[:, 6]
     R = np.stack([np.zeros(len(y)), (pos > 0) & (pos >= neg), (neg > 0) & (neg > pos), np.zeros(len(y))], 1).astype(float)
     assert pair_f1(R, y, 0.5)[0] < f1 - 0.05
+
+
+@pytest.mark.slow
+def test_a_twelve_variable_sentence_has_every_pair_judged(encoder) -> None:  # noqa: ANN001
+    """No cap on the variables of a sentence: each of the 66 pairs gets the second opinion, and exactly the
+    ones that pass the gate are asked of the model, both directions, each prompt listing all twelve."""
+    names = [f"V{i}" for i in range(1, 13)]
+    text = "".join(f"{n}, which activates " for n in names[:-1]) + names[-1] + "."
+    backend = _Scored((0.1, 0.1, 0.8))
+    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=TranslatorConfig(mix=Mix(gate=0.2)))
+    tr.extract(Sentence(text, 0, 0, len(text)), _mentions(text, *[(n, n) for n in names]), evidence=Evidence(text))
+    assert tr.last_opinions is not None and len(tr.last_opinions) == 66
+    passed = {p for p, op in tr.last_opinions.items() if op[1] + op[2] >= 0.2}
+    assert 0 < len(passed) < 66  # "which activates" chains: some pairs pass, the far ones do not
+    assert len(backend.calls) == 2 * len(passed) and all("V12" in c[-1]["content"] for c in backend.calls)
