@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from theorycov.gfn.errors import CyclicGraphError, DataError
-from theorycov.gfn.graphs import check_acyclic, parent_codes
+from theorycov.gfn.graphs import check_acyclic
 from theorycov.coverage.guard.prepared import HarmModelError, PreparedGraphs
 from theorycov.coverage.signs import SignSpec
 from theorycov.gfn.scores.bge_prior import BGePrior, node_statistics
@@ -94,8 +94,6 @@ class HarmModel:
         if intervened.shape != (n, d):
             raise HarmModelError(f"intervened must be {(n, d)} like data, got {tuple(intervened.shape)}")
         self.intervened = intervened.to(torch.bool)
-        if d > 62:
-            raise HarmModelError(f"the harm model supports up to 62 variables (parent sets are keyed by a 64-bit mask), got {d}")
         self.d = d
         self.config = config
         if not (config.power > 0 and config.power == config.power):
@@ -187,22 +185,21 @@ class HarmModel:
         except CyclicGraphError as err:
             raise HarmModelError(f"the harm model needs DAGs: {err}") from err
         n_graphs, d, s = adj.shape[0], self.d, self.config.n_draws
-        masks = parent_codes(adj)  # (N, d) parent bitmask of each node
-        keys = _graph_keys(masks)  # (N,) uint64: each graph's draws are its own (see _draws)
+        keys = _graph_keys(adj)  # (N,) uint64: each graph's draws are its own (see _draws)
         b_draw = torch.zeros(n_graphs, s, d, d, dtype=torch.float64)
         c_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         v_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         b_mean = torch.zeros(n_graphs, d, d, dtype=torch.float64)
-        bits = 1 << torch.arange(d, dtype=torch.int64)
         s_idx = torch.arange(s)
         for j in range(d):
-            uniq, inverse = torch.unique(masks[:, j], return_inverse=True)  # (U,), (N,)
-            member = (uniq[:, None] & bits) != 0  # (U, d) parent indicator of each distinct set
+            # (U, d) parent indicator of each distinct parent set of node j, (N,) each graph's set: rows of bools,
+            # not bit masks, so that any d works (arth150 has 107 variables)
+            member, inverse = torch.unique(adj[:, :, j], dim=0, return_inverse=True)
             size = member.sum(1)
             for k in size.unique().tolist():
                 sel = (size == k).nonzero().squeeze(1)  # distinct sets of size k
                 parents = member[sel].nonzero()[:, 1].reshape(len(sel), k)  # (U_k, k) sorted indices
-                pos = torch.full((len(uniq),), -1, dtype=torch.long)
+                pos = torch.full((len(member),), -1, dtype=torch.long)
                 pos[sel] = torch.arange(len(sel))
                 rows = (pos[inverse] >= 0).nonzero().squeeze(1)  # graphs whose node j has a size-k parent set
                 u = pos[inverse[rows]]  # (M,) which distinct set
@@ -246,15 +243,17 @@ class HarmModel:
         return w, c, var, mean
 
 
-def _graph_keys(masks: torch.Tensor):  # noqa: ANN202 (numpy uint64)
-    """(N, d) int64 parent bitmasks -> (N,) uint64 splitmix64 hash of each whole graph."""
+def _graph_keys(adj: torch.Tensor):  # noqa: ANN202 (numpy uint64)
+    """(N, d, d) bool -> (N,) uint64: a splitmix64 hash of each whole graph's packed adjacency."""
     import numpy as np
 
-    m = np.asarray(masks, dtype=np.int64).astype(np.uint64)
-    h = np.zeros(m.shape[0], dtype=np.uint64)
+    packed = np.packbits(adj.reshape(adj.shape[0], -1).numpy(), axis=1)  # (N, ceil(d^2 / 8)) uint8
+    packed = np.pad(packed, ((0, 0), (0, (-packed.shape[1]) % 8)))
+    words = packed.view(np.uint64)  # (N, W)
+    h = np.zeros(adj.shape[0], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(m.shape[1]):
-            z = h ^ (m[:, j] + np.uint64(j + 1) * np.uint64(0x9E3779B97F4A7C15))
+        for w in range(words.shape[1]):
+            z = h ^ (words[:, w] + np.uint64(w + 1) * np.uint64(0x9E3779B97F4A7C15))
             z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
             z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
             h = z ^ (z >> np.uint64(31))

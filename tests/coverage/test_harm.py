@@ -184,3 +184,26 @@ def test_graphs_sharing_a_parent_set_draw_independently() -> None:
     assert len(torch.unique(v)) == v.numel()
     _, _, a, b = _nig_posterior(data.numpy(), 3, [], model.t, model.prior.noise_shape(0))
     assert float(torch.quantile(v.flatten(), 0.95)) == pytest.approx(float(invgamma(a, scale=b).ppf(0.95)), rel=0.03)
+
+
+def test_more_than_62_variables() -> None:
+    """Parent sets are rows of bools, not 64-bit masks: at d = 70 (a chain x_i -> x_{i+1}, weight 0.6) the drawn
+    SEM's mean under do(x_0 = 2) on x_3 is its own weights' product, and the posterior recovers 0.6^3 * 2."""
+    d, n = 70, 3000
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(n, d, dtype=torch.float64)
+    x[:, 0] = torch.randn(n, generator=g, dtype=torch.float64)
+    for j in range(1, d):
+        x[:, j] = 0.6 * x[:, j - 1] + 0.8 * torch.randn(n, generator=g, dtype=torch.float64)
+    adj = torch.zeros(2, d, d, dtype=torch.bool)
+    adj[0, torch.arange(d - 1), torch.arange(1, d)] = True
+    adj[1, 0, 1] = True
+    model = HarmModel(x, config=HarmModelConfig(n_draws=4))
+    prep = model.prepare(adj)
+    B = model.weight_draws(adj)  # (2, 4, d, d)
+    mean, _ = prep.moments(0, 3, value=2.0)
+    c = prep.intercept
+    want = c[0, :, 3] + B[0, :, 2, 3] * (c[0, :, 2] + B[0, :, 1, 2] * (c[0, :, 1] + B[0, :, 0, 1] * 2.0))
+    assert torch.allclose(mean[0], want, atol=1e-9)
+    assert float(mean[0].mean()) == pytest.approx(0.6**3 * 2.0, abs=0.05)
+XX
