@@ -173,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--candidates", type=int, default=8, help="candidate parents per node (FitConfig.candidates)")
     ap.add_argument("--equivalents", type=int, default=0, help="best graphs whose Markov equivalence class is walked "
                     "(FitConfig.equivalents)")
-    ap.add_argument("--occam-window", type=float, default=0.0, help="nats of Occam's window around the best graphs found "
-                    "(FitConfig.occam; 0: off, the default)")
+    ap.add_argument("--occam-window", type=float, default=10.0, help="nats of Occam's window around the best graphs found "
+                    "(FitConfig.occam's default; 0: off)")
     ap.add_argument("--weights", default="reward", choices=["reward", "snis"], help="FitConfig.weights: the guard's graph weights above "
                     "scale_from (reward: R over the distinct graphs found; snis: the GFlowNet's draws by R / P_T)")
     ap.add_argument("--n-samples", type=int, default=1000)

@@ -17,8 +17,9 @@ Estimates:
                   on (graph, parameters) (coverage.signs) and P(H | do(a), h, D) averages over the (G, theta)
                   consistent with it; by Ville's inequality a true human theory keeps p(h|D_t) >= delta P(h)
                   for all t with probability >= 1 - delta. The guard reads each theory at its upper credible
-                  risk by default, the (1 - delta)-quantile over those (G, theta) (``theory_risks``,
-                  coverage.guard.credible, GuardConfig.theory_level): the theory fixes signs, not magnitudes.
+                  risk by default, the (1 - delta/2)-quantile over those (G, theta) with refutation at delta/2
+                  (``theory_risks``, coverage.guard.credible, GuardConfig.theory_level): the theory fixes signs,
+                  not magnitudes, and the union bound keeps the two events at 1 - delta together.
 """
 from __future__ import annotations
 

@@ -10,9 +10,10 @@ region, and the worst of them at level q is the q-quantile of P(H | do(a), G, th
 (G, theta) ~ P(. | h, D). That is what this module computes: per theory, the weighted q-quantile of the
 harm-model draws, each draw weighing w_h(G) / (draws of G consistent with h's signs).
 
-With q = 1 - delta (GuardConfig.theory_level = "1-delta") the theory-level and the parameter-level
-cautions share one confidence: the human bound then blocks when a plausible theory, with parameters the
-data leave plausible at that level, predicts harm.
+With q = 1 - delta / 2 and refutation at delta / 2 (GuardConfig.theory_level = "1-delta/2", the default) the
+theory-level and the parameter-level cautions share one confidence by the union bound: the human bound then
+blocks when a plausible theory, with parameters the data leave plausible, predicts harm, and a true theory is
+kept and read at or above the truth with probability >= 1 - delta ("1-delta" spends delta on each: 1 - 2 delta).
 """
 from __future__ import annotations
 

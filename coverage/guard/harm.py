@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from theorycov.gfn.errors import CyclicGraphError, DataError
-from theorycov.gfn.graphs import check_acyclic, parent_codes
+from theorycov.gfn.graphs import check_acyclic
 from theorycov.coverage.guard.prepared import HarmModelError, PreparedGraphs
 from theorycov.coverage.signs import SignSpec
 from theorycov.gfn.scores.bge_prior import BGePrior, node_statistics
@@ -94,8 +94,6 @@ class HarmModel:
         if intervened.shape != (n, d):
             raise HarmModelError(f"intervened must be {(n, d)} like data, got {tuple(intervened.shape)}")
         self.intervened = intervened.to(torch.bool)
-        if d > 62:
-            raise HarmModelError(f"the harm model supports up to 62 variables (parent sets are keyed by a 64-bit mask), got {d}")
         self.d = d
         self.config = config
         if not (config.power > 0 and config.power == config.power):
@@ -187,64 +185,87 @@ class HarmModel:
         except CyclicGraphError as err:
             raise HarmModelError(f"the harm model needs DAGs: {err}") from err
         n_graphs, d, s = adj.shape[0], self.d, self.config.n_draws
-        masks = parent_codes(adj)  # (N, d) parent bitmask of each node
+        keys = _graph_keys(adj)  # (N,) uint64: each graph's draws are its own (see _draws)
         b_draw = torch.zeros(n_graphs, s, d, d, dtype=torch.float64)
         c_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         v_draw = torch.zeros(n_graphs, s, d, dtype=torch.float64)
         b_mean = torch.zeros(n_graphs, d, d, dtype=torch.float64)
-        bits = 1 << torch.arange(d, dtype=torch.int64)
         s_idx = torch.arange(s)
         for j in range(d):
-            uniq, inverse = torch.unique(masks[:, j], return_inverse=True)  # (U,), (N,)
-            member = (uniq[:, None] & bits) != 0  # (U, d) parent indicator of each distinct set
+            # (U, d) parent indicator of each distinct parent set of node j, (N,) each graph's set: rows of bools,
+            # not bit masks, so that any d works (arth150 has 107 variables)
+            member, inverse = torch.unique(adj[:, :, j], dim=0, return_inverse=True)
             size = member.sum(1)
             for k in size.unique().tolist():
                 sel = (size == k).nonzero().squeeze(1)  # distinct sets of size k
                 parents = member[sel].nonzero()[:, 1].reshape(len(sel), k)  # (U_k, k) sorted indices
-                w, c, v, mean = self._draws(j, uniq[sel], parents, s)  # (U_k, S, k), (U_k, S), (U_k, S), (U_k, k)
-                pos = torch.full((len(uniq),), -1, dtype=torch.long)
+                pos = torch.full((len(member),), -1, dtype=torch.long)
                 pos[sel] = torch.arange(len(sel))
                 rows = (pos[inverse] >= 0).nonzero().squeeze(1)  # graphs whose node j has a size-k parent set
                 u = pos[inverse[rows]]  # (M,) which distinct set
-                c_draw[rows, :, j] = c[u]
-                v_draw[rows, :, j] = v[u]
+                w, c, v, mean = self._draws(j, parents, u, keys[rows.numpy()], s)  # (M, S, k), (M, S), (M, S), (U_k, k)
+                c_draw[rows, :, j] = c
+                v_draw[rows, :, j] = v
                 if k:
                     pa = parents[u]  # (M, k)
-                    b_draw[rows[:, None, None], s_idx[None, :, None], pa[:, None, :], j] = w[u]
+                    b_draw[rows[:, None, None], s_idx[None, :, None], pa[:, None, :], j] = w
                     b_mean[rows[:, None], pa, j] = mean[u]
         return b_draw, c_draw, v_draw, b_mean, adj
 
-    def _draws(self, j: int, masks: torch.Tensor, parents: torch.Tensor, s: int) -> tuple[torch.Tensor, ...]:
-        """S draws of (weights (U, S, k), intercepts (U, S), noise variances (U, S)) for U parent sets of
-        node j, plus the posterior mean weights (U, k).
+    def _draws(self, j: int, parents: torch.Tensor, which: torch.Tensor, keys, s: int) -> tuple[torch.Tensor, ...]:  # noqa: ANN001
+        """S draws of node j's (weights (M, S, k), intercepts (M, S), noise variances (M, S)) for M graphs, plus
+        the posterior mean weights (U, k) of the U distinct parent sets.
 
-        The randomness is a hash of (seed, node, parent set, draw, component), not a generator stream: a
-        graph gets the same draws whichever batch it comes in, so P(H | do(a), G, D) is a function of G
-        alone and estimates over different graph sets agree.
+        parents: (U, k) the distinct parent sets (sorted indices); which: (M,) each graph's set; keys: (M,)
+        uint64 each graph's key (:func:`_graph_keys`). The posterior is solved once per distinct set; the
+        randomness is a hash of (seed, node, the whole graph, draw, component), not a generator stream: a graph
+        gets the same draws whichever batch it comes in, so P(H | do(a), G, D) is a function of G alone, and
+        two graphs get independent draws even where they share node j's parents. A theory's upper credible
+        risk (coverage.guard.credible) is a quantile over the (graph, draw) pairs of its graphs, so it needs
+        them independent: keyed by the parent set alone, every graph that shared the harm variable's ancestry
+        repeated the same S draws, and the 0.9- and 0.95-quantiles of a theory's risk were both the largest of
+        S = 8 draws (bench/guard_networks.py, ecoli70, tuning seeds 10 and 11).
         """
         from scipy.special import ndtri
 
         mean, prec, a, b, xm, ym = self._posteriors(j, parents)
         k = parents.shape[1]
-        u = _hash_uniform(self.config.seed, j, masks, s, k + 1)  # (U, S, k + 1)
-        var = 1.0 / _gamma_icdf(a[:, None], b[:, None], u[..., 0])  # (U, S) inverse-gamma draws
+        u = _hash_uniform(self.config.seed, j, keys, s, k + 1)  # (M, S, k + 1)
+        var = 1.0 / _gamma_icdf(a[which][:, None], b[which][:, None], u[..., 0])  # (M, S) inverse-gamma draws
         if k:
-            chol = torch.linalg.cholesky(torch.linalg.inv(prec))  # (U, k, k)
-            z = torch.as_tensor(ndtri(u[..., 1:].numpy()))  # (U, S, k) standard normals
-            w = mean[:, None, :] + (z @ chol.transpose(1, 2)) * var.sqrt()[..., None]
-            c = ym - (w * xm[:, None, :]).sum(-1)
+            chol = torch.linalg.cholesky(torch.linalg.inv(prec))[which]  # (M, k, k)
+            z = torch.as_tensor(ndtri(u[..., 1:].numpy()))  # (M, S, k) standard normals
+            w = mean[which][:, None, :] + (z @ chol.transpose(1, 2)) * var.sqrt()[..., None]
+            c = ym - (w * xm[which][:, None, :]).sum(-1)
         else:
-            w = torch.zeros(len(masks), s, 0, dtype=torch.float64)
-            c = torch.full((len(masks), s), float(ym), dtype=torch.float64)
+            w = torch.zeros(len(which), s, 0, dtype=torch.float64)
+            c = torch.full((len(which), s), float(ym), dtype=torch.float64)
         return w, c, var, mean
 
 
-def _hash_uniform(seed: int, j: int, masks: torch.Tensor, s: int, m: int) -> torch.Tensor:
-    """Uniforms in (0, 1) from a splitmix64 hash of (seed, node, mask, draw, component): (U, S, m)."""
+def _graph_keys(adj: torch.Tensor):  # noqa: ANN202 (numpy uint64)
+    """(N, d, d) bool -> (N,) uint64: a splitmix64 hash of each whole graph's packed adjacency."""
+    import numpy as np
+
+    packed = np.packbits(adj.reshape(adj.shape[0], -1).numpy(), axis=1)  # (N, ceil(d^2 / 8)) uint8
+    packed = np.pad(packed, ((0, 0), (0, (-packed.shape[1]) % 8)))
+    words = packed.view(np.uint64)  # (N, W)
+    h = np.zeros(adj.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for w in range(words.shape[1]):
+            z = h ^ (words[:, w] + np.uint64(w + 1) * np.uint64(0x9E3779B97F4A7C15))
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            h = z ^ (z >> np.uint64(31))
+    return h
+
+
+def _hash_uniform(seed: int, j: int, keys, s: int, m: int) -> torch.Tensor:  # noqa: ANN001
+    """Uniforms in (0, 1) from a splitmix64 hash of (seed, node, key, draw, component): (M, S, m) for M keys."""
     import numpy as np
 
     with np.errstate(over="ignore"):
-        key = (np.asarray(masks, dtype=np.uint64)[:, None, None] * np.uint64(0x9E3779B97F4A7C15)
+        key = (np.asarray(keys, dtype=np.uint64)[:, None, None] * np.uint64(0x9E3779B97F4A7C15)
                + np.uint64((seed * 1_000_003 + j) & 0xFFFFFFFF) * np.uint64(0xBF58476D1CE4E5B9)
                + np.arange(s, dtype=np.uint64)[None, :, None] * np.uint64(0x94D049BB133111EB)
                + np.arange(m, dtype=np.uint64)[None, None, :] * np.uint64(0xD6E8FEB86659FD93))  # fmt: skip

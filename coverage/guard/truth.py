@@ -201,7 +201,8 @@ def score_queries(guard, net: LinearGaussianNetwork, queries: list[Query], scale
         p, est = guard.estimate(action, harm)
         draws = guard.harm_draws(action, harm)  # (N, S), the same draws the estimate averaged
         cum = float(cautious_risk(p, guard.log_reward, alpha, rule="cumulative")[0])
-        # the human bound with each theory's upper credible risk at level 1 - delta (coverage.guard.credible)
+        # the human bound with each theory read at its upper credible risk (coverage.guard.credible): at 1 - delta
+        # (or the configured level) and, delta split, refuted at delta / 2 and read at 1 - delta / 2
         upper, upper_h = _worst_plausible(draws, guard.table, guard.consistent, level)
         split, split_h = _worst_plausible(draws, half, guard.consistent, 1.0 - guard.config.delta / 2)
         rec["human_upper_mc_se"].append(_theory_risk(guard, upper_h, draws)[1] if upper_h >= 0 else 0.0)

@@ -104,10 +104,11 @@ def test_split_delta_refutes_at_half_delta_and_reads_at_one_minus_half_delta() -
 
     cfg = GuardConfig(threshold=0.5, delta=0.1, theory_level="1-delta/2")
     assert cfg.level == pytest.approx(0.95) and cfg.refute_delta == pytest.approx(0.05)
-    assert GuardConfig(delta=0.1).refute_delta == pytest.approx(0.1) and GuardConfig(delta=0.1, theory_level=0.9).refute_delta == 0.1
+    assert GuardConfig(delta=0.1).refute_delta == pytest.approx(0.05)  # the default
+    assert GuardConfig(delta=0.1, theory_level="1-delta").refute_delta == 0.1 and GuardConfig(delta=0.1, theory_level=0.9).refute_delta == 0.1
     w0 = 0.0035  # graph 0 (the only one with B -> C) holds p(h|D) of "B inhibits C": between 0.0025 and 0.005
     lr = torch.tensor([math.log(w0 / (1 - w0) * (1 + math.exp(-5.0))), 0.0, -5.0], dtype=torch.float64)
-    whole = _guard(lr, config=GuardConfig(threshold=0.5, delta=0.1))
+    whole = _guard(lr, config=GuardConfig(threshold=0.5, delta=0.1, theory_level="1-delta"))
     split = _guard(lr, config=cfg)
     assert float(whole.table.mass[0]) == pytest.approx(w0, rel=0.02)  # type: ignore[union-attr]
     assert not bool(whole.table.plausible[0]) and bool(split.table.plausible[0])  # type: ignore[union-attr]

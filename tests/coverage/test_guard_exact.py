@@ -117,11 +117,12 @@ def test_human_bound_covers_the_true_risk(signed: bool) -> None:
         keep = torch.ones_like(per_draw) if g.consistent is None else g.consistent[:, :, 0].to(torch.float64)
         w_h = g.table.weights[:, 0:1] * keep / keep.sum(1, keepdim=True).clamp_min(1.0)
         risk = float((w_h * per_draw).sum())  # the theory's posterior predictive: this (graph, draw) average
-        # the guard reads a theory at its upper credible risk (GuardConfig.theory_level "1-delta"): the (1 - delta)
-        # quantile of the same (graph, draw) law, here by sorting it
+        # the guard reads a theory at its upper credible risk (GuardConfig.theory_level, by default "1-delta/2"): the
+        # (1 - delta/2) quantile of the same (graph, draw) law, here by sorting it
+        assert g.config.level == 1 - delta / 2
         vals, order = per_draw.flatten().sort()
         cum = w_h.flatten()[order].cumsum(0)
-        upper = float(vals[int((cum < (1 - delta) * cum[-1] - 1e-12).sum())])
+        upper = float(vals[int((cum < (1 - delta / 2) * cum[-1] - 1e-12).sum())])
         assert abs(upper - est.theories[0].risk) < 1e-9
         mean_guard = Guard(names, torch.as_tensor((raw - mu) / sd), None, dags, lr, lr, constraints=cs, p_min=mass, exact=True,
                            config=GuardConfig(delta=delta, theory_level=None, harm=HarmModelConfig(n_draws=64)))
