@@ -6,7 +6,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -71,6 +71,22 @@ def subset(gold: ev.GoldSet, n: int, seed: int) -> ev.GoldSet:
                       tuple(it for i, it in enumerate(gold.items) if i in keep), gold.domain, gold.directed, gold.scope)
 
 
+def within_budget(n: int, cost: Callable[[int], int], budget: int, seed: int, slack: int = 5) -> tuple[list[int], int]:
+    """Indices of ``n`` items in a seeded order, taken while their summed ``cost`` fits ``budget`` (stopping once
+    within ``slack`` of it); returned sorted, with the cost used."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    keep, used = [], 0
+    for i in order:
+        c = cost(i)
+        if used + c <= budget:
+            keep.append(i)
+            used += c
+        if used >= budget - slack:
+            break
+    return sorted(keep), used
+
+
 def pair_budget(gold: ev.GoldSet, budget: int, seed: int) -> ev.GoldSet:
     """Items in a seeded order, taken while the number of grounded pairs the model must judge stays
     within ``budget`` (BioRED abstracts have ~50 pairs each: 4,871 in Dev, hours on 2 cores)."""
@@ -130,4 +146,4 @@ def sachs_statements(path: Path, gold: ev.GoldSet, preds: dict[str, set[ev.Tripl
     return {"statements": n, "scorable": scorable, "found": found}
 
 
-__all__ = ["CacheOnly", "DATA", "REPO", "RESULTS", "Tolerant", "pair_budget", "progress", "sachs_statements", "score", "subset"]
+__all__ = ["within_budget", "CacheOnly", "DATA", "REPO", "RESULTS", "Tolerant", "pair_budget", "progress", "sachs_statements", "score", "subset"]

@@ -15,6 +15,7 @@ bench/results/.llm_cache.sqlite (not committed), except for the speed run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -33,15 +34,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from extract_common import DATA, REPO, RESULTS, Tolerant, pair_budget, sachs_statements, score, subset  # noqa: E402
 
 from theorycov.corpus import evaluate as ev  # noqa: E402
+from theorycov.corpus.llm.second import Mix  # noqa: E402
 from theorycov.corpus.llm.translator import TranslatorConfig  # noqa: E402
 from theorycov.corpus.types import Evidence, Sentence  # noqa: E402
 
 #: What picked the translator's thresholds (never BEL dev, BioRED Dev or the Sachs table).
 PICKED_ON = ("sentence_accept 0.35 and sentence_margin 0.1 picked on BioRED Train gene-gene pairs "
-             "(bench/extract_tune.py, 28 and 57 abstracts; bench/RESULTS.md)")
+             "(bench/extract_tune.py, 28 and 57 abstracts; bench/RESULTS.md); the second opinion trained on all 400 "
+             "BioRED Train abstracts (C by 5-fold CV, bench/pairclf_train.py) and its mix (gate, lam, accept, sign_weight) "
+             "picked on 72 BioRED Train abstracts with out-of-fold opinions (bench/pairclf_pick.py)")
 
 
-def abstracts_per_minute(backend, n: int, seed: int, strategy: str = TranslatorConfig().strategy) -> tuple[float, int, int, float, dict]:  # noqa: ANN001
+def abstracts_per_minute(backend, n: int, seed: int, config: TranslatorConfig = TranslatorConfig()) -> tuple[float, int, int, float, dict]:  # noqa: ANN001
     """Abstracts through split + ground (Sachs domain) + translate, no answer cache.
 
     The texts are the project's bundled bibliography (theorycov/data/bibliography.jsonl: 18 abstracts on
@@ -59,7 +63,7 @@ def abstracts_per_minute(backend, n: int, seed: int, strategy: str = TranslatorC
     rows = random.Random(seed).sample(rows, min(n, len(rows)))
     texts = [r["title"] + ". " + r["abstract"] for r in rows]
     grounder = Grounder(load_domain("sachs"))
-    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=TranslatorConfig(strategy=strategy))
+    tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=config)
     grounder.annotate(["warm up the embedding model"])
     t0, cpu0 = time.perf_counter(), time.process_time()
     for text in texts:
@@ -71,7 +75,7 @@ def abstracts_per_minute(backend, n: int, seed: int, strategy: str = TranslatorC
     minutes = (time.perf_counter() - t0) / 60
     cpu_per_abstract = (time.process_time() - cpu0) / max(len(texts), 1)
     st = tr.stats
-    per = {"strategy": strategy, "threads": backend.n_threads, "sentences": st.sentences, "questions": st.questions,
+    per = {"strategy": config.strategy, "second_opinion": config.second_opinion, "threads": backend.n_threads, "sentences": st.sentences, "questions": st.questions,
            "s_per_sentence": round(st.model_s / max(st.sentences, 1), 2), "s_per_question": round(st.model_s / max(st.questions, 1), 2),
            "tokens_per_sentence": round(st.prompt_tokens / max(st.sentences, 1), 1)}
     return len(texts) / minutes, st.sentences, st.questions, cpu_per_abstract, per
@@ -94,11 +98,17 @@ def setup_seconds() -> dict[str, float]:
     return out
 
 
+def translator_config(args: argparse.Namespace) -> TranslatorConfig:
+    """The translator's settings from the command line (defaults: TranslatorConfig's)."""
+    return TranslatorConfig(strategy=args.strategy, second_opinion=None if args.second_opinion == "none" else args.second_opinion,
+                            mix=Mix(lam=args.lam, accept=args.mix_accept, sign_weight=args.sign_weight, gate=args.gate))
+
+
 def speed_only(backend, args: argparse.Namespace) -> int:  # noqa: ANN001
     """abstracts/min alone; extract.json's speed fields (and its bars) are updated, the load before and after
     written beside the figure."""
     before = os.getloadavg()
-    apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
+    apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, translator_config(args))
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     line = (f"{apm:.2f} abstracts/min, {cpu_abs:.1f} CPU s per abstract ({args.speed_abstracts} abstracts of the bundled "
             f"bibliography through the Sachs domain, strategy {args.strategy}, {n_sent} sentences, {n_q} questions, "
@@ -145,6 +155,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--free", action="store_true", help="also score free extraction (one call per sentence) on BEL dev and Sachs")
     ap.add_argument("--strategy", default=TranslatorConfig().strategy, help="LLMTranslator strategy (TranslatorConfig.strategy)")
+    ap.add_argument("--second-opinion", default=TranslatorConfig().second_opinion or "none",
+                    help="pair-classifier weights for the branch translator: 'default' (shipped), a path, or 'none' (the model alone)")
+    for name, field in [("gate", "gate"), ("lam", "lam"), ("mix-accept", "accept"), ("sign-weight", "sign_weight")]:
+        ap.add_argument(f"--{name}", type=float, default=getattr(TranslatorConfig().mix, field),
+                        help=f"TranslatorConfig.mix.{field} (corpus/llm/second.py)")
     ap.add_argument("--all-statements", action="store_true",
                     help="score every activity/amount BEL statement, not only protein-protein ones (chemicals, too)")
     ap.add_argument("--compile-s", type=float, default=479.0,
@@ -180,7 +195,7 @@ def main() -> int:
     if args.biored_pairs >= 0:
         golds["biored_dev"] = pair_budget(ev.load_biored_gold(DATA / "biored" / "Dev.PubTator"), args.biored_pairs, args.seed)
     rows: dict[str, dict] = {}
-    config = TranslatorConfig(strategy=args.strategy)
+    config = translator_config(args)
     for key, gold in golds.items():
         for name, make in [("rules", RuleExtractor), ("llm", lambda: LLMTranslator(backend, cache=cache, config=config)),
                            ("llm-free", lambda: FreeTranslator(backend, cache=cache))]:
@@ -195,7 +210,8 @@ def main() -> int:
                 st = made.stats
                 asked = max(st.questions - st.cached, 0)
                 rows[f"{key}/{name}"]["model"] = {
-                    "strategy": config.strategy, "tie_break": config.tie_break, "sentences": st.sentences, "questions": st.questions,
+                    "strategy": config.strategy, "tie_break": config.tie_break, "second_opinion": config.second_opinion,
+                    "sentences": st.sentences, "questions": st.questions,
                     "cached": st.cached, "prompt_tokens": st.prompt_tokens, "completion_tokens": st.completion_tokens,
                     "model_s": round(st.model_s, 1), "s_per_question": round(st.model_s / asked, 3) if asked else None}
             (RESULTS / "extract.partial.json").write_text(json.dumps(rows, indent=1) + "\n")  # survives a crash
@@ -206,7 +222,7 @@ def main() -> int:
     if args.no_speed:
         speed = {k: old.get(k) for k in ("abstracts_per_min", "cpu_s_per_abstract", "speed", "speed_command", "speed_date", "speed_load")}
     else:
-        apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, args.strategy)
+        apm, n_sent, n_q, cpu_abs, per = abstracts_per_minute(backend, args.speed_abstracts, args.seed, config)
         speed = {"abstracts_per_min": round(apm, 2), "cpu_s_per_abstract": round(cpu_abs, 2), "speed": per,
                  "speed_command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                  "speed_date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -232,7 +248,8 @@ def main() -> int:
         "bel_items": rows["bel_dev/llm"]["items"],
         "bel_scope": "all activity/amount statements" if args.all_statements else "protein-protein activity/amount statements",
         "thresholds": {"sentence_accept": config.sentence_accept, "sentence_margin": config.sentence_margin,
-                       "tie_break": config.tie_break, "picked_on": PICKED_ON},
+                       "tie_break": config.tie_break, "second_opinion": config.second_opinion,
+                       "mix": dataclasses.asdict(config.mix) if config.second_opinion else None, "picked_on": PICKED_ON},
         "lexicon": lexicon.source,
         "strategy": args.strategy,
         "rules_recall_sachs14": rows["sachs14/rules"]["recall"],

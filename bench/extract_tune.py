@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import random
 import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from extract_common import DATA, RESULTS, CacheOnly, score  # noqa: E402
+from extract_common import DATA, RESULTS, CacheOnly, score, within_budget  # noqa: E402
 
 from theorycov.corpus import evaluate as ev  # noqa: E402
 from theorycov.corpus.grounding import Grounder  # noqa: E402
@@ -46,18 +45,9 @@ def tuning_set(budget: int, seed: int, cap: int | None) -> ev.GoldSet:
     """BioRED Train abstracts with >= 2 gene variables, in seeded order, while the pairs fit ``budget``."""
     gold = ev.load_biored_gold(DATA / "biored" / "Train.PubTator", types=GENES)
     items = [it for it in gold.items if it.domain is not None and len(it.domain.variables) >= 2]
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    keep, used = [], 0
-    for i in order:
-        n = ordered_pairs(items[i], cap)
-        if used + n <= budget:
-            keep.append(i)
-            used += n
-        if used >= budget - 5:
-            break
+    keep, used = within_budget(len(items), lambda i: ordered_pairs(items[i], cap), budget, seed)
     return ev.GoldSet(f"biored-genes:Train[{len(keep)} abstracts, {used} ordered pairs, seed {seed}]",
-                      tuple(items[i] for i in sorted(keep)), None, directed=False)
+                      tuple(items[i] for i in keep), None, directed=False)
 
 
 def main() -> int:

@@ -23,6 +23,9 @@ of the 14 it read. The rules' reading doubles as an existence test, which the qu
 """
 from __future__ import annotations
 
+import math
+
+from theorycov.corpus.llm import second
 from theorycov.corpus.llm.prompts.direction import (
     DIRECTION_PROMPT_VERSION,
     direction_key,
@@ -53,7 +56,9 @@ def tied_pairs(pairs: list[tuple[str, str]], dists: list[tuple[float, ...]], *, 
 
 def decide(answers: dict[tuple[str, str], str], dists: list[tuple[float, ...]] | None, *, accept: float,
            margin: float, skip: set[frozenset[str]] = frozenset(), agent: dict[tuple[str, str], float] | None = None,
-           syntax: set[tuple[str, str]] = frozenset(), agent_margin: float = 0.0) -> list[tuple[str, str, str, float]]:
+           syntax: set[tuple[str, str]] = frozenset(), agent_margin: float = 0.0,
+           opinions: dict[frozenset[str], tuple[float, ...]] | None = None,
+           mix: second.Mix | None = None) -> list[tuple[str, str, str, float]]:
     """At most one claim per unordered pair, as (cause, effect, label, probability).
 
     A pair in ``skip`` (coordinated) gives none. With probabilities: the best activates/inhibits label of
@@ -77,7 +82,11 @@ def decide(answers: dict[tuple[str, str], str], dists: list[tuple[float, ...]] |
             continue
         da, db = dists[i], dists[i + 1]
         pa, pb = max(da[:2]), max(db[:2])
-        if max(pa, pb) < accept:
+        op = opinions.get(frozenset((a, b))) if opinions is not None and mix is not None else None
+        if op is not None:
+            if not second.exists(max(pa, pb), op, mix):  # type: ignore[arg-type]
+                continue
+        elif max(pa, pb) < accept:
             continue
         if abs(pa - pb) >= margin:
             forward = pa > pb
@@ -88,6 +97,11 @@ def decide(answers: dict[tuple[str, str], str], dists: list[tuple[float, ...]] |
         else:
             continue
         x, y, dist = (a, b, da) if forward else (b, a, db)
+        if op is not None:
+            k = second.sign(dist, op, mix)  # type: ignore[arg-type]
+            z = (1 - mix.lam) * second.logit(max(pa, pb)) + mix.lam * second.logit(second.related(op))  # type: ignore[union-attr]
+            out.append((x, y, ("activates", "inhibits")[k], round(1 / (1 + math.exp(-z)), 4)))
+            continue
         k = 0 if dist[0] >= dist[1] else 1
         out.append((x, y, ("activates", "inhibits")[k], dist[k]))
     return out

@@ -48,6 +48,8 @@ class ModelExtractor(Extractor):
         self.last_agent: dict[tuple[str, str], float] = {}  # branch: the last sentence's direction answers ...
         self.last_pairs: list[tuple[str, str]] = []  # ... its asked ordered pairs and their label probabilities
         self.last_dists: list[list[float]] | None = None
+        self.last_opinions: dict[frozenset[str], tuple[float, ...]] | None = None  # branch: the second opinion's
+        self._second = None  # the pair classifier, loaded on first use (LLMTranslator.second_opinion)
 
     @property
     def backend(self) -> Backend:

@@ -12,9 +12,9 @@ comes from the label's probabilities when the backend gives them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from theorycov.corpus.llm import direction
+from theorycov.corpus.llm import direction, second
 from theorycov.corpus.llm.backends import BackendError
 from theorycov.corpus.llm.config import TranslatorConfig, TranslatorStats
 from theorycov.corpus.llm.extractor import ModelExtractor, grounded_variables
@@ -28,6 +28,9 @@ from theorycov.corpus.llm.prompts.sentence import (
 )
 from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence
 from theorycov.corpus.untrusted import stated_claims, stated_mentions
+
+if TYPE_CHECKING:
+    from theorycov.corpus.pairclf.model import PairClassifier
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ class LLMTranslator(ModelExtractor):
         cfg = self.config
         # coordinated entities ("IL-6, LIF and OSM") share a role: no claim between them, so not asked
         skip = direction.coordinated_pairs(mentions, sentence.text) if cfg.skip_coordinated else set()
+        opinions = self._opinions(sentence.text, mentions, names, skip) if cfg.strategy == "branch" else None
+        if opinions is not None:  # the gate: a pair the second opinion finds unrelated is not asked
+            skip = skip | {p for p, o in opinions.items() if second.related(o) < cfg.mix.gate}
         if cfg.strategy == "branch":
             answers: dict[tuple[str, str], str] = {}
             dists: list[list[float]] | None = []
@@ -96,7 +102,9 @@ class LLMTranslator(ModelExtractor):
                 agent = self._agents(sentence.text, messages, key, ties)
             syntax = direction.syntax_directions(sentence, mentions) if "syntax" in cfg.tie_break else set()
             decided = direction.decide(answers, dists, accept=cfg.sentence_accept, margin=cfg.sentence_margin,
-                                       skip=skip, agent=agent, syntax=syntax, agent_margin=cfg.agent_margin)
+                                       skip=skip, agent=agent, syntax=syntax, agent_margin=cfg.agent_margin,
+                                       opinions=opinions, mix=cfg.mix if opinions is not None else None)
+            self.last_opinions = opinions
             self._last_choices = self.last_dists = dists
             self.last_agent, self.last_pairs = agent, list(answers)
         else:
@@ -110,6 +118,27 @@ class LLMTranslator(ModelExtractor):
         self.stats.claims += len(claims)
         self._progress()
         return claims
+
+    @property
+    def second_opinion(self) -> PairClassifier | None:
+        """The pair classifier of ``config.second_opinion``, loaded on first use (None without one)."""
+        if self.config.second_opinion is None:
+            return None
+        if self._second is None:
+            from theorycov.corpus.pairclf.model import DEFAULT_WEIGHTS, PairClassifier
+
+            path = DEFAULT_WEIGHTS if self.config.second_opinion == "default" else self.config.second_opinion
+            self._second = PairClassifier.load(path)
+        return self._second
+
+    def _opinions(self, text: str, mentions: list[Mention], names: list[str],
+                  skip: set[frozenset[str]]) -> dict[frozenset[str], tuple[float, ...]] | None:
+        """The second opinion on every unordered pair not skipped already (None without one)."""
+        clf = self.second_opinion
+        if clf is None:
+            return None
+        pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if frozenset((a, b)) not in skip]
+        return clf.pairs(text, mentions, pairs)
 
     def _agents(self, text: str, messages: list[dict], key: tuple[Any, ...],
                 pairs: list[tuple[str, str]]) -> dict[tuple[str, str], float]:

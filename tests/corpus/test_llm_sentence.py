@@ -139,7 +139,9 @@ def test_a_twelve_variable_sentence_asks_every_ordered_pair_once() -> None:
             self.keys += keys
             return Completion(json.dumps({k: "none" for k in keys}), choices=tuple((0.0, 0.0, 1.0) for _ in keys))
 
-    for config, calls in ((TranslatorConfig(strategy="branch"), 132), (SENTENCE, 9)):
+    # the model alone (with the second opinion, every pair is judged and the gate decides what is asked:
+    # tests/corpus/test_pairclf.py::test_a_twelve_variable_sentence_has_every_pair_judged)
+    for config, calls in ((TranslatorConfig(strategy="branch", second_opinion=None), 132), (SENTENCE, 9)):
         backend = Counting()
         tr = LLMTranslator(backend, cache=AnswerCache(":memory:"), config=config)
         assert tr.extract(sent, mentions, evidence=EV) == []
