@@ -248,14 +248,24 @@ def main() -> None:
     torch.set_num_threads(1)
     load0 = machine()
     runs = []
+    import reference
+    skipped = []
     for name in args.problems:
         for seed in args.seeds:
+            data_seed = seed if name == "d20" else 0
+            if not (reference.RESULTS / reference.tag(name, data_seed)).with_suffix(".npz").exists():
+                print(f"skipped {name} seed {seed}: no cached reference (run: python bench/reference.py {name} --seeds {data_seed})")
+                skipped.append(f"{name}:{seed}")
+                continue
             res = run_large(name, seed, args.minutes, SETTINGS[name])
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float)[:1500], flush=True)
-    rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0}
+    rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0, "skipped_no_reference": skipped}
     for name in args.problems:
         rs = [r for r in runs if r["problem"] == name]
+        if not rs:
+            continue
+        figures[f"coverage_{name}_seeds"] = [r["seed"] for r in rs]
         for m in ("coverage", "plain", "mcmc"):
             for when in ("cpu", "evals"):
                 pick = [r[m] if when == "cpu" else r[m].get("at_equal_evaluations", r[m]) for r in rs]  # type: ignore[union-attr]
