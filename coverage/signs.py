@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SignSpec", "prior_sign_support", "signed_prior_mass"]
 
+#: working memory of one chunk of prior_sign_support (its (graphs, draws, d, d) float64 tensors)
+_CHUNK_BYTES = 64 * 2**20
+
 
 @dataclass(frozen=True)
 class SignSpec:
@@ -110,14 +113,17 @@ def prior_sign_support(spec: SignSpec, graphs: torch.Tensor, *, t: float, noise_
     rng = np.random.default_rng(seed)
     k = graphs.sum(1)  # (N, d) parents per node
     shape = np.asarray(list(noise_shape), dtype=np.float64)[k.numpy()]  # (N, d)
-    for start in range(0, n, 256):  # bounded memory: (256, S, d, d) per chunk
-        sl = slice(start, start + 256)
+    # bounded memory: (m, S, d, d) float64 per chunk, about _CHUNK_BYTES (256 graphs at once took 20 GB at d = 107)
+    step = max(1, _CHUNK_BYTES // (8 * n_draws * d * d))
+    paths = bool(spec.path.any())
+    for start in range(0, n, step):
+        sl = slice(start, start + step)
         m = graphs[sl].shape[0]
         prec = rng.gamma(shape[sl][:, None, :], 2.0 / t, size=(m, n_draws, d))  # 1 / s^2 ~ Gamma(shape, rate t / 2)
         var = torch.as_tensor(1.0 / prec)  # (m, S, d) noise variances
         z = torch.as_tensor(rng.standard_normal((m, n_draws, d, d)))
         direct = z * (var[:, :, None, :] / t).sqrt() * graphs[sl, None].to(torch.float64)  # column j scaled by s_j
-        total = torch.linalg.inv(torch.eye(d, dtype=torch.float64) - direct)
+        total = torch.linalg.inv(torch.eye(d, dtype=torch.float64) - direct) if paths else direct  # total effects only for path signs
         out[sl] = spec.consistent(spec.holds(direct, total)).to(torch.float64).mean(1)
     return out
 

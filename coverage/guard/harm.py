@@ -160,9 +160,12 @@ class HarmModel:
         return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj, mean_obs=mean_obs, cov=cov,
                               sign_holds=holds)
 
-    def sign_probability(self, adj: torch.Tensor, signs: SignSpec, chunk: int = 2048) -> torch.Tensor:
+    def sign_probability(self, adj: torch.Tensor, signs: SignSpec, chunk: int | None = None) -> torch.Tensor:
         """(N, d, d) DAGs -> (N, H) P(signs of h | G, D): the share of each graph's S draws in which every
-        signed constraint of h holds (coverage.signs). Chunked, so that every DAG at d = 5 fits in memory."""
+        signed constraint of h holds (coverage.signs). Chunked (by default about 128 MB of (chunk, S, d, d)
+        float64 a tensor), so that every DAG at d = 5 and thousands of graphs at d = 107 fit in memory."""
+        if chunk is None:
+            chunk = max(1, min(2048, 128 * 2**20 // (8 * self.config.n_draws * self.d * self.d)))
         out = [signs.consistent(self.prepare(adj[i : i + chunk], signs).sign_holds).to(torch.float64).mean(1)  # type: ignore[arg-type]
                for i in range(0, adj.shape[0], chunk)]
         return torch.cat(out) if out else torch.zeros(0, signs.member.shape[0], dtype=torch.float64)
