@@ -134,7 +134,8 @@ def signed_prior_mass(prior: "FloorPrior", spec: SignSpec, *, t: float, noise_sh
 
     - d <= 5 (``dags``: every DAG): sum over G of P(G) 1[G |= h] pi(signs | G), exact up to the Monte Carlo of pi;
     - otherwise the structural lower bound lam w_h + (1 - lam) P0(h) of ``prior.prior_mass`` times the prior
-      sign support rho_h = E[pi(signs | G) | G |= h] under P0, from ``n_prior`` exact P0 draws; a theory that
+      sign support rho_h = E[pi(signs | G) | G |= h] under P0, from ``n_prior`` exact P0 draws (of those that
+      satisfy h, the first max(8, min(256, 65536 / d^2)) are used, ``n_draws`` parameter draws each); a theory that
       fewer than 20 of them satisfy takes rho_h over the graphs in ``fallback`` that satisfy it (e.g. the
       sampled ones), and 2^-k (k signs, as if independent) when none does.
     Unsigned theories keep their structural mass.
@@ -166,5 +167,8 @@ def signed_prior_mass(prior: "FloorPrior", spec: SignSpec, *, t: float, noise_sh
         if pool.shape[0] == 0:
             rho[h] = 0.5 ** int(spec.member[h].sum())
             continue
-        rho[h] = prior_sign_support(spec, pool[:256], t=t, noise_shape=noise_shape, n_draws=n_draws, seed=seed + h)[:, h].mean()
+        # rho_h is one scalar: 256 graphs x n_draws inversions of (d, d) is cheap at d = 20 but took about 20 s a
+        # theory at d = 107, so the graphs used shrink with d^2 (at least 8: 2,048 draws; 256 up to d = 16)
+        keep = max(8, min(256, 65_536 // (d * d)))
+        rho[h] = prior_sign_support(spec, pool[:keep], t=t, noise_shape=noise_shape, n_draws=n_draws, seed=seed + h)[:, h].mean()
     return mass * rho
