@@ -20,6 +20,7 @@ Writes bench/results/gfn_coverage_large.json and a section of bench/RESULTS.md.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 
@@ -259,7 +260,9 @@ def main() -> None:
                 continue
             res = run_large(name, seed, args.minutes, SETTINGS[name])
             runs.append(res)
-            print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float)[:1500], flush=True)
+            print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
+            # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
+            (Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json").write_text(json.dumps(runs, default=float))
     rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0, "skipped_no_reference": skipped}
     for name in args.problems:
         rs = [r for r in runs if r["problem"] == name]
