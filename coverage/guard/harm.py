@@ -153,10 +153,21 @@ class HarmModel:
         b_draw, c_draw, v_draw, b_mean, adj = self._parameters(adj)
         d = self.d
         eye = torch.eye(d, dtype=torch.float64)
-        total = torch.linalg.inv(eye - b_draw)  # (N, S, d, d): sum_n B^n, finite because G is a DAG
-        mean_obs = (total * c_draw[..., :, None]).sum(-2)  # (N, S, d): E[x_y] = sum_i T[i, y] c_i
-        cov = total.transpose(-1, -2) @ (v_draw[..., :, None] * total)  # (N, S, d, d): T^T diag(s^2) T
-        holds = None if signs is None else signs.holds(b_draw, total)
+        # in chunks of graphs, so that the peak is the three kept (N, S, d, d) tensors and not twice that
+        # (at d = 107 a graph's S = 8 draws take 0.7 MB a tensor; 4,000 graphs at once were OOM-killed in 24 GB)
+        total, cov = torch.empty_like(b_draw), torch.empty_like(b_draw)
+        holds = None
+        step = max(1, 64 * 2**20 // (8 * max(b_draw[0].numel(), 1)))
+        for i in range(0, b_draw.shape[0], step):
+            sl = slice(i, i + step)
+            total[sl] = torch.linalg.inv(eye - b_draw[sl])  # (n, S, d, d): sum_n B^n, finite because G is a DAG
+            torch.matmul(total[sl].transpose(-1, -2), v_draw[sl][..., :, None] * total[sl], out=cov[sl])  # T^T diag(s^2) T
+            if signs is not None:
+                h = signs.holds(b_draw[sl], total[sl])
+                holds = h if holds is None else torch.cat([holds, h])
+        mean_obs = (c_draw[..., None, :] @ total).squeeze(-2)  # (N, S, d): E[x_y] = sum_i T[i, y] c_i, no (N, S, d, d) temporary
+        if signs is not None and holds is None:  # no graphs
+            holds = signs.holds(b_draw, total)
         return PreparedGraphs(total=total, intercept=c_draw, noise_var=v_draw, weight_mean=b_mean, adj=adj, mean_obs=mean_obs, cov=cov,
                               sign_holds=holds)
 
