@@ -95,8 +95,12 @@ class BGeScore(LocalScore):
         return torch.cat([self._local_block(nodes[i : i + step], parents[i : i + step], k[i : i + step], kmax)
                           for i in range(0, M, step)])
 
-    def _local_block(self, nodes: torch.Tensor, parents: torch.Tensor, k: torch.Tensor, kmax: int) -> torch.Tensor:
-        """local_scores of (m,) rows whose parent sets have at most kmax members."""
+    def _parent_block(self, nodes: torch.Tensor, parents: torch.Tensor, k: torch.Tensor, kmax: int) -> tuple[torch.Tensor, ...]:
+        """The parent block of each row, padded to kmax with the identity (same determinant), factorized.
+
+        Returns idx (m, kmax) the parents first, valid (m, kmax) the real slots, L (m, kmax, kmax) the Cholesky
+        factor of R_SS and logdet_s (m,). Shared by :meth:`_local_block` and :meth:`_delta_nodes`.
+        """
         dev = parents.device
         idx = torch.argsort((~parents).to(torch.int8), dim=1, stable=True)[:, :kmax]  # (m, kmax): parents first
         valid = torch.arange(kmax, device=dev)[None, :] < k[:, None]  # (m, kmax)
@@ -104,7 +108,12 @@ class BGeScore(LocalScore):
         R_SS = self.R[at[:, :, None], idx[:, :, None], idx[:, None, :]]  # (m, kmax, kmax)
         P = torch.where(valid[:, :, None] & valid[:, None, :], R_SS, torch.eye(kmax, dtype=torch.float64, device=dev))
         L = torch.linalg.cholesky(P)
-        logdet_s = 2.0 * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)  # (m,)
+        return idx, valid, L, 2.0 * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)
+
+    def _local_block(self, nodes: torch.Tensor, parents: torch.Tensor, k: torch.Tensor, kmax: int) -> torch.Tensor:
+        """local_scores of (m,) rows whose parent sets have at most kmax members."""
+        idx, valid, L, logdet_s = self._parent_block(nodes, parents, k, kmax)
+        at = nodes[:, None]
         b = self.R[at, idx, at] * valid  # (m, kmax): R_Sj
         x = torch.cholesky_solve(b.unsqueeze(-1), L).squeeze(-1)  # (m, kmax)
         c = self.R[nodes, nodes, nodes] - (b * x).sum(1)  # (m,) Schur complement
@@ -126,15 +135,8 @@ class BGeScore(LocalScore):
         # The full (d, d) factorization cost O(d^3) a row, 190x too slow at d = 107 (bench/gfn_scale.py arth150).
         k = parents.sum(1)  # (M,)
         kmax = max(int(k.max()) if M else 0, 1)
-        idx = torch.argsort((~parents).to(torch.int8), dim=1, stable=True)[:, :kmax]  # (M, kmax): parents first
-        valid = torch.arange(kmax, device=dev)[None, :] < k[:, None]  # (M, kmax)
-        vv = valid[:, :, None] & valid[:, None, :]
-        R_SS = R[at[:, :, None], idx[:, :, None], idx[:, None, :]]  # (M, kmax, kmax)
-        eye = torch.eye(kmax, dtype=torch.float64, device=dev)
-        P = torch.where(vv, R_SS, eye)
+        idx, valid, L, logdet_s = self._parent_block(nodes, parents, k, kmax)
         R_S = R[at, idx, :] * valid[:, :, None]  # (M, kmax, d): rows S of R[j]
-        L = torch.linalg.cholesky(P)
-        logdet_s = 2.0 * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)  # (M,)
         X = torch.cholesky_solve(R_S, L)  # (M, kmax, d) = R_SS^-1 R_{S,:}
         # C = R - R_{:,S} R_SS^-1 R_{S,:}: only its diagonal and row j are needed
         c_ii = torch.diagonal(R, dim1=1, dim2=2)[nodes] - (R_S * X).sum(1)  # (M, d)
