@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -141,6 +142,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
                     help="what --minutes measures: this process's CPU time (comparable on a shared machine) or wall time")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
+    ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")
 
 
 def main() -> None:
@@ -166,7 +168,10 @@ def main() -> None:
         out = {"method": "gfn", **info, **score(samples, reward, ref, truth)}
         if tr.env.allowed is not None:
             out.update(mass_outside(torch.as_tensor(ref["marginals"]), tr.env.allowed))
-        out["args"] = {k: v for k, v in vars(args).items()}
+        out["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    if args.save is not None:
+        flat = samples.cpu().flatten(1).numpy()
+        np.savez_compressed(args.save, d=reward.d, samples_packed=np.packbits(flat, axis=1))
     out.update(name=args.name, seed=args.seed, load_start=load0, load_end=load_avg(), ref_mean_log_r=ref["mean_log_r"])
     print(json.dumps(out, default=float))
 

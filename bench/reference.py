@@ -1,6 +1,6 @@
 """Converged reference posteriors for the scale benchmark (issue 16): long multi-chain structure MCMC.
 
-    .venv/bin/python bench/reference.py d20 --seeds 0 1 2 3 4 --minutes 12      # ER2, d = 20, n = 100
+    .venv/bin/python bench/reference.py d20 --seeds 0 1 2 3 4 --minutes 8 --chains 32 --temps 1,0.8,0.64,0.5 --thin 10   # ER2, d = 20, n = 100
     .venv/bin/python bench/reference.py ecoli70 --minutes 40 --temps 1,0.8,0.6     # 46 nodes, n = 1,000
     .venv/bin/python bench/reference.py arth150 --minutes 40
 
@@ -147,10 +147,11 @@ def main() -> None:
     ap.add_argument("--gibbs-every", type=int, default=0, help="a Gibbs parent-set move every k steps")
     ap.add_argument("--cand", type=int, default=0, help="candidate screen k of the table (0: all nodes)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=RESULTS, help="folder written (default bench/results, which the benches read)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     temps = tuple(float(x) for x in args.temps.split(","))
-    RESULTS.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         load_before = machine()
         reward, truth = problem(args.name, seed)
@@ -171,7 +172,7 @@ def main() -> None:
             "expected_edges": float(marg.sum()), "machine_at_start": load_before, "machine_at_end": machine(),
             "command": command(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        base = RESULTS / tag(args.name, seed)
+        base = args.out / tag(args.name, seed)
         packed = np.packbits(res.flatten(1).numpy(), axis=1)
         np.savez_compressed(base.with_suffix(".npz"), marginals=marg, chain_marginals=rec.chain_marginals(),
                             log_r=lr.astype(np.float32), samples_packed=packed)
