@@ -99,6 +99,23 @@ def test_guide_transitions_demonstrations_and_restarts(reward8: tuple[Reward, to
     assert both is not None and len(both) > 0
 
 
+def test_guide_beyond_transitions_leave_a_whole_chain_graph_by_one_valid_edge(reward8: tuple[Reward, torch.Tensor]) -> None:
+    reward, _ = reward8
+    allowed = candidate_parents(reward, 3)
+    guide = MCMCGuide(reward, GuideConfig(chains=4, steps=2, per_iteration=64, burn_in=50, beyond=1.0), allowed=allowed, max_parents=2)
+    t = guide(0, torch.Generator().manual_seed(1))
+    assert t is not None and len(t) > 0
+    cold = guide.cold_graphs()
+    assert bool((t.adj.flatten(1)[:, None, :] == cold.flatten(1)[None]).all(-1).any(1).all())  # every state is a whole chain graph
+    i, j = t.actions // 8, t.actions % 8
+    nxt = t.adj.clone()
+    nxt[torch.arange(len(t)), i, j] = True
+    assert not bool(t.adj[torch.arange(len(t)), i, j].any()) and bool(is_acyclic(nxt).all())
+    assert bool(allowed[i, j].all()) and int(nxt.sum(1).max()) <= 2  # inside the candidates and the in-degree cap
+    assert torch.allclose(t.delta_log_reward, reward.log_reward(nxt) - reward.log_reward(t.adj))
+    assert len(set(t.actions.tolist())) > 1  # the added edge is drawn, not fixed
+
+
 def test_trainer_with_candidates_guide_and_nll_resumes_exactly(reward8: tuple[Reward, torch.Tensor], tmp_path: Path) -> None:
     reward, _ = reward8
     cfg = TrainerConfig(seed=1, num_iterations=40, num_envs=4, batch_size=16, prefill=32, progress=False, log_every=10,
