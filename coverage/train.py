@@ -22,6 +22,7 @@ from theorycov.coverage.masses import binomial_tolerance, importance_masses
 from theorycov.coverage.objective import CoverageObjective
 from theorycov.gfn.exact import exact_terminal_distribution
 from theorycov.gfn.graphs import graph_codes
+from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.sampling import log_pt_backward, sample
 from theorycov.gfn.trainer import Trainer
 
@@ -140,15 +141,33 @@ class CoverageTraining:
             for h in range(len(self.cs)):
                 if bool(sat[:, h].any()):  # the region as the sampler sees it, in proportion to its mass
                     self.objective.add_completions(h, graphs[sat[:, h]])
-                start = self.cs.edges(h)
-                try:
-                    drawn = sample(policy, self.k, start=start, generator=self.generator)
-                except ValueError:  # the hypothesis' edges violate the environment's limits (max parents)
-                    continue
-                self.objective.add_completions(h, drawn)
+            self._sample_completions(policy)
             self.objective.set_under_covered(under)
         logger.info("iteration %d: covered share %.2f, under-covered %s", it, share, under.nonzero().flatten().tolist())
         return under
+
+    def _sample_completions(self, policy: EdgePolicy) -> None:
+        """k completions of every hypothesis drawn from the policy, all in one batched rollout.
+
+        Why batched: one ``sample`` call per hypothesis ran H rollout loops of ~|E| steps over k rows each; at
+        d = 20 with 30 theories those calls took half of a 2-minute training budget (cProfile, 2026-12-06)."""
+        assert self.objective is not None
+        env = policy.env
+        keep, starts = [], []
+        for h in range(len(self.cs)):
+            start = self.cs.edges(h)
+            try:
+                env.from_adjacency(start[None].to(env.device))  # acyclic, within the limits (edges, max parents)
+            except ValueError:  # the hypothesis' edges violate the environment's limits (max parents)
+                continue
+            keep.append(h)
+            starts.append(start)
+        if not keep or self.k <= 0:
+            return
+        start = torch.stack(starts).repeat_interleave(self.k, dim=0)  # (len(keep) * k, d, d)
+        drawn = sample(policy, start.shape[0], start=start, generator=self.generator)
+        for i, h in enumerate(keep):
+            self.objective.add_completions(h, drawn[i * self.k:(i + 1) * self.k])
 
     def _best_under_weighted(self, pt: torch.Tensor | None, lr: torch.Tensor | None, lpt: torch.Tensor | None) -> torch.Tensor:
         """(H,) bool: P_T(G*_h) < reach_ratio * p(G*_h|D) for the objective's current best completions.
