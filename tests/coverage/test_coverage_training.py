@@ -168,3 +168,21 @@ def test_pool_log_rewards_stay_aligned_through_eviction() -> None:
         obj.add_completions(0, dags[torch.randint(dags.shape[0], (300,), generator=gen)])
         assert obj.pools[0].shape[0] == 40
         assert torch.allclose(obj.pool_log_r[0], reward.log_reward(obj.pools[0]))
+
+
+def test_audit_completions_are_drawn_per_theory_from_its_own_edges() -> None:
+    """One batched rollout serves every theory: each theory's k completions contain its own edges, and a theory
+    whose edges break the sampler's in-degree cap is skipped, not drawn (nor does it stop the others)."""
+    data, _ = make_linear_gaussian_er(4, 1.0, 50, seed=1)
+    n = list(data.names)
+    cs = ConstraintSet([Hypothesis((Constraint(n[0], n[1]),)), Hypothesis((Constraint(n[0], n[2]), Constraint(n[1], n[2]))),
+                        Hypothesis((Constraint(n[3], n[2]),))], n)  # the middle one needs 2 parents of n[2]
+    reward = Reward(BGeScore(data))
+    trainer = Trainer(TrainerConfig(seed=0, num_iterations=10, progress=False, prefill=64, max_parents=1), reward)
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted())
+    seen: dict[int, torch.Tensor] = {}
+    obj.add_completions = lambda h, g: seen.__setitem__(h, g)  # type: ignore[method-assign]
+    CoverageTraining(trainer, cs, obj, completions_per_audit=5)._sample_completions(trainer.policy)
+    assert sorted(seen) == [0, 2]
+    for h, g in seen.items():
+        assert g.shape == (5, 4, 4) and bool((g >= cs.edges(h)).all())
