@@ -62,7 +62,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         lr_min=args.lr * args.lr_min_frac, lr_schedule=args.schedule, warmup_iters=200, eps_start=args.eps_start, eps_end=args.eps_end,
         eps_decay_iters=max(1, horizon // 4), progress=False, log_every=100, policy=pol, candidates=args.cand,
         device=args.device, max_parents=args.max_parents, nll_weight=args.nll,
-        nll_decay_iters=int(horizon * args.nll_decay),
+        nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
     )
 
 
@@ -141,6 +141,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--guide-temps", default="1", help="the guide chains' temperature ladder")
     ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
                     help="what --minutes measures: this process's CPU time (comparable on a shared machine) or wall time")
+    ap.add_argument("--ema", type=float, default=0.0, help="decay of the policy's weight average that samples (0: the last weights)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")
@@ -164,7 +165,7 @@ def main() -> None:
     else:
         tr, guide, info = run_gfn(reward, args, args.seed)
         t0 = time.perf_counter()
-        samples = sample(tr.policy, args.samples, generator=torch.Generator(device=tr.device).manual_seed(123))
+        samples = sample(tr.sampler, args.samples, generator=torch.Generator(device=tr.device).manual_seed(123))
         info["sample_seconds"] = time.perf_counter() - t0
         out = {"method": "gfn", **info, **score(samples, reward, ref, truth)}
         if tr.env.allowed is not None:

@@ -83,12 +83,52 @@ def over_dispersed_starts(d: int, chains: int, seed: int) -> torch.Tensor:
     return out
 
 
+#: inverse temperatures of the order chains that place the starts: on ecoli70 (K = 4, k = 8) the untempered
+#: chains stalled 150 nats below the true order's score; with this ladder their best DAG passed the true graph's
+#: log R within 250 steps (/tmp probe, 2026-12-06; bench/RESULTS.md)
+ORDER_TEMPS = (1.0, 0.6, 0.36, 0.2, 0.12)
+
+
+def order_starts(reward: Reward, n: int, minutes: float, max_size: int, cand_k: int, seed: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """(n, d, d) bool start DAGs drawn from the cold chains of n order-MCMC replicas (gfn/order.py, tempered
+    over ORDER_TEMPS) after ``minutes`` of CPU time, on a table of parent sets of <= ``max_size`` inside the
+    ``cand_k`` screen; and what it took.
+
+    Why: at n = 1,000 (ecoli70) MC3 from empty or random graphs stayed 137 nats below the true graph after
+    40 CPU-minutes; orders move whole groups of edges at once. The order chains' DAG marginal is the
+    order-modular one, not the uniform-prior posterior, so they only place the starts: the reference is
+    still the MC3 chains' (exact target, every DAG reachable)."""
+    from theorycov.gfn.order import OrderChains
+    cpu0 = time.process_time()
+    cand = candidate_parents(reward, cand_k) if cand_k > 0 else None
+    oc = OrderChains(ParentSetTable(reward, max_size, cand), n * len(ORDER_TEMPS), seed=seed + 101, temperatures=ORDER_TEMPS)
+    t_table = time.process_time() - cpu0
+    steps = 0
+    while time.process_time() - cpu0 < minutes * 60:
+        oc.step()
+        oc.swap(steps % 2)
+        steps += 1
+    starts = oc.sample_dags()[oc.cold]
+    lr = reward.log_reward(starts)
+    return starts.cpu(), {"order_steps": steps, "order_cpu_seconds": time.process_time() - cpu0, "order_table_seconds": t_table,
+                          "order_sets_per_node": oc.table.P, "order_acceptance": oc.acceptance,
+                          "order_swap_acceptance": oc.swaps_accepted / max(oc.swaps_proposed, 1), "order_temperatures": list(ORDER_TEMPS),
+                          "order_start_mean_log_r": float(lr.mean()), "order_start_best_log_r": float(lr.max())}
+
+
 def run(reward: Reward, chains: int, minutes: float, seed: int, temps: tuple[float, ...], thin: int,
         burn_frac: float, keep: int, max_size: int = 0, rev_every: int = 0, gibbs_every: int = 0,
-        cand_k: int = 0) -> tuple[ChainRecorder, DAGChains, dict[str, float]]:
+        cand_k: int = 0, order: tuple[float, int, int] | None = None) -> tuple[ChainRecorder, DAGChains, dict[str, float]]:
+    """``order``: (CPU minutes, max parent-set size, candidate k) of the order-MCMC starts, counted apart from
+    ``minutes``; None: over-dispersed starts."""
     d = reward.d
     L = len(temps)
-    starts = over_dispersed_starts(d, chains // L, seed).repeat_interleave(L, dim=0)  # every replica's ladder shares its start
+    order_info: dict[str, float] = {}
+    if order is not None:
+        base, order_info = order_starts(reward, chains // L, *order, seed=seed)
+    else:
+        base = over_dispersed_starts(d, chains // L, seed)
+    starts = base.repeat_interleave(L, dim=0)  # every replica's ladder shares its start
     table = None
     t_table = time.perf_counter()
     if max_size > 0:  # parent-set moves (REV, Gibbs) on sets inside the candidates; MC3 moves stay unrestricted
@@ -121,7 +161,7 @@ def run(reward: Reward, chains: int, minutes: float, seed: int, temps: tuple[flo
     info = {"steps": step, "burn_steps": burn_steps or step, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
             "table_seconds": t_table, "table_sets_per_node": 0 if table is None else table.P,
             "acceptance": mc.acceptance, "swap_acceptance": mc.swaps_accepted / max(mc.swaps_proposed, 1),
-            "rev_acceptance": mc.rev_accepted / max(mc.rev_proposed, 1)}
+            "rev_acceptance": mc.rev_accepted / max(mc.rev_proposed, 1), **order_info}
     rec.reservoir = reservoir  # type: ignore[attr-defined]
     return rec, mc, info
 
@@ -146,6 +186,10 @@ def main() -> None:
     ap.add_argument("--rev-every", type=int, default=0, help="a REV move every k steps (gfn/parentsets.py)")
     ap.add_argument("--gibbs-every", type=int, default=0, help="a Gibbs parent-set move every k steps")
     ap.add_argument("--cand", type=int, default=0, help="candidate screen k of the table (0: all nodes)")
+    ap.add_argument("--order-minutes", type=float, default=0.0,
+                    help="CPU minutes of order MCMC placing the chains' starts (gfn/order.py; 0: empty and random starts)")
+    ap.add_argument("--order-max-size", type=int, default=3, help="parent-set size limit of the order chains' table")
+    ap.add_argument("--order-cand", type=int, default=8, help="candidate screen k of the order chains' table")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder written (default bench/results, which the benches read)")
     args = ap.parse_args()
@@ -156,7 +200,8 @@ def main() -> None:
         load_before = machine()
         reward, truth = problem(args.name, seed)
         rec, mc, info = run(reward, args.chains, args.minutes, seed, temps, args.thin, args.burn_frac, args.keep,
-                            args.max_size, args.rev_every, args.gibbs_every, args.cand)
+                            args.max_size, args.rev_every, args.gibbs_every, args.cand,
+                            (args.order_minutes, args.order_max_size, args.order_cand) if args.order_minutes > 0 else None)
         cold = np.ones(rec.C, bool)
         r = rec.rhat()
         marg = rec.marginals()

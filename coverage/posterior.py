@@ -259,14 +259,14 @@ def fit_posterior(
         trainer.train(max_seconds=max_seconds, callback=bar.tick)
     bar.close()
     t_train = time.perf_counter() - t0 - t_setup
-    draws = sample(trainer.policy, config.n_samples, generator=torch.Generator().manual_seed(config.trainer.seed + 1))
+    draws = sample(trainer.sampler, config.n_samples, generator=torch.Generator().manual_seed(config.trainer.seed + 1))
     uniq, counts = torch.unique(draws.flatten(1), dim=0, return_counts=True)
     uniq = uniq.reshape(-1, d, d)
     log_r = reward.log_reward(uniq)
     chunks = tqdm(range(0, uniq.shape[0], 512), desc=f"log P_T ({config.n_traj} backward trajectories a graph)", unit="x512 graphs",
                   disable=not config.progress or dags is not None)
     log_pt = torch.cat([
-        log_pt_backward(trainer.policy, uniq[i : i + 512], n_traj=config.n_traj, generator=torch.Generator().manual_seed(i))
+        log_pt_backward(trainer.sampler, uniq[i : i + 512], n_traj=config.n_traj, generator=torch.Generator().manual_seed(i))
         for i in chunks
     ])
     drawn = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
@@ -301,7 +301,7 @@ def fit_posterior(
             reward, ts, prior, drawn, dags=dags, first_hit=history.first_hit if history else None,
             coverage_curve=history.curve if history else (), domain=domain, config=config.audit,
             completions=objective.best if objective is not None else None,
-            log_pt_of=lambda g: log_pt_backward(trainer.policy, g, n_traj=32, generator=torch.Generator().manual_seed(7)),
+            log_pt_of=lambda g: log_pt_backward(trainer.sampler, g, n_traj=32, generator=torch.Generator().manual_seed(7)),
             harm=harm, prior_mass=prior_mass, allowed=allowed,
         )
     seconds = {"setup": t_setup, "train": t_train, "sample": t_sample, "audit": time.perf_counter() - t0 - t_setup - t_train - t_sample}

@@ -32,6 +32,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> None:
         "config": trainer.config.to_dict(),
         "policy": trainer.policy.state_dict(),
         "target": None if trainer.target is None else trainer.target.state_dict(),
+        "average": None if trainer.average is None else trainer.average.state_dict(),
         "log_z": trainer.log_z.detach().clone(),
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": trainer.scheduler.state_dict(),
@@ -68,6 +69,8 @@ def load_checkpoint(
     tr.policy.load_state_dict(ck["policy"])
     if tr.target is not None:
         tr.target.load_state_dict(ck["target"])
+    if tr.average is not None:
+        tr.average.load_state_dict(ck["average"])
     with torch.no_grad():
         tr.log_z.copy_(ck["log_z"])
     tr.optimizer.load_state_dict(ck["optimizer"])

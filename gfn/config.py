@@ -31,6 +31,7 @@ class TrainerConfig:
     huber_delta: float = 1.0  # Huber threshold of the db loss
     log_z_lr: float = 0.1  # Adam learning rate of log Z (tb only); log Z starts at log R(empty graph)
     target_update_every: int = 0  # 0: no target network; k > 0: target for the stop term of G', synced every k its
+    ema: float = 0.0  # decay of an exponential moving average of the policy's weights, used to sample (Trainer.sampler); 0: off
     grad_clip: float = 10.0  # max gradient norm (0 disables)
     max_parents: int | None = None  # in-degree cap of the environment
     candidates: int = 0  # k of the candidate-parent screen (gfn/candidates.py) restricting the edges; 0: every edge
@@ -49,6 +50,8 @@ class TrainerConfig:
             raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if not (0.0 <= self.eps_end <= 1.0 and 0.0 <= self.eps_start <= 1.0):
             raise ConfigError("exploration probabilities must lie in [0, 1]")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must lie in [0, 1), got {self.ema}")
         if self.candidates < 0:
             raise ConfigError(f"candidates must be >= 0, got {self.candidates}")
         if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:
