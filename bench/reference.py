@@ -83,37 +83,19 @@ def over_dispersed_starts(d: int, chains: int, seed: int) -> torch.Tensor:
     return out
 
 
-#: inverse temperatures of the order chains that place the starts: on ecoli70 (K = 4, k = 8) the untempered
-#: chains stalled 150 nats below the true order's score; with this ladder their best DAG passed the true graph's
-#: log R within 250 steps (/tmp probe, 2026-12-06; bench/RESULTS.md)
-ORDER_TEMPS = (1.0, 0.6, 0.36, 0.2, 0.12)
-
-
 def order_starts(reward: Reward, n: int, minutes: float, max_size: int, cand_k: int, seed: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """(n, d, d) bool start DAGs drawn from the cold chains of n order-MCMC replicas (gfn/order.py, tempered
-    over ORDER_TEMPS) after ``minutes`` of CPU time, on a table of parent sets of <= ``max_size`` inside the
-    ``cand_k`` screen; and what it took.
+    """(n, d, d) bool start DAGs from n tempered order-MCMC replicas (gfn.order.order_search) after ``minutes``
+    of CPU time, on a table of parent sets of <= ``max_size`` inside the ``cand_k`` screen; and what it took.
 
     Why: at n = 1,000 (ecoli70) MC3 from empty or random graphs stayed 137 nats below the true graph after
     40 CPU-minutes; orders move whole groups of edges at once. The order chains' DAG marginal is the
     order-modular one, not the uniform-prior posterior, so they only place the starts: the reference is
     still the MC3 chains' (exact target, every DAG reachable)."""
-    from theorycov.gfn.order import OrderChains
-    cpu0 = time.process_time()
+    from theorycov.gfn.order import order_search
     cand = candidate_parents(reward, cand_k) if cand_k > 0 else None
-    oc = OrderChains(ParentSetTable(reward, max_size, cand), n * len(ORDER_TEMPS), seed=seed + 101, temperatures=ORDER_TEMPS)
-    t_table = time.process_time() - cpu0
-    steps = 0
-    while time.process_time() - cpu0 < minutes * 60:
-        oc.step()
-        oc.swap(steps % 2)
-        steps += 1
-    starts = oc.sample_dags()[oc.cold]
+    starts, info = order_search(reward, n, minutes * 60, max_size, cand, seed=seed + 101)
     lr = reward.log_reward(starts)
-    return starts.cpu(), {"order_steps": steps, "order_cpu_seconds": time.process_time() - cpu0, "order_table_seconds": t_table,
-                          "order_sets_per_node": oc.table.P, "order_acceptance": oc.acceptance,
-                          "order_swap_acceptance": oc.swaps_accepted / max(oc.swaps_proposed, 1), "order_temperatures": list(ORDER_TEMPS),
-                          "order_start_mean_log_r": float(lr.mean()), "order_start_best_log_r": float(lr.max())}
+    return starts.cpu(), {**info, "order_start_mean_log_r": float(lr.mean()), "order_start_best_log_r": float(lr.max())}
 
 
 def run(reward: Reward, chains: int, minutes: float, seed: int, temps: tuple[float, ...], thin: int,

@@ -24,8 +24,14 @@ import torch
 from theorycov.gfn.device import rand, randint
 from theorycov.gfn.errors import ConfigError
 from theorycov.gfn.parentsets import ParentSetTable, _draw
+from theorycov.gfn.reward import Reward
 
-__all__ = ["OrderChains"]
+__all__ = ["ORDER_TEMPS", "OrderChains", "order_search"]
+
+#: default inverse temperatures of :func:`order_search`: on ecoli70 (n = 1,000, sets of <= 4 parents inside
+#: the k = 8 screen) untempered chains stalled 150 nats below the true order's score; over this ladder their
+#: best DAG passed the true graph's log R within 250 steps (bench/RESULTS.md, 2026-12-06)
+ORDER_TEMPS = (1.0, 0.6, 0.36, 0.2, 0.12)
 
 
 class OrderChains:
@@ -141,3 +147,23 @@ class OrderChains:
     def acceptance(self) -> float:
         return self.accepted / max(self.proposed, 1)
 
+
+
+def order_search(reward: Reward, n: int, cpu_seconds: float, max_size: int, allowed: torch.Tensor | None = None,
+                 seed: int = 0, temperatures: tuple[float, ...] = ORDER_TEMPS) -> tuple[torch.Tensor, dict[str, float]]:
+    """(n, d, d) bool DAGs, one from each of n tempered order-MCMC replicas run for ``cpu_seconds`` of this
+    process's CPU time (table building included), each drawn from its cold chain's final order; and a
+    summary (steps, acceptances, table size, CPU seconds). ``allowed``: candidate edges (d, d) of the table."""
+    import time
+
+    cpu0 = time.process_time()
+    oc = OrderChains(ParentSetTable(reward, max_size, allowed), n * len(temperatures), seed=seed, temperatures=temperatures)
+    steps = 0
+    while time.process_time() - cpu0 < cpu_seconds:
+        oc.step()
+        oc.swap(steps % 2)
+        steps += 1
+    dags = oc.sample_dags()[oc.cold]
+    return dags, {"order_steps": steps, "order_cpu_seconds": time.process_time() - cpu0, "order_sets_per_node": oc.table.P,
+                  "order_acceptance": oc.acceptance, "order_swap_acceptance": oc.swaps_accepted / max(oc.swaps_proposed, 1),
+                  "order_temperatures": list(temperatures)}

@@ -51,6 +51,10 @@ class GuideConfig:
     burn_in: int = 0  # MC3 steps taken before training starts (their wall time is the caller's)
     stop_after: int = 0  # iterations after which the guide falls silent (0: never), so the end of training is on-policy
     beyond: float = 0.0  # share of the injected transitions that leave a whole chain graph G by one random valid edge (G -> G + e)
+    # CPU seconds of tempered order MCMC (gfn/order.py) placing the chains' starts (0: empty graphs); its table
+    # holds sets of <= order_max_size parents inside the candidates (and the in-degree cap)
+    order_seconds: float = 0.0
+    order_max_size: int = 3
     seed: int = 0
     record: int = 100_000  # distinct cold-chain graphs recorded after burn-in (0: none); the first ones are kept
 
@@ -108,12 +112,29 @@ class MCMCGuide:
                  max_parents: int | None = None, start: torch.Tensor | None = None) -> None:
         self.reward, self.config, self.d = reward, config, reward.d
         self.allowed, self.max_parents = allowed, max_parents
+        self.order_info: dict[str, float] = {}
+        if start is None and config.order_seconds > 0:
+            start = self._order_starts()
         self.chains = DAGChains(reward, num_chains=config.chains, seed=config.seed, start=start, allowed=allowed,
                                 max_parents=max_parents, device=reward.device, temperatures=config.temperatures)
         self.evaluations = 0  # transitions injected (each one delta log R); the chains count their own
         self.visits = VisitRecord(self.d, config.record)
         for _ in range(config.burn_in):
             self._advance(record=False)
+
+    def _order_starts(self) -> torch.Tensor:
+        """(chains, d, d): one DAG per replica of the ladder from the order search, shared by its levels.
+
+        Why: at n = 1,000 (ecoli70) chains from the empty graph stall far below the posterior's mass (the
+        reference's MC3 sat 137 nats below the true graph after 40 CPU-minutes), and the guide's chains are
+        where the sampler learns its flows."""
+        from theorycov.gfn.order import order_search
+
+        c = self.config
+        L = len(c.temperatures)
+        size = c.order_max_size if self.max_parents is None else min(c.order_max_size, self.max_parents)
+        dags, self.order_info = order_search(self.reward, c.chains // L, c.order_seconds, size, self.allowed, seed=c.seed + 101)
+        return dags.repeat_interleave(L, dim=0)
 
     def _advance(self, record: bool = True) -> None:
         self.chains.step()

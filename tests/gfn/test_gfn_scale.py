@@ -116,6 +116,22 @@ def test_guide_beyond_transitions_leave_a_whole_chain_graph_by_one_valid_edge(re
     assert len(set(t.actions.tolist())) > 1  # the added edge is drawn, not fixed
 
 
+def test_guide_chains_start_from_the_order_search_inside_candidates_and_cap(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """order_seconds > 0: every replica's levels share one start DAG drawn from an order chain; the starts
+    respect the candidates and the in-degree cap, and score above the empty graph."""
+    reward, _ = reward8
+    allowed = candidate_parents(reward, 3)
+    cfg = GuideConfig(chains=6, temperatures=(1.0, 0.5), order_seconds=0.5, order_max_size=3, seed=2)
+    guide = MCMCGuide(reward, cfg, allowed=allowed, max_parents=2)
+    start = guide.chains.adj  # no step taken yet: the starts themselves
+    assert guide.order_info["order_steps"] > 0
+    assert bool(is_acyclic(start).all()) and not bool((start & ~allowed).any())
+    assert int(start.sum(1).max()) <= 2
+    assert torch.equal(start[0::2], start[1::2])  # the two levels of each replica
+    empty = reward.log_reward(torch.zeros(1, 8, 8, dtype=torch.bool))
+    assert bool((reward.log_reward(start) > empty).all())
+
+
 def test_trainer_with_candidates_guide_and_nll_resumes_exactly(reward8: tuple[Reward, torch.Tensor], tmp_path: Path) -> None:
     reward, _ = reward8
     cfg = TrainerConfig(seed=1, num_iterations=40, num_envs=4, batch_size=16, prefill=32, progress=False, log_every=10,
