@@ -35,7 +35,7 @@ from theorycov.gfn import (  # noqa: E402
     sample,
 )
 from theorycov.gfn.candidates import mass_outside  # noqa: E402
-from theorycov.gfn.mcmc import DAGChains  # noqa: E402
+from theorycov.gfn.mcmc import DAGChains, refine  # noqa: E402
 from theorycov.gfn.warmstart import GuideConfig, MCMCGuide  # noqa: E402
 
 
@@ -142,6 +142,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
                     help="what --minutes measures: this process's CPU time (comparable on a shared machine) or wall time")
     ap.add_argument("--ema", type=float, default=0.0, help="decay of the policy's weight average that samples (0: the last weights)")
+    ap.add_argument("--refine", type=int, default=0, help="also score the samples after this many MC3 steps each (gfn.mcmc.refine)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")
@@ -168,6 +169,11 @@ def main() -> None:
         samples = sample(tr.sampler, args.samples, generator=torch.Generator(device=tr.device).manual_seed(123))
         info["sample_seconds"] = time.perf_counter() - t0
         out = {"method": "gfn", **info, **score(samples, reward, ref, truth)}
+        if args.refine > 0:  # the same samples after a few MC3 steps each (gfn.mcmc.refine), scored beside them
+            t0, c0 = time.perf_counter(), time.process_time()
+            refined = refine(reward, samples, args.refine, seed=args.seed + 7, allowed=tr.env.allowed, max_parents=tr.config.max_parents)
+            out["refined"] = {"steps": args.refine, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                              **score(refined, reward, ref, truth)}
         if tr.env.allowed is not None:
             out.update(mass_outside(torch.as_tensor(ref["marginals"]), tr.env.allowed))
         out["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}

@@ -36,7 +36,7 @@ from theorycov.gfn.graphs import as_adjacency, is_acyclic, transitive_closure
 from theorycov.gfn.parentsets import ParentSetTable, gibbs_parents, reverse_edge
 from theorycov.gfn.reward import Reward
 
-__all__ = ["DAGChains", "move_masks", "neighbourhood_sizes"]
+__all__ = ["DAGChains", "move_masks", "neighbourhood_sizes", "refine"]
 
 
 def move_masks(
@@ -232,3 +232,23 @@ class DAGChains:
     @property
     def acceptance(self) -> float:
         return self.accepted / max(self.proposed, 1)
+
+
+@torch.no_grad()
+def refine(reward: Reward, graphs: torch.Tensor, steps: int, seed: int = 0, allowed: torch.Tensor | None = None,
+           max_parents: int | None = None, chunk: int = 4096) -> torch.Tensor:
+    """(n, d, d) bool: each graph of ``graphs`` (n, d, d) after ``steps`` MC3 steps at beta = 1, one chain per
+    graph (in chunks of ``chunk`` chains).
+
+    The MC3 kernel leaves the posterior invariant, so a sample from an approximation q moves toward the
+    posterior with every step (the total variation to it never grows): the amortized sampler proposes, a
+    short local search corrects, as in the refinement step of Local Search GFlowNets (Kim et al. 2023, §3),
+    here used when drawing rather than in training. Costs n * steps reward evaluations."""
+    out = []
+    for k, part in enumerate(graphs.split(chunk)):
+        chains = DAGChains(reward, num_chains=part.shape[0], seed=seed + k, start=part.to(reward.device),
+                           allowed=allowed, max_parents=max_parents, device=reward.device)
+        for _ in range(steps):
+            chains.step()
+        out.append(chains.adj)
+    return torch.cat(out) if out else graphs.clone()
