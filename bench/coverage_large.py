@@ -185,14 +185,14 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
 
     def on_log(t: Trainer) -> None:
         if snapshot_at is not None and "at_equal_evaluations" not in out and evals() >= snapshot_at:
-            q = cs.satisfies(sample(t.policy, n_eval, generator=g)).double().mean(0)
+            q = cs.satisfies(sample(t.sampler, n_eval, generator=g)).double().mean(0)
             out["at_equal_evaluations"] = {**_q_summary(q, p, ~refuted, n_eval), "evaluations": evals(), "iterations": t.iteration}
 
     log = CoverageTraining(tr, cs, obj, p_reference=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log)
     cpu0 = time.process_time()
     log.running_audit()  # as CoverageTraining.run does, with a CPU budget instead of wall time
     tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - (time.process_time() - cpu0))
-    q = cs.satisfies(sample(tr.policy, n_eval, generator=g)).double().mean(0)
+    q = cs.satisfies(sample(tr.sampler, n_eval, generator=g)).double().mean(0)
     out.update(_q_summary(q, p, ~refuted, n_eval), evaluations=evals(), iterations=tr.iteration,
                wall_seconds=round(tr.train_seconds, 1), cpu_seconds=round(tr.train_cpu_seconds, 1))
     return out
