@@ -38,6 +38,7 @@ from gfn_common import BENCH, machine, peak_rss_mb, report, table  # noqa: E402
 from gfn_converge import run_mc3, score  # noqa: E402
 
 from theorycov.gfn import PolicyConfig, Trainer, TrainerConfig, sample  # noqa: E402
+from theorycov.gfn.candidates import mass_outside  # noqa: E402
 from theorycov.gfn.warmstart import GuideConfig, MCMCGuide  # noqa: E402
 
 #: per problem: trainer settings (``trainer_config_for``) and the MCMC guide's (gfn.warmstart.GuideConfig)
@@ -54,7 +55,7 @@ SETTINGS: dict[str, dict[str, object]] = {
     "ecoli70": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
                 "candidates": 8, "nll": 1.0, "nll_decay": 0.5, "horizon": 4000, "ema": 0.9995,
                 # order_seconds: the guide's chains start from a tempered order search (gfn/order.py) instead of the empty
-                # graph, where at n = 1,000 MC3 stalled 137 nats below the true graph (bench/RESULTS.md 2026-12-06)
+                # graph, from which at n = 1,000 MC3 chains disagreed for long (edge R-hat 4.55 after 40 CPU-min; bench/RESULTS.md 2026-12-06)
                 "guide": {"chains": 20, "temperatures": (1.0, 0.9, 0.8, 0.7, 0.6), "steps": 5, "per_iteration": 32, "burn_in": 2000,
                           "order_seconds": 60.0, "order_max_size": 4}},
     "arth150": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
@@ -114,6 +115,8 @@ def quality(name: str, seeds: list[int], minutes: float, clock: str, n_samples: 
         if tr.average is not None:  # the last weights' samples beside the averaged ones, from the same run
             raw = score(sample(tr.policy, n_samples, generator=torch.Generator().manual_seed(123)), reward, ref, truth)
             g.update(last_weights_pearson=raw["pearson"], last_weights_logr_gap=raw["logr_gap"])
+        if tr.env.allowed is not None:  # what the candidate screen cannot represent, by the reference's marginals
+            g.update(mass_outside(torch.as_tensor(ref["marginals"]), tr.env.allowed))
         rows.append({"problem": name, "seed": seed, "method": "gfn", **info, "samples_s": round(t_s, 1), **g, "load": f"{load0} -> {_load()}"})
         print(rows[-1], flush=True)
         load0 = _load()

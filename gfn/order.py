@@ -1,11 +1,14 @@
 """Order MCMC (Friedman & Koller 2003) over a table of parent sets, batched over chains.
 
-Why: at n = 1,000 the single-edge MC3 chains of bench/reference.py stay far below the posterior's mass
-on ecoli70 (46 nodes): after 40 CPU-minutes of 30 chains their mean log R was 137 nats below the true
-graph's and the chains disagreed on edges (split R-hat 4.55, bench/results/ref_ecoli70.json history).
-Single-edge moves must cross graphs that lose a parent before they can reorient a group of edges; in
-the space of node orders a whole group moves with one transposition, and an order's score sums over all
-DAGs consistent with it, so its landscape is far smoother (Friedman & Koller 2003, §3).
+Why: at n = 1,000 the single-edge MC3 chains of bench/reference.py disagreed on ecoli70 (46 nodes): after
+40 CPU-minutes of 30 chains from empty and random graphs, split R-hat of the edge indicators was 4.55
+(bench/results/ref_ecoli70.json history). Single-edge moves must cross graphs that lose a parent before they
+can reorient a group of edges; in the space of node orders a whole group moves with one transposition, and an
+order's score sums over all DAGs consistent with it, so its landscape is far smoother (Friedman & Koller
+2003, §3). Started from this search's DAGs (and over a closer temperature ladder) the same 40 minutes gave
+R-hat 1.058. Note what the search is not for: the chains' mean log R there stays ~135 nats below the true
+graph's, and the starts (within 12 nats of it) fall to that level, since under the uniform DAG prior the
+posterior's mass lies in denser graphs (126 expected edges against the network's 70).
 
 The target: P(order) ∝ prod_j sum_{S ⊆ pred(j), S in table(j)} exp(score(j, S)) (the table of
 gfn.parentsets: sets of at most ``max_size`` parents inside the candidates, local score plus the prior's
@@ -29,7 +32,7 @@ from theorycov.gfn.reward import Reward
 __all__ = ["ORDER_TEMPS", "OrderChains", "order_search"]
 
 #: default inverse temperatures of :func:`order_search`: on ecoli70 (n = 1,000, sets of <= 4 parents inside
-#: the k = 8 screen) untempered chains stalled 150 nats below the true order's score; over this ladder their
+#: the k = 8 screen) untempered chains stayed 150 nats below the true order's score; over this ladder their
 #: best DAG passed the true graph's log R within 250 steps (bench/RESULTS.md, 2026-12-06)
 ORDER_TEMPS = (1.0, 0.6, 0.36, 0.2, 0.12)
 
