@@ -1,7 +1,7 @@
 """Converged reference posteriors for the scale benchmark (issue 16): long multi-chain structure MCMC.
 
     .venv/bin/python bench/reference.py d20 --seeds 0 1 2 3 4 --minutes 8 --chains 32 --temps 1,0.8,0.64,0.5 --thin 10   # ER2, d = 20, n = 100
-    .venv/bin/python bench/reference.py ecoli70 --minutes 40 --temps 1,0.8,0.6     # 46 nodes, n = 1,000
+    .venv/bin/python bench/reference.py ecoli70 --minutes 30 --chains 30 --temps 1,0.95,0.9 --thin 20 --order-minutes 8 --order-max-size 4 --order-cand 8   # 46 nodes, n = 1,000
     .venv/bin/python bench/reference.py arth150 --minutes 40
 
 The problems (``problem``): d20 = the ER2 graph of bench/gfn_d20.py (n = 100, columns standardized), seeds
@@ -88,9 +88,9 @@ def order_starts(reward: Reward, n: int, minutes: float, max_size: int, cand_k: 
     of CPU time, on a table of parent sets of <= ``max_size`` inside the ``cand_k`` screen; and what it took.
 
     Why: at n = 1,000 (ecoli70) MC3 from empty or random graphs disagreed after 40 CPU-minutes (edge R-hat
-    4.55); orders move whole groups of edges at once (from these starts, with the ladder 1, 0.95, 0.9: 1.058). The order chains' DAG marginal is the
-    order-modular one, not the uniform-prior posterior, so they only place the starts: the reference is
-    still the MC3 chains' (exact target, every DAG reachable)."""
+    4.55); orders move whole groups of edges at once (from these starts, with the ladder 1, 0.95, 0.9:
+    1.058). The order chains' DAG marginal is the order-modular one, not the uniform-prior posterior, so
+    they only place the starts: the reference is still the MC3 chains' (exact target, every DAG reachable)."""
     from theorycov.gfn.order import order_search
     cand = candidate_parents(reward, cand_k) if cand_k > 0 else None
     starts, info = order_search(reward, n, minutes * 60, max_size, cand, seed=seed + 101)
