@@ -22,6 +22,8 @@ Shapes: C chains over d nodes; ``order`` (C, d) int64, order[c, k] = the node at
 """
 from __future__ import annotations
 
+import time
+
 import torch
 
 from theorycov.gfn.device import rand, randint
@@ -151,14 +153,11 @@ class OrderChains:
         return self.accepted / max(self.proposed, 1)
 
 
-
 def order_search(reward: Reward, n: int, cpu_seconds: float, max_size: int, allowed: torch.Tensor | None = None,
                  seed: int = 0, temperatures: tuple[float, ...] = ORDER_TEMPS) -> tuple[torch.Tensor, dict[str, float]]:
     """(n, d, d) bool DAGs, one from each of n tempered order-MCMC replicas run for ``cpu_seconds`` of this
     process's CPU time (table building included), each drawn from its cold chain's final order; and a
     summary (steps, acceptances, table size, CPU seconds). ``allowed``: candidate edges (d, d) of the table."""
-    import time
-
     cpu0 = time.process_time()
     oc = OrderChains(ParentSetTable(reward, max_size, allowed), n * len(temperatures), seed=seed, temperatures=temperatures)
     steps = 0

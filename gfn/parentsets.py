@@ -44,13 +44,18 @@ class ParentSetTable:
     sets: (d, P, d) bool; score: (d, P) float64 (local score + per-edge prior, -inf on padding).
     """
 
-    def __init__(self, reward: Reward, max_size: int, candidates: torch.Tensor | None = None, chunk: int = 20_000) -> None:
+    def __init__(self, reward: Reward, max_size: int, candidates: torch.Tensor | None = None, chunk: int = 20_000,
+                 max_sets: int = 2_000_000) -> None:
         per_edge = getattr(reward.prior, "per_edge", None)
         if not reward.prior.decomposable or per_edge is None:
             raise ConfigError("parent-set moves need a prior with a constant per-edge term (uniform, edge-count, ER)")
         d, dev = reward.d, reward.device
         cand = torch.ones(d, d, dtype=torch.bool) if candidates is None else candidates.cpu().clone()
         cand.fill_diagonal_(False)
+        sizes = [sum(math.comb(int(cand[:, j].sum()), k) for k in range(max_size + 1)) for j in range(d)]
+        if d * max(sizes) > max_sets:  # the (d, P, d) table would not fit: say so before building it
+            raise ConfigError(f"a parent-set table of sets of <= {max_size} parents has {max(sizes):,} sets for one node "
+                              f"({d * max(sizes):,} rows padded, limit {max_sets:,}): lower max_size or screen the candidates")
         lists = []
         for j in range(d):
             pool = cand[:, j].nonzero().flatten().tolist()

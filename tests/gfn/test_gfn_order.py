@@ -124,3 +124,12 @@ def test_a_ladder_must_start_at_one_and_divide_the_chains() -> None:
         OrderChains(table, num_chains=5, temperatures=(1.0, 0.5))
     with pytest.raises(ConfigError, match="first is 1.0"):
         OrderChains(table, num_chains=4, temperatures=(0.5, 1.0))
+
+
+def test_a_table_too_large_is_refused_before_it_is_built() -> None:
+    """All sets of <= 10 parents over 11 nodes: 1,024 a node, 11,264 rows; a limit of 10,000 refuses with the fix."""
+    from theorycov.gfn import ConfigError
+    reward = _reward(11, seed=0, n=30)
+    with pytest.raises(ConfigError, match="1,024 sets for one node .* lower max_size or screen the candidates"):
+        ParentSetTable(reward, 10, max_sets=10_000)
+    assert ParentSetTable(reward, 1, max_sets=10_000).P == 11
