@@ -234,6 +234,25 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
     return out
 
 
+def _kept(problems: list[str]) -> dict[str, object]:
+    """The recorded figures of the problems this run leaves alone (a run of ecoli70 keeps d20's, and the
+    reverse), each under its own date and command: ``runs_<problem>`` and its ``coverage_<problem>_*`` keys."""
+    import json
+    path = Path(__file__).resolve().parent / "results" / "gfn_coverage_large.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    kept: dict[str, object] = {}
+    for name in {r["problem"] for r in old.get("runs", [])} | {k.split("_")[1] for k in old if k.startswith("coverage_")}:
+        if name in problems:
+            continue
+        kept.update({k: v for k, v in old.items() if k.startswith(f"coverage_{name}_")})
+        kept[f"runs_{name}"] = [r for r in old.get("runs", []) if r["problem"] == name] or old.get(f"runs_{name}", [])
+        kept[f"recorded_{name}"] = {k: old[k] for k in ("date", "command", "machine") if k in old}
+        kept[f"recorded_{name}"] = old.get(f"recorded_{name}", kept[f"recorded_{name}"])
+    return kept
+
+
 def main() -> None:
     import argparse
     import json
@@ -264,6 +283,7 @@ def main() -> None:
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
             (Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json").write_text(json.dumps(runs, default=float))
     rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0, "skipped_no_reference": skipped}
+    figures.update(_kept(args.problems))
     for name in args.problems:
         rs = [r for r in runs if r["problem"] == name]
         if not rs:

@@ -127,13 +127,21 @@ class MCMCGuide:
 
         Why: at n = 1,000 (ecoli70) chains from the empty graph disagreed for a long time (the reference's
         MC3: edge R-hat 4.55 after 40 CPU-minutes; 1.058 from these starts), and the guide's chains are where
-        the sampler learns its flows."""
+        the sampler learns its flows.
+
+        Order scores need a modular prior (gfn.parentsets); under any other (the coverage objective's floor
+        prior) the search runs on the likelihood with a uniform prior. The starts only place the chains: their
+        moves target the full reward from the first step, so its posterior is what they sample."""
         from theorycov.gfn.order import order_search
+        from theorycov.gfn.reward import Reward
 
         c = self.config
+        reward = self.reward
+        if not reward.prior.decomposable or getattr(reward.prior, "per_edge", None) is None:
+            reward = Reward(reward.score)
         L = len(c.temperatures)
         size = c.order_max_size if self.max_parents is None else min(c.order_max_size, self.max_parents)
-        dags, self.order_info = order_search(self.reward, c.chains // L, c.order_seconds, size, self.allowed, seed=c.seed + 101)
+        dags, self.order_info = order_search(reward, c.chains // L, c.order_seconds, size, self.allowed, seed=c.seed + 101)
         return dags.repeat_interleave(L, dim=0)
 
     def _advance(self, record: bool = True) -> None:

@@ -132,6 +132,23 @@ def test_guide_chains_start_from_the_order_search_inside_candidates_and_cap(rewa
     assert bool((reward.log_reward(start) > empty).all())
 
 
+def test_guide_order_starts_under_a_non_modular_prior_search_the_likelihood(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """A prior without a per-edge term (the coverage objective's floor prior is one) cannot score orders: the
+    starts come from the likelihood's order search, and the chains then score the full reward."""
+    from theorycov.gfn.scores.priors import GraphPrior
+
+    class NotModular(GraphPrior):  # a whole-graph prior: log P(G) = -0.5 * (edges)^2 / d
+        def log_prob(self, adj: torch.Tensor) -> torch.Tensor:
+            return -0.5 * adj.flatten(1).sum(1).double() ** 2 / adj.shape[-1]
+
+    base, _ = reward8
+    reward = Reward(base.score, NotModular())
+    guide = MCMCGuide(reward, GuideConfig(chains=4, temperatures=(1.0,), order_seconds=0.3, order_max_size=2, seed=3))
+    start = guide.chains.adj
+    assert guide.order_info["order_steps"] > 0 and bool(is_acyclic(start).all()) and int(start.sum()) > 0
+    assert torch.allclose(guide.chains.log_r, reward.log_reward(start))  # the chains' scores: the full reward
+
+
 def test_trainer_with_candidates_guide_and_nll_resumes_exactly(reward8: tuple[Reward, torch.Tensor], tmp_path: Path) -> None:
     reward, _ = reward8
     cfg = TrainerConfig(seed=1, num_iterations=40, num_envs=4, batch_size=16, prefill=32, progress=False, log_every=10,
