@@ -264,13 +264,19 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of each sampler")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--from-partial", action="store_true",
+                    help="report the seeds a stopped run finished (results/gfn_coverage_large.partial.json) instead of running")
     args = ap.parse_args()
     torch.set_num_threads(1)
     load0 = machine()
     runs = []
     import reference
     skipped = []
-    for name in args.problems:
+    partial = Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json"
+    if args.from_partial:  # the seeds are what the stopped run finished, whatever --seeds says
+        runs = [r for r in json.loads(partial.read_text()) if r["problem"] in args.problems]
+        args.seeds = sorted({int(r["seed"]) for r in runs})
+    for name in args.problems if not args.from_partial else []:
         for seed in args.seeds:
             data_seed = seed if name == "d20" else 0
             if not (reference.RESULTS / reference.tag(name, data_seed)).with_suffix(".npz").exists():
@@ -281,7 +287,7 @@ def main() -> None:
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
-            (Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json").write_text(json.dumps(runs, default=float))
+            partial.write_text(json.dumps(runs, default=float))
     rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0, "skipped_no_reference": skipped}
     figures.update(_kept(args.problems))
     for name in args.problems:

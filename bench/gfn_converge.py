@@ -77,6 +77,7 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
         gcfg = GuideConfig(chains=args.guide_chains, steps=args.guide_steps, per_iteration=args.guide_per_it,
                            restart_share=args.guide_restart, beyond=args.guide_beyond, burn_in=args.guide_burn, stop_after=args.guide_stop, seed=seed + 17,
                            order_seconds=args.guide_order_seconds, order_max_size=args.guide_order_max_size,
+                           reservoir=args.guide_reservoir,
                            temperatures=tuple(float(x) for x in args.guide_temps.split(",")))
         guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, max_parents=cfg.max_parents)
         tr.extra_transitions = guide
@@ -145,8 +146,9 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--guide-beyond", type=float, default=0.0, help="share of injected transitions G -> G + e from whole chain graphs")
     ap.add_argument("--guide-order-seconds", type=float, default=0.0, help="CPU seconds of order search placing the guide's starts")
     ap.add_argument("--guide-order-max-size", type=int, default=3)
+    ap.add_argument("--guide-reservoir", type=int, default=0, help="demonstrations from a reservoir of this many cold-chain states (0: current states)")
     ap.add_argument("--nll", type=float, default=0.0, help="warm-start likelihood weight of the guide's demonstrations")
-    ap.add_argument("--nll-decay", type=float, default=0.5, help="share of the horizon over which that weight fades to 0")
+    ap.add_argument("--nll-decay", type=float, default=0.5, help="share of the horizon over which that weight fades to 0 (0: constant)")
     ap.add_argument("--guide-temps", default="1", help="the guide chains' temperature ladder")
     ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
                     help="what --minutes measures: this process's CPU time (comparable on a shared machine) or wall time")

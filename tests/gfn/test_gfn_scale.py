@@ -234,3 +234,46 @@ def test_guide_records_the_cold_chains_visits_after_burn_in(reward8: tuple[Rewar
     small.add(last, reward.log_reward(last))
     small.add(last, reward.log_reward(last))
     assert len(small) == 1 and small.visits == 2 * last.shape[0] and small.dropped == 2 * (last.shape[0] - int((last == last[0]).flatten(1).all(1).sum()))
+
+
+def test_reservoir_keeps_a_uniform_sample_of_the_stream() -> None:
+    """Algorithm R: after a stream of 200 graphs into 20 places, every graph is held with probability 0.1,
+    early or late (over 300 seeds, binomial sd 0.017 per position)."""
+    from theorycov.gfn.warmstart import Reservoir
+
+    stream = torch.zeros(200, 8, 8, dtype=torch.bool)
+    for k in range(200):  # graph k encodes k in its first row and a second
+        stream[k, 0] = torch.tensor([(k >> b) & 1 for b in range(8)], dtype=torch.bool)
+    held = torch.zeros(200)
+    for seed in range(300):
+        r = Reservoir(20, 8, seed=seed)
+        r.add(stream[:70])
+        r.add(stream[70:])
+        assert len(r) == 20 and r.seen == 200
+        codes = (r.graphs()[:, 0].long() << torch.arange(8)).sum(1)
+        assert len(set(codes.tolist())) == 20  # a sample without repeats
+        held[codes] += 1
+    share = held / 300
+    assert abs(float(share[:100].mean()) - 0.1) < 0.01 and abs(float(share[100:].mean()) - 0.1) < 0.01
+    assert float(share.max()) < 0.2
+
+
+def test_guide_demonstrations_come_from_the_reservoir_of_past_cold_states(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """reservoir > 0: the demonstrations are prefixes of graphs the cold chains held after burn-in (not only of
+    their current graphs), with the stop action exactly where the prefix is a whole held graph."""
+    reward, _ = reward8
+    guide = MCMCGuide(reward, GuideConfig(chains=2, steps=3, per_iteration=256, burn_in=20, reservoir=50, seed=4))
+    assert len(guide.reservoir) == 0  # burn-in is not recorded
+    gen = torch.Generator().manual_seed(0)
+    for it in range(40):
+        guide(it, gen)
+    held = guide.reservoir.graphs()
+    assert len(guide.reservoir) == 50 and guide.reservoir.seen == 40 * 3 * 2
+    prefix, action = guide.demonstrations(40, gen)
+    inside = (prefix.flatten(1)[:, None, :] & ~held.flatten(1)[None]).any(-1).logical_not()  # prefix <= held graph
+    assert bool(inside.any(1).all())
+    stop = action == 64
+    whole = (prefix.flatten(1)[:, None, :] == held.flatten(1)[None]).all(-1).any(1)
+    assert bool(whole[stop].all()) and bool(stop.any())
+    current = (prefix.flatten(1)[:, None, :] == guide.cold_graphs().flatten(1)[None]).all(-1).any(1)
+    assert bool((stop & ~current).any())  # whole graphs from the chains' past, not only their present
