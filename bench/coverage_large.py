@@ -170,8 +170,12 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     from theorycov.gfn import Trainer
     from theorycov.gfn.warmstart import GuideConfig, MCMCGuide, combine_starts, combine_transitions
     from gfn_scale import trainer_config_for  # the scale benchmark's settings
+    from theorycov.gfn.candidates import candidate_parents
     cfg = trainer_config_for(settings, seed)
-    tr = Trainer(cfg, reward)
+    # the screen keeps every theory's required edges (ConstraintSet.required_edges): without them a planted theory
+    # whose edge the k-screen drops has q = 0 by construction (seen at ecoli70, k = 8); both GFlowNets get it
+    allowed = None if cfg.candidates <= 0 else candidate_parents(reward, cfg.candidates) | cs.required_edges().to(reward.device)
+    tr = Trainer(cfg, reward, allowed=allowed)
     guide = MCMCGuide(reward, GuideConfig(**settings["guide"], seed=seed + 17), allowed=tr.env.allowed)  # type: ignore[arg-type]
     obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1)) if coverage else None
     tr.extra_transitions = combine_transitions(obj, guide)  # type: ignore[assignment]

@@ -102,6 +102,15 @@ class ConstraintSet:
         if bool((req_e & forb_e).any() | (closure & forb_p).any() | (req_e & forb_p).any()):
             raise HypothesisError(f"hypothesis {row} ({name!r}) both requires and forbids the same edge or path")
 
+    def required_edges(self) -> torch.Tensor:
+        """(d, d) bool: the edges a candidate screen (gfn/candidates.py) must keep so that every theory has a
+        graph inside it: each required edge and, for a required path i ~> j, the direct edge i -> j (a path that
+        needs no other edge). A screen that dropped them would give a human theory zero mass by construction.
+        (A theory that requires i ~> j and forbids i -> j still needs its intermediate edges inside the screen.)"""
+        d = len(self.variables)
+        c = self._c
+        return ((c.req_edge + c.req_path).sum(0) > 0).reshape(d, d)
+
     def satisfies(self, adj: torch.Tensor) -> torch.Tensor:
         """G |= h for every graph and hypothesis.
 

@@ -102,3 +102,16 @@ def test_satisfies_after_each_edge_matches_adding_the_edge() -> None:
                 g = dags.clone()
                 g[:, i, j] = True
                 assert torch.equal(after[:, i, j], cs.satisfies(g)), (i, j)
+
+
+def test_required_edges_keep_every_theory_representable_inside_a_screen() -> None:
+    """The union of the theories' required edges and required paths' direct edges; forbidden ones add nothing.
+    Every theory without a forbidden part has a DAG that uses only those edges and satisfies it."""
+    hyps = [Hypothesis(constraints=(Constraint("A", "B"), Constraint("C", "D", forbidden=True))),
+            Hypothesis(constraints=(Constraint("B", "E", path=True),)),
+            Hypothesis(constraints=(Constraint("F", "A", path=True, forbidden=True),))]
+    cs = ConstraintSet(hyps, VARS)
+    req = cs.required_edges()
+    assert req.dtype == torch.bool and req.shape == (6, 6)
+    assert {tuple(e) for e in req.nonzero().tolist()} == {(0, 1), (1, 4)}
+    assert bool(cs.satisfies(req[None])[0, :2].all())  # the screen's own edges satisfy both positive theories
