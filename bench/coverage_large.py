@@ -270,13 +270,15 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--from-partial", action="store_true",
                     help="report the seeds a stopped run finished (results/gfn_coverage_large.partial.json) instead of running")
+    ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
+                    help="where each finished seed is kept (a second process on other seeds names its own; concatenate to report)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     load0 = machine()
     runs = []
     import reference
     skipped = []
-    partial = Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json"
+    partial = args.partial
     if args.from_partial:  # the seeds are what the stopped run finished, whatever --seeds says
         runs = [r for r in json.loads(partial.read_text()) if r["problem"] in args.problems]
         args.seeds = sorted({int(r["seed"]) for r in runs})
@@ -292,7 +294,7 @@ def main() -> None:
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
             partial.write_text(json.dumps(runs, default=float))
-    rows, figures = [], {"runs": runs, "config": vars(args), "machine_at_start": load0, "skipped_no_reference": skipped}
+    rows, figures = [], {"runs": runs, "config": {**vars(args), "partial": str(args.partial)}, "machine_at_start": load0, "skipped_no_reference": skipped}
     figures.update(_kept(args.problems))
     for name in args.problems:
         rs = [r for r in runs if r["problem"] == name]
