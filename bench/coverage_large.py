@@ -252,8 +252,7 @@ def _kept(problems: list[str]) -> dict[str, object]:
             continue
         kept.update({k: v for k, v in old.items() if k.startswith(f"coverage_{name}_")})
         kept[f"runs_{name}"] = [r for r in old.get("runs", []) if r["problem"] == name] or old.get(f"runs_{name}", [])
-        kept[f"recorded_{name}"] = {k: old[k] for k in ("date", "command", "machine") if k in old}
-        kept[f"recorded_{name}"] = old.get(f"recorded_{name}", kept[f"recorded_{name}"])
+        kept[f"recorded_{name}"] = old.get(f"recorded_{name}") or {k: old[k] for k in ("date", "command", "machine") if k in old}
     return kept
 
 
@@ -269,7 +268,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of each sampler")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--from-partial", action="store_true",
-                    help="report the seeds a stopped run finished (results/gfn_coverage_large.partial.json) instead of running")
+                    help="report the seeds a stopped run finished (the --partial file) instead of running")
     ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
                     help="where each finished seed is kept (a second process on other seeds names its own; concatenate to report)")
     args = ap.parse_args()

@@ -35,7 +35,12 @@ from theorycov.gfn.reward import Reward
 if TYPE_CHECKING:
     from theorycov.gfn.mcmc import DAGChains
 
-__all__ = ["ParentSetTable", "gibbs_parents", "reverse_edge"]
+__all__ = ["ParentSetTable", "orders_scorable", "gibbs_parents", "reverse_edge"]
+
+
+def orders_scorable(reward: Reward) -> bool:
+    """Whether the reward's prior has the constant per-edge term that parent-set tables (and order scores) need."""
+    return bool(reward.prior.decomposable) and getattr(reward.prior, "per_edge", None) is not None
 
 
 class ParentSetTable:
@@ -47,7 +52,7 @@ class ParentSetTable:
     def __init__(self, reward: Reward, max_size: int, candidates: torch.Tensor | None = None, chunk: int = 20_000,
                  max_sets: int = 2_000_000) -> None:
         per_edge = getattr(reward.prior, "per_edge", None)
-        if not reward.prior.decomposable or per_edge is None:
+        if not orders_scorable(reward):
             raise ConfigError("parent-set moves need a prior with a constant per-edge term (uniform, edge-count, ER)")
         d, dev = reward.d, reward.device
         cand = torch.ones(d, d, dtype=torch.bool) if candidates is None else candidates.cpu().clone()

@@ -9,7 +9,7 @@ optimal policy, and the modified detailed balance loss (local, valid for transit
 distribution) learns the flow there from exact reward ratios; a region the chains over- or under-visit
 still gets the mass R gives it. The chains' visit frequencies become a target only through the optional
 likelihood of their demonstrations (``demonstrations``; with ``reservoir`` > 0 it distils the chains' history,
-which at ecoli70 lifted the edge-marginal agreement from 0.59-0.68 to 0.90 and at d = 20 traded the samples'
+which at ecoli70 lifted the edge-marginal agreement from 0.59-0.68 to 0.88-0.90 and at d = 20 traded the samples'
 log R for it: bench/RESULTS.md 2026-12-06).
 
 Two hooks, both optional, are given to ``gfn.Trainer``:
@@ -174,12 +174,10 @@ class MCMCGuide:
         prior) the search runs on the likelihood with a uniform prior. The starts only place the chains: their
         moves target the full reward from the first step, so its posterior is what they sample."""
         from theorycov.gfn.order import order_search
-        from theorycov.gfn.reward import Reward
+        from theorycov.gfn.parentsets import orders_scorable
 
         c = self.config
-        reward = self.reward
-        if not reward.prior.decomposable or getattr(reward.prior, "per_edge", None) is None:
-            reward = Reward(reward.score)
+        reward = self.reward if orders_scorable(self.reward) else Reward(self.reward.score)
         L = len(c.temperatures)
         size = c.order_max_size if self.max_parents is None else min(c.order_max_size, self.max_parents)
         dags, self.order_info = order_search(reward, c.chains // L, c.order_seconds, size, self.allowed, seed=c.seed + 101)
