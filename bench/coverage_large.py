@@ -176,8 +176,12 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     # whose edge the k-screen drops has q = 0 by construction (seen at ecoli70, k = 8); both GFlowNets get it
     allowed = None if cfg.candidates <= 0 else candidate_parents(reward, cfg.candidates) | cs.required_edges().to(reward.device)
     tr = Trainer(cfg, reward, allowed=allowed)
-    guide = MCMCGuide(reward, GuideConfig(**settings["guide"], seed=seed + 17), allowed=tr.env.allowed)  # type: ignore[arg-type]
-    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1)) if coverage else None
+    # the objective's completions stay inside the screen, as the fit's do (coverage/posterior.py)
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1), allowed=tr.env.allowed) if coverage else None
+    gcfg = GuideConfig(**settings["guide"], seed=seed + 17)  # type: ignore[arg-type]
+    # the coverage GFlowNet's guide chains start at the theories' best completions (CoverageConfig.guide_starts)
+    pool = obj.best_completions(tr.env.allowed) if obj is not None and obj.config.guide_starts else None
+    guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, start_pool=pool)
     tr.extra_transitions = combine_transitions(obj, guide)  # type: ignore[assignment]
     tr.start_states = combine_starts(None if obj is None else obj.start_states, guide.start_states)  # type: ignore[assignment]
     if cfg.nll_weight > 0:

@@ -235,10 +235,13 @@ def fit_posterior(
     if d >= config.scale_from:
         theory_pairs = None if cs is None else torch.stack([cs.required_pairs(h) for h in range(len(cs))]).any(0)
         allowed = candidate_parents(reward, config.candidates, extra=theory_pairs) if config.candidates > 0 else None
-        guide = MCMCGuide(reward, dataclasses.replace(config.guide, seed=config.guide.seed + config.trainer.seed), allowed=allowed,
-                          max_parents=config.trainer.max_parents)
-        logger.info("d = %d: %s candidate edges, MC3 guide of %d chains", d, "all" if allowed is None else int(allowed.sum()), config.guide.chains)
     objective = CoverageObjective(reward, cs, config.coverage, allowed=allowed) if (cs is not None and config.use_coverage) else None
+    if d >= config.scale_from:
+        pool = objective.best_completions(allowed, config.trainer.max_parents) if objective is not None and config.coverage.guide_starts else None
+        guide = MCMCGuide(reward, dataclasses.replace(config.guide, seed=config.guide.seed + config.trainer.seed), allowed=allowed,
+                          max_parents=config.trainer.max_parents, start_pool=pool)
+        logger.info("d = %d: %s candidate edges, MC3 guide of %d chains%s", d, "all" if allowed is None else int(allowed.sum()),
+                    config.guide.chains, "" if pool is None else f", started at the best of {pool.shape[0]} theory completions")
     trainer = Trainer(config.trainer, reward, extra_transitions=objective if guide is None else combine_transitions(objective, guide), run_dir=run_dir,
                       start_states=(None if objective is None else objective.start_states) if guide is None else
                       combine_starts(None if objective is None else objective.start_states, guide.start_states), allowed=allowed)

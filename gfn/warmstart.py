@@ -39,7 +39,7 @@ from theorycov.gfn.mcmc import DAGChains, move_masks
 from theorycov.gfn.replay import Transitions
 from theorycov.gfn.reward import Reward
 
-__all__ = ["GuideConfig", "MCMCGuide", "Reservoir", "VisitRecord", "combine_transitions", "combine_starts"]
+__all__ = ["GuideConfig", "MCMCGuide", "Reservoir", "VisitRecord", "combine_starts", "combine_transitions", "ranked_starts"]
 
 
 @dataclass(frozen=True)
@@ -145,15 +145,24 @@ class MCMCGuide:
 
     Args:
         reward: the trainer's reward; allowed: the environment's candidate edges (the chains stay inside);
-        max_parents: the environment's in-degree cap; start: optional (C, d, d) start graphs of the chains.
+        max_parents: the environment's in-degree cap; start: optional (C, d, d) start graphs of the chains;
+        start_pool: optional (K, d, d) graphs known to be good (e.g. the human theories' best completions,
+        ``CoverageObjective.best_completions``): with the order search's DAGs when ``order_seconds`` > 0, the
+        replicas start at the best of them by R (``ranked_starts``).
     """
 
     def __init__(self, reward: Reward, config: GuideConfig = GuideConfig(), allowed: torch.Tensor | None = None,
-                 max_parents: int | None = None, start: torch.Tensor | None = None) -> None:
+                 max_parents: int | None = None, start: torch.Tensor | None = None,
+                 start_pool: torch.Tensor | None = None) -> None:
         self.reward, self.config, self.d = reward, config, reward.d
         self.allowed, self.max_parents = allowed, max_parents
         self.order_info: dict[str, float] = {}
-        if start is None and config.order_seconds > 0:
+        if start is None and start_pool is not None and start_pool.shape[0] > 0:
+            pool = start_pool.cpu().to(torch.bool)
+            if config.order_seconds > 0:
+                pool = torch.cat([pool, self._order_starts().cpu()])
+            start = ranked_starts(reward, pool, config.chains, len(config.temperatures))
+        elif start is None and config.order_seconds > 0:
             start = self._order_starts()
         self.chains = DAGChains(reward, num_chains=config.chains, seed=config.seed, start=start, allowed=allowed,
                                 max_parents=max_parents, device=reward.device, temperatures=config.temperatures)
@@ -291,6 +300,22 @@ class MCMCGuide:
         pick = (rand((k,), generator, adj.device) * adj.shape[0]).long()
         prefix, _ = self._prefixes(adj[pick], generator, with_next=False)
         return prefix
+
+
+def ranked_starts(reward: Reward, graphs: torch.Tensor, chains: int, levels: int = 1) -> torch.Tensor:
+    """(chains, d, d) start graphs: replica r (``levels`` consecutive chains, one per temperature, as
+    ``DAGChains`` lays out its ladder) starts at the r-th best distinct graph of ``graphs`` (K, d, d) by R,
+    cycling when K is smaller than the number of replicas. Starts only place the chains (MC3 targets R from
+    the first step), so the best graphs known are the cheapest way to begin where the posterior's mass is."""
+    d = reward.d
+    flat = torch.unique(graphs.to(torch.bool).reshape(-1, d * d), dim=0)
+    if flat.shape[0] == 0:
+        raise ValueError("ranked_starts needs at least one graph")
+    g = flat.reshape(-1, d, d)
+    g = g[torch.argsort(reward.log_reward(g.to(reward.device)).cpu(), descending=True)]
+    levels = max(levels, 1)
+    replicas = -(-chains // levels)
+    return g[torch.arange(replicas) % g.shape[0]].repeat_interleave(levels, dim=0)[:chains]
 
 
 def combine_transitions(*hooks: object) -> object:

@@ -186,3 +186,29 @@ def test_audit_completions_are_drawn_per_theory_from_its_own_edges() -> None:
     assert sorted(seen) == [0, 2]
     for h, g in seen.items():
         assert g.shape == (5, 4, 4) and bool((g >= cs.edges(h)).all())
+
+
+def test_best_completions_are_the_theories_exact_argmaxes_best_first() -> None:
+    """best_completions (the MC3 guide's start pool at scale): at d = 4 each theory's best completion is the
+    argmax of R over every DAG satisfying it; the pool holds them once each, best R first, and leaves out a
+    completion with an edge outside ``allowed`` or a node above ``max_parents`` parents."""
+    data, _ = make_linear_gaussian_er(4, 1.0, 100, seed=2)
+    names = list(data.names)
+    cs = ConstraintSet([Hypothesis((Constraint(names[0], names[1]),)), Hypothesis((Constraint(names[2], names[3]),)),
+                        Hypothesis((Constraint(names[0], names[3]), Constraint(names[1], names[3]), Constraint(names[2], names[3])))],
+                       names)
+    reward = Reward(BGeScore(data))
+    dags = enumerate_dags(4)
+    lr, sat = reward.log_reward(dags), cs.satisfies(dags)
+    obj = CoverageObjective(reward, cs, CoverageConfig(restarts=4))
+    best = torch.stack([lr[sat[:, h]].max() for h in range(3)])  # ties among Markov-equivalent members: compare R
+    assert torch.allclose(obj.best_log_r, best)
+    pool = obj.best_completions()
+    assert pool.shape[0] == torch.unique(torch.stack(obj.best).flatten(1), dim=0).shape[0]
+    assert all(any(torch.equal(g, b) for g in pool) for b in obj.best)
+    pool_lr = reward.log_reward(pool)
+    assert bool((pool_lr[:-1] >= pool_lr[1:]).all())
+    assert not any(int(g.sum(0).max()) > 2 for g in obj.best_completions(max_parents=2))  # theory 2 needs 3 parents of X3
+    allowed = ~torch.eye(4, dtype=torch.bool)
+    allowed[0, 1] = False  # theory 0's required edge is outside: its completion is left out
+    assert not bool(obj.best_completions(allowed)[:, 0, 1].any())

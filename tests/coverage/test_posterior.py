@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from theorycov.db.schemas import Constraint, Hypothesis
@@ -47,9 +48,11 @@ def test_running_audit_fires_when_cadences_do_not_divide() -> None:
     assert [it for it, _ in hist.curve] == [0, 200, 350]  # audits after >= 150 iterations, then at the end
 
 
-def test_fit_posterior_above_the_exact_sizes_screens_edges_and_runs_the_guide() -> None:
+def test_fit_posterior_above_the_exact_sizes_screens_edges_and_runs_the_guide(caplog: pytest.LogCaptureFixture) -> None:
     """From d = FitConfig.scale_from on: candidate parents with every theory's pairs kept, and the MC3 guide's
-    transitions in the buffer; the draws stay inside the screen and the theory stays buildable."""
+    transitions in the buffer, its chains started at the theory's best completion (CoverageConfig.guide_starts);
+    the draws stay inside the screen and the theory stays buildable."""
+    import logging
     from dataclasses import replace
 
     from theorycov.gfn.candidates import candidate_parents
@@ -66,7 +69,9 @@ def test_fit_posterior_above_the_exact_sizes_screens_edges_and_runs_the_guide() 
     plain = candidate_parents(Reward(BGeScore(data)), 1)
     a, b = (~plain & ~torch.eye(12, dtype=torch.bool)).nonzero()[0].tolist()  # a pair the screen alone drops
     hyps = [Hypothesis((Constraint(data.names[a], data.names[b], sign=1),))]
-    res = fit_posterior(data, hyps, config=cfg)
+    with caplog.at_level(logging.INFO, logger="theorycov.coverage.posterior"):
+        res = fit_posterior(data, hyps, config=cfg)
+    assert "MC3 guide of 4 chains, started at the best of 1 theory completions" in caplog.text
     allowed = res.trainer.env.allowed
     assert allowed is not None and bool(allowed[a, b]) and bool(allowed[b, a])
     assert not bool((res.sample.graphs & ~allowed).any())

@@ -12,7 +12,7 @@ from theorycov.gfn.candidates import candidate_parents, mass_outside
 from theorycov.gfn.data import make_linear_gaussian_er
 from theorycov.gfn.env import DAGEnv
 from theorycov.gfn.policy import EdgePolicy
-from theorycov.gfn.warmstart import GuideConfig, MCMCGuide, combine_starts, combine_transitions
+from theorycov.gfn.warmstart import GuideConfig, MCMCGuide, combine_starts, combine_transitions, ranked_starts
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,38 @@ def test_guide_order_starts_under_a_non_modular_prior_search_the_likelihood(rewa
     start = guide.chains.adj
     assert guide.order_info["order_steps"] > 0 and bool(is_acyclic(start).all()) and int(start.sum()) > 0
     assert torch.allclose(guide.chains.log_r, reward.log_reward(start))  # the chains' scores: the full reward
+
+
+def test_ranked_starts_give_replicas_the_best_distinct_graphs_in_order(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """Replica r (its levels consecutive) starts at the r-th best distinct graph by R, cycling past the last."""
+    reward, truth = reward8
+    empty = torch.zeros(8, 8, dtype=torch.bool)
+    one = empty.clone()
+    one[tuple(truth.nonzero()[0].tolist())] = True
+    pool = torch.stack([empty, truth, one, truth])  # truth twice: counted once
+    lr = reward.log_reward(torch.stack([truth, one, empty]))
+    assert bool(lr[0] > lr[1] > lr[2])  # the order the starts must follow
+    start = ranked_starts(reward, pool, chains=8, levels=2)  # 4 replicas over 3 distinct graphs
+    assert start.shape == (8, 8, 8)
+    for r, want in enumerate([truth, one, empty, truth]):
+        assert torch.equal(start[2 * r], want) and torch.equal(start[2 * r + 1], want)
+    with pytest.raises(ValueError, match="at least one graph"):
+        ranked_starts(reward, torch.zeros(0, 8, 8, dtype=torch.bool), chains=4)
+
+
+def test_guide_chains_start_at_the_pool_and_the_order_search_best_first(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """start_pool alone: the chains begin at its graphs (best first); with order_seconds > 0 the order search's
+    DAGs join the pool and the replicas take the best of both, so a pool graph better than every order DAG leads."""
+    reward, truth = reward8
+    guide = MCMCGuide(reward, GuideConfig(chains=4, temperatures=(1.0, 0.5), seed=1), start_pool=truth[None])
+    assert torch.equal(guide.chains.adj, truth.expand(4, 8, 8))
+    assert torch.allclose(guide.chains.log_r, reward.log_reward(truth[None]).expand(4))
+    guide = MCMCGuide(reward, GuideConfig(chains=6, temperatures=(1.0, 0.5), order_seconds=0.3, order_max_size=3, seed=2),
+                      start_pool=truth[None])
+    lr = reward.log_reward(guide.chains.adj)
+    assert bool((lr[:-2] >= lr[2:] - 1e-9).all())  # replicas best first
+    if bool(reward.log_reward(truth[None])[0] >= lr.max() - 1e-9):
+        assert torch.equal(guide.chains.adj[0], truth)
 
 
 def test_trainer_with_candidates_guide_and_nll_resumes_exactly(reward8: tuple[Reward, torch.Tensor], tmp_path: Path) -> None:
