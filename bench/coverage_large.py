@@ -8,7 +8,7 @@ non-zero ones otherwise) and 5 contradicting ones (both directions of a strong e
 from the cached reference chains of bench/reference.py (their graphs reweighted to the floor prior, exact
 since both rewards share the likelihood); "refuted" is p(h|D) < delta P(h). Three samplers on the same
 floor-prior reward: the coverage GFlowNet (``CoverageConfig.budgeted`` objective + the MCMC guide of
-bench/gfn_scale.py's settings), the plain GFlowNet (the same without the objective) and the project's
+bench/gfn_scale.py's settings, its chains started at the theories' best completions unless --no-guide-starts), the plain GFlowNet (the same without the objective) and the project's
 16-chain MC3, compared at equal CPU time (--minutes of this process's CPU each) and at equal reward
 evaluations (the coverage GFlowNet's count; the plain GFlowNet and MC3 are read when they reach it). Covered:
 q(h) + binomial tolerance >= (1 - eps) p(h|D) over 2,000 draws (no best completions at this size). ecoli70
@@ -162,7 +162,8 @@ def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -
 
 
 def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
-         cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int) -> dict[str, object]:
+         cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int,
+         guide_starts: bool = True) -> dict[str, object]:
     """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
     ``snapshot_at`` is given, when its reward evaluations first reach that count."""
     from theorycov.coverage.objective import CoverageObjective
@@ -177,7 +178,7 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     allowed = None if cfg.candidates <= 0 else candidate_parents(reward, cfg.candidates) | cs.required_edges().to(reward.device)
     tr = Trainer(cfg, reward, allowed=allowed)
     # the objective's completions stay inside the screen, as the fit's do (coverage/posterior.py)
-    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1), allowed=tr.env.allowed) if coverage else None
+    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1, guide_starts=guide_starts), allowed=tr.env.allowed) if coverage else None
     gcfg = GuideConfig(**settings["guide"], seed=seed + 17)  # type: ignore[arg-type]
     # the coverage GFlowNet's guide chains start at the theories' best completions (CoverageConfig.guide_starts)
     pool = obj.best_completions(tr.env.allowed) if obj is not None and obj.config.guide_starts else None
@@ -206,7 +207,8 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     return out
 
 
-def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000) -> dict[str, object]:
+def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000,
+              guide_starts: bool = True) -> dict[str, object]:
     """One seed of one problem: the three samplers at equal CPU time and at the coverage GFlowNet's evaluations."""
     import reference
     from theorycov.coverage.prior import HypothesisPriorMass
@@ -228,7 +230,8 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
                               "refuted": refuted.tolist(), "reference_graphs": int(ref_graphs.shape[0]),
                               "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max")}
     secs = minutes * 60
-    out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval)
+    out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval,
+                           guide_starts=guide_starts)
     e_cov = int(out["coverage"]["evaluations"])  # type: ignore[index]
     out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval)
     mc = StructureMCMC(reward, num_chains=16, seed=seed + 1)
@@ -271,6 +274,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of each sampler")
     ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--no-guide-starts", action="store_true",
+                    help="the coverage GFlowNet's MC3 guide starts from the empty graph (CoverageConfig.guide_starts off)")
     ap.add_argument("--from-partial", action="store_true",
                     help="report the seeds a stopped run finished (the --partial file) instead of running")
     ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
@@ -292,7 +297,7 @@ def main() -> None:
                 print(f"skipped {name} seed {seed}: no cached reference (run: python bench/reference.py {name} --seeds {data_seed})")
                 skipped.append(f"{name}:{seed}")
                 continue
-            res = run_large(name, seed, args.minutes, SETTINGS[name])
+            res = run_large(name, seed, args.minutes, SETTINGS[name], guide_starts=not args.no_guide_starts)
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
