@@ -8,7 +8,8 @@ non-zero ones otherwise) and 5 contradicting ones (both directions of a strong e
 from the cached reference chains of bench/reference.py (their graphs reweighted to the floor prior, exact
 since both rewards share the likelihood); "refuted" is p(h|D) < delta P(h). Three samplers on the same
 floor-prior reward: the coverage GFlowNet (``CoverageConfig.budgeted`` objective + the MCMC guide of
-bench/gfn_scale.py's settings, its chains started at the theories' best completions unless --no-guide-starts), the plain GFlowNet (the same without the objective) and the project's
+bench/gfn_scale.py's settings; where those start the chains from the empty graph (d20) they start at the theories'
+best completions instead, unless --no-guide-starts; ecoli70's start from its order search), the plain GFlowNet (the same without the objective) and the project's
 16-chain MC3, compared at equal CPU time (--minutes of this process's CPU each) and at equal reward
 evaluations (the coverage GFlowNet's count; the plain GFlowNet and MC3 are read when they reach it). Covered:
 q(h) + binomial tolerance >= (1 - eps) p(h|D) over 2,000 draws (no best completions at this size). ecoli70
