@@ -152,7 +152,7 @@ class CoverageObjective:
         self.usable[h] = True
 
     def best_completions(self, allowed: torch.Tensor | None = None, max_parents: int | None = None) -> torch.Tensor:
-        """(K, d, d) bool: the theories' distinct best completions, best log R first (K = 0 when none is usable).
+        """(K, d, d) bool on the CPU: the theories' distinct best completions, best log R first (K = 0 when none is usable).
 
         Start graphs for an MC3 guide (``gfn.warmstart.MCMCGuide(start_pool=...)``): a chain started in a theory's
         region explores it, and the sampler learns its flows from the chain's states; the chain's moves target R,
@@ -170,7 +170,7 @@ class CoverageObjective:
         if not idx:
             return torch.zeros(0, self.d, self.d, dtype=torch.bool)
         graphs = torch.unique(torch.stack([self.best[h].cpu() for h in idx]).flatten(1), dim=0).reshape(-1, self.d, self.d)
-        return graphs[torch.argsort(self.reward.log_reward(graphs).cpu(), descending=True)]
+        return graphs[torch.argsort(self.reward.log_reward(graphs.to(self.reward.device)).cpu(), descending=True)]
 
     def set_under_covered(self, under: torch.Tensor) -> None:
         """(H,) bool from the running audit: those hypotheses are replayed ``boost`` times more often."""
