@@ -162,17 +162,22 @@ def test_ranked_starts_give_replicas_the_best_distinct_graphs_in_order(reward8: 
     assert start.shape == (8, 8, 8)
     for r, want in enumerate([truth, one, empty, truth]):
         assert torch.equal(start[2 * r], want) and torch.equal(start[2 * r + 1], want)
+    half = ranked_starts(reward, pool, chains=8, levels=2, share=0.5)  # the first 2 of 4 replicas from the pool
+    assert torch.equal(half[:4], start[:4]) and not bool(half[4:].any())
     with pytest.raises(ValueError, match="at least one graph"):
         ranked_starts(reward, torch.zeros(0, 8, 8, dtype=torch.bool), chains=4)
 
 
 def test_guide_chains_start_at_the_pool_unless_the_order_search_places_them(reward8: tuple[Reward, torch.Tensor]) -> None:
-    """start_pool: the chains begin at its graphs instead of the empty graph; with order_seconds > 0 the order
+    """start_pool: the chains begin at its graphs instead of the empty graph (a pool_share of the replicas, the
+    rest from the empty graph); with order_seconds > 0 the order
     search's DAGs (a posterior sample over orders) place the chains and the pool (modes) is not used."""
     reward, truth = reward8
-    guide = MCMCGuide(reward, GuideConfig(chains=4, temperatures=(1.0, 0.5), seed=1), start_pool=truth[None])
+    guide = MCMCGuide(reward, GuideConfig(chains=4, temperatures=(1.0, 0.5), seed=1, pool_share=1.0), start_pool=truth[None])
     assert torch.equal(guide.chains.adj, truth.expand(4, 8, 8))
     assert torch.allclose(guide.chains.log_r, reward.log_reward(truth[None]).expand(4))
+    half = MCMCGuide(reward, GuideConfig(chains=8, temperatures=(1.0, 0.5), seed=1), start_pool=truth[None])  # default 0.5
+    assert torch.equal(half.chains.adj[:4], truth.expand(4, 8, 8)) and not bool(half.chains.adj[4:].any())
     wide = torch.zeros(8, 8, dtype=torch.bool)
     wide[:6, 7] = True  # six parents: no DAG of an order search with at most 3 parents per node
     cfg = GuideConfig(chains=6, temperatures=(1.0, 0.5), order_seconds=0.3, order_max_size=3, seed=2)
