@@ -57,8 +57,8 @@ class CoverageConfig:
     per_audit: int = 0  # transitions per under-covered hypothesis between two audits (0: no cap). They stay in
     # the replay buffer and are replayed from there; each costs a reward evaluation, so a cap keeps the
     # objective's share of the evaluation budget small (measured d = 5: uncapped it took 35% and doubled JSD)
-    # where the fit runs an MC3 guide (d >= FitConfig.scale_from), its chains start at the theories' best completions
-    # (CoverageObjective.best_completions, gfn.warmstart.ranked_starts) instead of the empty graph: no extra
+    # where the fit runs an MC3 guide (d >= FitConfig.scale_from), GuideConfig.pool_share of its replicas start at the theories'
+    # best completions (CoverageObjective.best_completions, gfn.warmstart.ranked_starts) instead of the empty graph: no extra
     # evaluations, and the human theories' regions are where the chains, and so the sampler, begin to learn
     guide_starts: bool = True
     seed: int = 0

@@ -154,8 +154,8 @@ class MCMCGuide:
         reward: the trainer's reward; allowed: the environment's candidate edges (the chains stay inside);
         max_parents: the environment's in-degree cap; start: optional (C, d, d) start graphs of the chains;
         start_pool: optional (K, d, d) graphs known to be good (e.g. the human theories' best completions,
-        ``CoverageObjective.best_completions``): the replicas start at the best of them by R (``ranked_starts``)
-        instead of the empty graph. Where the order search places the starts (``order_seconds`` > 0) the pool is
+        ``CoverageObjective.best_completions``): ``config.pool_share`` of the replicas start at the best of them by R
+        (``ranked_starts``), the rest at the empty graph. Where the order search places the starts (``order_seconds`` > 0) the pool is
         not used: the order chains' DAGs are a sample of the posterior over orders, the pool's graphs are modes,
         and at ecoli70 (bench/coverage_large.py seed 0, 3 CPU-min) ranking both together and starting every replica
         at the best lowered the coverage GFlowNet's covered share from 0.68 to 0.56, the reversed low-mass edges'
