@@ -35,6 +35,7 @@ from theorycov.gfn import (  # noqa: E402
     sample,
 )
 from theorycov.gfn.candidates import mass_outside  # noqa: E402
+from theorycov.gfn.local_search import local_search  # noqa: E402
 from theorycov.gfn.mcmc import DAGChains, refine  # noqa: E402
 from theorycov.gfn.warmstart import GuideConfig, MCMCGuide  # noqa: E402
 
@@ -154,6 +155,8 @@ def add_args(ap: argparse.ArgumentParser) -> None:
                     help="what --minutes measures: this process's CPU time (comparable on a shared machine) or wall time")
     ap.add_argument("--ema", type=float, default=0.0, help="decay of the policy's weight average that samples (0: the last weights)")
     ap.add_argument("--refine", type=int, default=0, help="also score the samples after this many MC3 steps each (gfn.mcmc.refine)")
+    ap.add_argument("--local-search", type=int, nargs=2, default=None, metavar=("ROUNDS", "BACKTRACK"),
+                    help="also score the samples after this many local-search moves of up to BACKTRACK edges (gfn.local_search)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")
@@ -185,6 +188,12 @@ def main() -> None:
             refined = refine(reward, samples, args.refine, seed=args.seed + 7, allowed=tr.env.allowed, max_parents=tr.config.max_parents)
             out["refined"] = {"steps": args.refine, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
                               **score(refined, reward, ref, truth)}
+        if args.local_search is not None:  # the same samples after back-and-forth moves (gfn.local_search), beside them
+            t0, c0 = time.perf_counter(), time.process_time()
+            rounds, back = args.local_search
+            moved, acc = local_search(tr.sampler, samples, rounds, back, generator=torch.Generator().manual_seed(args.seed + 7))
+            out["local_search"] = {"rounds": rounds, "backtrack": back, "accepted": acc, "seconds": time.perf_counter() - t0,
+                                   "cpu_seconds": time.process_time() - c0, **score(moved, reward, ref, truth)}
         if tr.env.allowed is not None:
             out.update(mass_outside(torch.as_tensor(ref["marginals"]), tr.env.allowed))
         out["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}

@@ -9,7 +9,8 @@ Sections:
   d20      ER2, n = 100, 5 seeds: the GFlowNet (SETTINGS["d20"]) for --d20-minutes, 10,000 samples; MC3 (16 chains)
            for the same time; both scored against bench/results/ref_d20_s<seed> (bench/reference.py). Keys:
            d20_pearson_vs_ref_5min and d20_logr_gap_5min (worst seed), d20_pearson_mc3_5min and d20_logr_gap_mc3_5min
-           (MC3's worst seed), per-seed rows.
+           (MC3's worst seed), d20_pearson_ls_5min and d20_logr_gap_ls_5min (the same samples after the local search of
+           SETTINGS["d20"]["local_search"], gfn/local_search.py; its CPU time is outside the 5 minutes), per-seed rows.
   ecoli70  n = 1,000 rows from the SEM: the same for --ecoli-minutes against ref_ecoli70; ecoli70_pearson_vs_ref_10min,
            ecoli70_auroc (the GFlowNet's samples against the true network) beside the reference's and MC3's.
   arth150  it/s at batch 128 (the trainer's own loop, candidate parents), peak RSS, 10,000 samples' wall time:
@@ -19,7 +20,8 @@ Sections:
 Time budgets are CPU time of this process (1 thread) unless --clock wall: the 2 cores are shared with other
 sessions (load averages of 7-13 were measured during this work), and CPU time keeps the comparison with MC3
 fair and the figures about the algorithm, not the neighbours. Wall time and load are recorded beside each figure.
-The GFlowNet's samples are what is scored; the MCMC guide's chains only feed its replay buffer.
+The GFlowNet's samples are what is scored (and, beside them, the same samples after local search); the MCMC guide's
+chains only feed its replay buffer.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from gfn_converge import run_mc3, score  # noqa: E402
 
 from theorycov.gfn import PolicyConfig, Trainer, TrainerConfig, sample  # noqa: E402
 from theorycov.gfn.candidates import mass_outside  # noqa: E402
+from theorycov.gfn.local_search import local_search  # noqa: E402
 from theorycov.gfn.warmstart import GuideConfig, MCMCGuide  # noqa: E402
 
 #: per problem: trainer settings (``trainer_config_for``) and the MCMC guide's (gfn.warmstart.GuideConfig)
@@ -50,6 +53,8 @@ SETTINGS: dict[str, dict[str, object]] = {
             # ema 0.9995: sampling from the weights' moving average instead of the last weights, same runs (seeds 0-3, 5
             # CPU-min): log R gap 15.1 -> 9.1, 12.6 -> 4.6, 7.0 -> 4.7, 7.4 -> 3.2; Pearson up on every seed (bench/RESULTS.md)
             "ema": 0.9995,
+            # local search on the samples (gfn/local_search.py), scored beside them: rounds, most edges rebuilt per move
+            "local_search": (5, 4),
             "guide": {"chains": 20, "temperatures": (1.0, 0.8, 0.64, 0.5, 0.4), "steps": 5, "per_iteration": 32, "burn_in": 2000,
                       "beyond": 0.5}},
     "ecoli70": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
@@ -118,6 +123,11 @@ def quality(name: str, seeds: list[int], minutes: float, clock: str, n_samples: 
         if tr.average is not None:  # the last weights' samples beside the averaged ones, from the same run
             raw = score(sample(tr.policy, n_samples, generator=torch.Generator().manual_seed(123)), reward, ref, truth)
             g.update(last_weights_pearson=raw["pearson"], last_weights_logr_gap=raw["logr_gap"])
+        if "local_search" in SETTINGS[name]:  # the same samples after back-and-forth moves with the MH correction
+            c0 = time.process_time()
+            moved, acc = local_search(tr.sampler, graphs, *SETTINGS[name]["local_search"], generator=torch.Generator().manual_seed(7))  # type: ignore[misc]
+            ls = score(moved, reward, ref, truth)
+            g.update(ls_pearson=ls["pearson"], ls_logr_gap=ls["logr_gap"], ls_cpu_s=round(time.process_time() - c0, 1), ls_accepted=round(acc[-1], 3))
         if tr.env.allowed is not None:  # what the candidate screen cannot represent, by the reference's marginals
             g.update(mass_outside(torch.as_tensor(ref["marginals"]), tr.env.allowed))
         rows.append({"problem": name, "seed": seed, "method": "gfn", **info, "samples_s": round(t_s, 1), **g, "load": f"{load0} -> {_load()}"})
@@ -213,6 +223,9 @@ def main() -> None:
         figures["d20_rows"] = rows
         figures["d20_pearson_vs_ref_5min"] = _worst(rows, "gfn", "pearson")
         figures["d20_logr_gap_5min"] = _worst(rows, "gfn", "logr_gap", max)
+        if any("ls_pearson" in r for r in rows):
+            figures["d20_pearson_ls_5min"] = _worst(rows, "gfn", "ls_pearson")
+            figures["d20_logr_gap_ls_5min"] = _worst(rows, "gfn", "ls_logr_gap", max)
         figures["d20_pearson_mc3_5min"] = _worst(rows, "mc3", "pearson")
         figures["d20_logr_gap_mc3_5min"] = _worst(rows, "mc3", "logr_gap", max)
         figures["d20_seeds"] = args.seeds
