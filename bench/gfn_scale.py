@@ -54,7 +54,7 @@ SETTINGS: dict[str, dict[str, object]] = {
             # CPU-min): log R gap 15.1 -> 9.1, 12.6 -> 4.6, 7.0 -> 4.7, 7.4 -> 3.2; Pearson up on every seed (bench/RESULTS.md)
             "ema": 0.9995,
             # local search on the samples (gfn/local_search.py), scored beside them: rounds, most edges rebuilt per move
-            "local_search": (5, 4),
+            "local_search": (10, 4),
             "guide": {"chains": 20, "temperatures": (1.0, 0.8, 0.64, 0.5, 0.4), "steps": 5, "per_iteration": 32, "burn_in": 2000,
                       "beyond": 0.5}},
     "ecoli70": {"hidden": 128, "layers": 2, "delta": "log", "envs": 32, "batch": 128, "lr": 1e-3, "eps_start": 0.3, "eps_end": 0.02,
