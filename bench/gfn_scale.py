@@ -11,8 +11,8 @@ Sections:
            d20_pearson_vs_ref_5min and d20_logr_gap_5min (worst seed), d20_pearson_mc3_5min and d20_logr_gap_mc3_5min
            (MC3's worst seed), d20_pearson_ls_5min and d20_logr_gap_ls_5min (the same samples after the local search of
            SETTINGS["d20"]["local_search"], gfn/local_search.py; its CPU time is outside the 5 minutes), per-seed rows.
-  ecoli70  n = 1,000 rows from the SEM: the same for --ecoli-minutes against ref_ecoli70; ecoli70_pearson_vs_ref_10min,
-           ecoli70_auroc (the GFlowNet's samples against the true network) beside the reference's and MC3's.
+  ecoli70  n = 1,000 rows from the SEM: the same for --ecoli-minutes against ref_ecoli70; ecoli70_pearson_vs_ref_10min
+           (ecoli70_pearson_ls_10min after local search, as at d20), ecoli70_auroc (the GFlowNet's samples against the true network) beside the reference's and MC3's.
   arth150  it/s at batch 128 (the trainer's own loop, candidate parents), peak RSS, 10,000 samples' wall time:
            arth150_it_per_s_b128, arth150_peak_rss_mb, arth150_samples_10k_s.
   speed    d = 20 it/s at batch 32 (bench/gfn_d20.py's unit: 8 parallel graphs): d20_it_per_s_b32.
@@ -62,6 +62,9 @@ SETTINGS: dict[str, dict[str, object]] = {
                 # the likelihood of the chains' history (guide reservoir) kept on at 0.05, the weight picked on d20 seed 0
                 # (bench/RESULTS.md 2026-12-06); its first ecoli70 run: Pearson 0.899 against 0.593 / 0.683, gap 34 against 146 / 291
                 "nll": 0.05, "nll_decay": 0.0,
+                # local search on the samples, scored beside them; one run (21,496 iterations): Pearson 0.896 -> 0.899 / 0.901
+                # after 10 / 20 rounds (26 / 53 CPU-s; bench/RESULTS.md 2026-12-06)
+                "local_search": (20, 4),
                 # order_seconds: the guide's chains start from a tempered order search (gfn/order.py) instead of the empty
                 # graph, from which at n = 1,000 MC3 chains disagreed for long (edge R-hat 4.55 after 40 CPU-min; bench/RESULTS.md 2026-12-06)
                 "guide": {"chains": 20, "temperatures": (1.0, 0.9, 0.8, 0.7, 0.6), "steps": 5, "per_iteration": 32, "burn_in": 2000,
@@ -230,20 +233,22 @@ def main() -> None:
         figures["d20_logr_gap_mc3_5min"] = _worst(rows, "mc3", "logr_gap", max)
         figures["d20_seeds"] = args.seeds
         figures["d20_budget"] = f"{args.d20_minutes:g} min of {args.clock} time per sampler"
-        tables.append(table([{k: r[k] for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
-                                                "mean_log_r", "eshd", "auroc", "load")} for r in rows]))
+        tables.append(table([{k: r.get(k, "") for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
+                                                        "ls_pearson", "ls_logr_gap", "mean_log_r", "eshd", "auroc", "load")} for r in rows]))
     if "ecoli70" in args.sections:
         rows, extra = quality("ecoli70", args.seeds[:1], args.ecoli_minutes, args.clock, args.samples)
         figures.update(extra)
         figures["ecoli70_rows"] = rows
         figures["ecoli70_pearson_vs_ref_10min"] = _worst(rows, "gfn", "pearson")
+        if any("ls_pearson" in r for r in rows):
+            figures["ecoli70_pearson_ls_10min"] = _worst(rows, "gfn", "ls_pearson")
         figures["ecoli70_auroc"] = _worst(rows, "gfn", "auroc")
         figures["ecoli70_auroc_mc3"] = _worst(rows, "mc3", "auroc")
         figures["ecoli70_pearson_mc3_10min"] = _worst(rows, "mc3", "pearson")
         figures["ecoli70_auroc_reference"] = figures.get("ecoli70_s0_reference", {}).get("auroc_vs_truth")  # type: ignore[union-attr]
         figures["ecoli70_budget"] = f"{args.ecoli_minutes:g} min of {args.clock} time per sampler"
-        tables.append(table([{k: r[k] for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
-                                                "auroc", "load")} for r in rows]))
+        tables.append(table([{k: r.get(k, "") for k in ("seed", "method", "iterations", "wall_seconds", "cpu_seconds", "pearson", "logr_gap",
+                                                        "ls_pearson", "ls_logr_gap", "auroc", "load")} for r in rows]))
     if "arth150" in args.sections:
         for k in ("arth150_samples_10k_s", "arth150_samples_s", "arth150_samples_n"):  # a sample timing of another n is stale
             figures.pop(k, None)
