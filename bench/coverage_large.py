@@ -229,7 +229,8 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
     refuted = p < DELTA * prior_h
     out: dict[str, object] = {"problem": name, "seed": seed, "kinds": kinds, "p_ref": [round(float(x), 4) for x in p],
                               "refuted": refuted.tolist(), "reference_graphs": int(ref_graphs.shape[0]),
-                              "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max")}
+                              "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max"),
+                              "minutes": minutes}
     secs = minutes * 60
     out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval,
                            guide_starts=guide_starts)
@@ -291,6 +292,9 @@ def main() -> None:
     if args.from_partial:  # the seeds are what the stopped run finished, whatever --seeds says
         runs = [r for r in json.loads(partial.read_text()) if r["problem"] in args.problems]
         args.seeds = sorted({int(r["seed"]) for r in runs})
+        budgets = {float(r["minutes"]) for r in runs if "minutes" in r}  # what the runs had, not this call's default
+        if len(budgets) == 1:
+            args.minutes = budgets.pop()
     for name in args.problems if not args.from_partial else []:
         for seed in args.seeds:
             data_seed = seed if name == "d20" else 0
