@@ -16,9 +16,10 @@ the Metropolis-Hastings ratio of a kernel on (graph, path) pairs and R is invari
 leave the posterior; a good P_F only makes them accepted more often. Kim et al. walk back a fixed number of steps, which
 is right for their fixed-length objects; here trajectories have any length, and with a fixed k a forward walk that
 stops early or adds more edges could not be reversed (an early version did that and was biased: the d = 4 test of
-tests/gfn/test_gfn_local_search.py caught it), hence the random k and the truncation. Measured at d = 20 (bench/RESULTS.md, five seeds): 10 rounds on a
-GFlowNet's 10,000 samples (~17 CPU-s) take 1.1-2.5 nats off their log R gap to the posterior, where 100 single-edge MC3
-steps each (gfn.mcmc.refine) lost 1.3; neither moves the sampler off a wrong parent set of a hub node.
+tests/gfn/test_gfn_local_search.py caught it), hence the random k and the truncation. Measured at d = 20
+(bench/RESULTS.md, five seeds): 10 rounds on a GFlowNet's 10,000 samples (~17 CPU-s) take 1.1-2.5 nats off their
+log R gap to the posterior, where 100 single-edge MC3 steps each (gfn.mcmc.refine) lost 1.3; neither moves the
+sampler off a wrong parent set of a hub node.
 
 Graphs stay inside the environment's support (candidate screen, in-degree cap): the forward walk samples P_F, which
 masks everything else, so the chain targets R restricted to the GFlowNet's own support.
