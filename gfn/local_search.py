@@ -33,7 +33,7 @@ from theorycov.gfn.errors import ConfigError
 from theorycov.gfn.graphs import as_adjacency
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.rollout import Rollout
-from theorycov.gfn.sampling import choose_from_probs
+from theorycov.gfn.sampling import choose_from_probs, random_edge_order
 
 __all__ = ["local_search", "local_search_step"]
 
@@ -54,8 +54,7 @@ def local_search_step(
     k = (rand((B,), generator, dev, torch.float64) * (kmax + 1).double()).long().clamp_(max=kmax)  # (B,) steps back
     K = int(k.max()) if B else 0
     # uniform P_B: a uniformly random order of x's edges; the first k are walked back (removed)
-    keys = torch.where(flat, rand((B, d * d), generator, dev), torch.full((B, d * d), 2.0, device=dev))
-    order = torch.argsort(keys, dim=1)[:, :max(K, 1)]  # (B, K) flat edge indices; entry t is an edge where t < k
+    order = random_edge_order(flat, generator)[:, :max(K, 1)]  # (B, K) flat edge indices; entry t is an edge where t < k
     walk = torch.arange(max(K, 1), device=dev)[None, :] < k[:, None]  # (B, K)
     s_flat = flat.clone()
     s_flat[ar[:, None].expand_as(order)[walk], order[walk]] = False
@@ -68,9 +67,9 @@ def local_search_step(
     while not bool(roll.done.all()):
         logp = torch.log_softmax(roll.slot_logits(), dim=1)  # (B, E + 1)
         slots = choose_from_probs(logp.exp(), roll.mask, 0.0, generator)
-        forced = added >= backtrack  # the truncation: this stop has probability 1
-        slots = torch.where(roll.done | forced, torch.full_like(slots, roll.stop), slots)
-        log_pf += torch.where(roll.done | forced, 0.0, logp[ar, slots].double())
+        fixed = roll.done | (added >= backtrack)  # done, or the truncation's stop, which has probability 1
+        slots = torch.where(fixed, torch.full_like(slots, roll.stop), slots)
+        log_pf += torch.where(fixed, 0.0, logp[ar, slots].double())
         added += (slots != roll.stop) & ~roll.done
         roll.step(slots)
     x_new = roll.adj.clone()

@@ -24,7 +24,7 @@ from theorycov.gfn.graphs import as_adjacency
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.rollout import Rollout
 
-__all__ = ["choose_actions", "sample", "log_pt_backward"]
+__all__ = ["choose_actions", "sample", "log_pt_backward", "random_edge_order"]
 
 
 def choose_actions(
@@ -130,6 +130,14 @@ def _run_to_stop(
                 started += k
 
 
+def random_edge_order(flat: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """A uniformly random order of each graph's edges, i.e. a backward trajectory of the uniform P_B:
+    flat (B, d*d) bool -> (B, d*d) int64 flat indices whose first m_b entries are graph b's edges (then its non-edges)."""
+    keys = rand(tuple(flat.shape), generator, flat.device)
+    keys = torch.where(flat, keys, torch.full_like(keys, 2.0))  # non-edges sort last
+    return torch.argsort(keys, dim=1)
+
+
 @torch.no_grad()
 def log_pt_backward(
     policy: EdgePolicy, adj: torch.Tensor, n_traj: int = 256, generator: torch.Generator | None = None
@@ -147,9 +155,7 @@ def log_pt_backward(
     rep = adj.repeat_interleave(n_traj, dim=0)  # (B*T, d, d)
     m_rep = m.repeat_interleave(n_traj)
     dev = adj.device
-    keys = rand((rep.shape[0], d * d), generator, dev)
-    keys = torch.where(rep.flatten(1), keys, torch.full_like(keys, 2.0))  # non-edges sort last
-    order = torch.argsort(keys, dim=1)  # (B*T, d*d): first m entries are the edges in random order
+    order = random_edge_order(rep.flatten(1), generator)  # (B*T, d*d)
     state = env.reset(rep.shape[0])
     log_pf = torch.zeros(rep.shape[0], dtype=torch.float64, device=dev)
     max_m = int(m.max()) if B else 0
