@@ -78,7 +78,7 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
         gcfg = GuideConfig(chains=args.guide_chains, steps=args.guide_steps, per_iteration=args.guide_per_it,
                            restart_share=args.guide_restart, beyond=args.guide_beyond, burn_in=args.guide_burn, stop_after=args.guide_stop, seed=seed + 17,
                            order_seconds=args.guide_order_seconds, order_max_size=args.guide_order_max_size,
-                           reservoir=args.guide_reservoir,
+                           reservoir=args.guide_reservoir, history=args.guide_history,
                            temperatures=tuple(float(x) for x in args.guide_temps.split(",")))
         guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, max_parents=cfg.max_parents)
         tr.extra_transitions = guide
@@ -148,6 +148,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--guide-order-seconds", type=float, default=0.0, help="CPU seconds of order search placing the guide's starts")
     ap.add_argument("--guide-order-max-size", type=int, default=3)
     ap.add_argument("--guide-reservoir", type=int, default=0, help="demonstrations from a reservoir of this many cold-chain states (0: current states)")
+    ap.add_argument("--guide-history", action="store_true", help="inject transitions from the reservoir of the chains' history")
     ap.add_argument("--nll", type=float, default=0.0, help="warm-start likelihood weight of the guide's demonstrations")
     ap.add_argument("--nll-decay", type=float, default=0.5, help="share of the horizon over which that weight fades to 0 (0: constant)")
     ap.add_argument("--guide-temps", default="1", help="the guide chains' temperature ladder")

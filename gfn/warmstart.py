@@ -14,7 +14,8 @@ log R for it: bench/RESULTS.md 2026-12-06).
 
 Two hooks, both optional, are given to ``gfn.Trainer``:
   * ``__call__`` (``extra_transitions``): every iteration, ``steps`` MC3 steps of the chains, then
-    ``per_iteration`` transitions G_t -> G_t+1 along random edge orders of the chains' current graphs;
+    ``per_iteration`` transitions G_t -> G_t+1 along random edge orders of the chains' current graphs
+    (``history``: of graphs drawn from the reservoir of their states since burn-in);
   * ``start_states``: a share of the sampler's finished environments restarts at a random prefix of a
     chain's graph, so the sampler's own on-policy steps continue from inside the region.
 
@@ -70,6 +71,10 @@ class GuideConfig:
     # completions (modes: the chains stay in them), 0.528 with half; picked 0.5 there, then on held-out seeds 5-6
     # (their own references), two runs each: 0.36 / 0.36 / 0.28 / 0.28 from the empty graph against 0.40 / 0.40 / 0.36 / 0.32
     pool_share: float = 0.5
+    # draw the injected transitions from the reservoir of the cold chains' history (needs ``reservoir`` > 0) instead
+    # of their current graphs: the modified DB loss is valid on transitions from any distribution, and a trained
+    # sampler follows whatever basin its few cold chains sit in at the time (MCMCGuide.__call__)
+    history: bool = False
 
 
 class Reservoir:
@@ -245,7 +250,7 @@ class MCMCGuide:
             return None
         for _ in range(c.steps):
             self._advance()
-        adj = self.cold_graphs()
+        adj = self.reservoir.graphs() if c.history and len(self.reservoir) else self.cold_graphs()
         pick = (rand((c.per_iteration,), generator, adj.device) * adj.shape[0]).long()
         graphs = adj[pick]
         graphs = graphs[graphs.flatten(1).any(1)]  # the empty graph has no transition

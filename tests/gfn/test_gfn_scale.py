@@ -314,3 +314,21 @@ def test_guide_demonstrations_come_from_the_reservoir_of_past_cold_states(reward
     assert bool(whole[stop].all()) and bool(stop.any())
     current = (prefix.flatten(1)[:, None, :] == guide.cold_graphs().flatten(1)[None]).all(-1).any(1)
     assert bool((stop & ~current).any())  # whole graphs from the chains' past, not only their present
+
+
+def test_guide_history_draws_transitions_from_the_reservoir(reward8: tuple[Reward, torch.Tensor]) -> None:
+    """history: every injected transition G -> G + e lies inside a graph of the reservoir (the chains' past), and some
+    lie inside none of the chains' current graphs; the exact delta log R of each transition is kept."""
+    reward, _ = reward8
+    guide = MCMCGuide(reward, GuideConfig(chains=2, steps=3, per_iteration=256, burn_in=20, reservoir=50, history=True, seed=4))
+    gen = torch.Generator().manual_seed(0)
+    for it in range(40):
+        t = guide(it, gen)
+    assert t is not None and len(t) > 0
+    nxt = t.adj.flatten(1).clone()
+    nxt[torch.arange(len(t)), t.actions] = True  # the next state of each transition
+    within = lambda held: (nxt[:, None, :] & ~held.flatten(1)[None]).any(-1).logical_not().any(1)  # noqa: E731
+    assert bool(within(guide.reservoir.graphs()).all())
+    assert bool((~within(guide.cold_graphs())).any())
+    i, j = t.actions // 8, t.actions % 8
+    assert torch.allclose(t.delta_log_reward, reward.delta_edges(t.adj, i, j))
