@@ -167,6 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", choices=["d20", "ecoli70", "arth150"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-seed", type=int, default=None, help="seed of the trainer and its guide (default: --seed, the data's)")
     ap.add_argument("--mc3", action="store_true", help="run the 16-chain MC3 baseline instead")
     ap.add_argument("--threads", type=int, default=1)
     add_args(ap)
@@ -179,7 +180,7 @@ def main() -> None:
         samples, info = run_mc3(reward, args.minutes * 60, 16, args.seed + 1, clock=args.clock)
         out = {"method": "mc3", **info, **score(samples, reward, ref, truth)}
     else:
-        tr, guide, info = run_gfn(reward, args, args.seed)
+        tr, guide, info = run_gfn(reward, args, args.seed if args.train_seed is None else args.train_seed)
         t0 = time.perf_counter()
         samples = sample(tr.sampler, args.samples, generator=torch.Generator(device=tr.device).manual_seed(123))
         info["sample_seconds"] = time.perf_counter() - t0
