@@ -332,3 +332,8 @@ def test_guide_history_draws_transitions_from_the_reservoir(reward8: tuple[Rewar
     assert bool((~within(guide.cold_graphs())).any())
     i, j = t.actions // 8, t.actions % 8
     assert torch.allclose(t.delta_log_reward, reward.delta_edges(t.adj, i, j))
+
+
+def test_guide_history_without_a_reservoir_is_refused() -> None:
+    with pytest.raises(ConfigError, match="reservoir > 0"):
+        GuideConfig(history=True)
