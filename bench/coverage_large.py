@@ -164,7 +164,7 @@ def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -
 
 def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
          cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int,
-         guide_starts: bool = True) -> dict[str, object]:
+         guide_starts: bool = True, objective: str = "budgeted") -> dict[str, object]:
     """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
     ``snapshot_at`` is given, when its reward evaluations first reach that count."""
     from theorycov.coverage.objective import CoverageObjective
@@ -179,7 +179,10 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     allowed = None if cfg.candidates <= 0 else candidate_parents(reward, cfg.candidates) | cs.required_edges().to(reward.device)
     tr = Trainer(cfg, reward, allowed=allowed)
     # the objective's completions stay inside the screen, as the fit's do (coverage/posterior.py)
-    obj = CoverageObjective(reward, cs, CoverageConfig.budgeted(restarts=1, guide_starts=guide_starts), allowed=tr.env.allowed) if coverage else None
+    # "budgeted" (default): capped per audit, the comparison at equal evaluations of DESIGN.md; "strong": CoverageConfig()'s
+    # uncapped objective of real domains (the fit's), which spends evaluations on theory completions every iteration
+    ocfg = CoverageConfig.budgeted(restarts=1, guide_starts=guide_starts) if objective == "budgeted" else CoverageConfig(restarts=1, guide_starts=guide_starts)
+    obj = CoverageObjective(reward, cs, ocfg, allowed=tr.env.allowed) if coverage else None
     gcfg = GuideConfig(**settings["guide"], seed=seed + 17)  # type: ignore[arg-type]
     # the coverage GFlowNet's guide chains start at the theories' best completions (CoverageConfig.guide_starts)
     pool = obj.best_completions(tr.env.allowed) if obj is not None and obj.config.guide_starts else None
@@ -202,14 +205,18 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     cpu0 = time.process_time()
     log.running_audit()  # as CoverageTraining.run does, with a CPU budget instead of wall time
     tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - (time.process_time() - cpu0))
-    q = cs.satisfies(sample(tr.sampler, n_eval, generator=g)).double().mean(0)
+    draws = sample(tr.sampler, n_eval, generator=g)
+    q = cs.satisfies(draws).double().mean(0)
+    # edges a draw: every judged theory here is an existence claim, so a sampler short of the posterior's edge
+    # count under-covers all of them at once (the reference's figure is beside it, "reference_mean_edges")
     out.update(_q_summary(q, p, ~refuted, n_eval), evaluations=evals(), iterations=tr.iteration,
+               mean_edges=round(float(draws.flatten(1).sum(1).double().mean()), 2),
                wall_seconds=round(tr.train_seconds, 1), cpu_seconds=round(tr.train_cpu_seconds, 1))
     return out
 
 
 def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000,
-              guide_starts: bool = True) -> dict[str, object]:
+              guide_starts: bool = True, objective: str = "budgeted") -> dict[str, object]:
     """One seed of one problem: the three samplers at equal CPU time and at the coverage GFlowNet's evaluations."""
     import reference
     from theorycov.coverage.prior import HypothesisPriorMass
@@ -224,16 +231,18 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
     reward = Reward(base.score, prior)
     ref_graphs = ref["samples"]
     sat = cs.satisfies(ref_graphs).double()
-    p = torch.softmax(prior.log_prob(ref_graphs), 0) @ sat  # reference graphs reweighted to the floor prior
+    wt = torch.softmax(prior.log_prob(ref_graphs), 0)  # reference graphs reweighted to the floor prior
+    p = wt @ sat
     prior_h = prior.p_min + (1 - prior.lam) * prior.mass.mass
     refuted = p < DELTA * prior_h
     out: dict[str, object] = {"problem": name, "seed": seed, "kinds": kinds, "p_ref": [round(float(x), 4) for x in p],
                               "refuted": refuted.tolist(), "reference_graphs": int(ref_graphs.shape[0]),
                               "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max"),
-                              "minutes": minutes}
+                              "minutes": minutes, "reference_mean_edges": round(float(wt @ ref_graphs.flatten(1).sum(1).double()), 2),
+                              "guide_burn_in": settings["guide"]["burn_in"], "objective": objective}  # type: ignore[index]
     secs = minutes * 60
     out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval,
-                           guide_starts=guide_starts)
+                           guide_starts=guide_starts, objective=objective)
     e_cov = int(out["coverage"]["evaluations"])  # type: ignore[index]
     out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval)
     mc = StructureMCMC(reward, num_chains=16, seed=seed + 1)
@@ -242,7 +251,8 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
     mcmc: dict[str, object] = {"at_equal_evaluations": {**_q_summary(r.q, p, ~refuted, max(r.n_kept // 16, 1)), "evaluations": r.evaluations}}
     mc2 = StructureMCMC(reward, num_chains=16, seed=seed + 1)
     r2 = mc2.run(10**12, burn_in=burn, constraints=cs, keep_samples=False, max_cpu_seconds=secs)
-    mcmc.update(_q_summary(r2.q, p, ~refuted, max(r2.n_kept // 16, 1)), evaluations=r2.evaluations, acceptance=round(r2.acceptance, 3))
+    mcmc.update(_q_summary(r2.q, p, ~refuted, max(r2.n_kept // 16, 1)), evaluations=r2.evaluations, acceptance=round(r2.acceptance, 3),
+                mean_edges=round(float(mc2.adj.flatten(1).sum(1).double().mean()), 2))  # the chains' last states
     out["mcmc"] = mcmc
     return out
 
@@ -278,6 +288,10 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--no-guide-starts", action="store_true",
                     help="the coverage GFlowNet's MC3 guide starts from the empty graph (CoverageConfig.guide_starts off)")
+    ap.add_argument("--objective", choices=["budgeted", "strong"], default="budgeted",
+                    help="the coverage GFlowNet's objective: CoverageConfig.budgeted (capped) or CoverageConfig() (uncapped)")
+    ap.add_argument("--guide-burn", type=int, default=None,
+                    help="the MCMC guide's burn-in steps for both GFlowNets (default: gfn_scale's SETTINGS of the problem)")
     ap.add_argument("--from-partial", action="store_true",
                     help="report the seeds a stopped run finished (the --partial file) instead of running")
     ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
@@ -302,7 +316,10 @@ def main() -> None:
                 print(f"skipped {name} seed {seed}: no cached reference (run: python bench/reference.py {name} --seeds {data_seed})")
                 skipped.append(f"{name}:{seed}")
                 continue
-            res = run_large(name, seed, args.minutes, SETTINGS[name], guide_starts=not args.no_guide_starts)
+            settings = SETTINGS[name]
+            if args.guide_burn is not None:
+                settings = {**settings, "guide": {**settings["guide"], "burn_in": args.guide_burn}}  # type: ignore[dict-item]
+            res = run_large(name, seed, args.minutes, settings, guide_starts=not args.no_guide_starts, objective=args.objective)
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
