@@ -180,7 +180,8 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     tr = Trainer(cfg, reward, allowed=allowed)
     # the objective's completions stay inside the screen, as the fit's do (coverage/posterior.py)
     # "budgeted" (default): capped per audit, the comparison at equal evaluations of DESIGN.md; "strong": CoverageConfig()'s
-    # uncapped objective of real domains (the fit's), which spends evaluations on theory completions every iteration
+    # uncapped objective of real domains (the fit's, there with 2 hill-climbing restarts), which spends evaluations on theory
+    # completions every iteration; both with 1 restart here (a full climb at d = 20 takes seconds per theory)
     ocfg = CoverageConfig.budgeted(restarts=1, guide_starts=guide_starts) if objective == "budgeted" else CoverageConfig(restarts=1, guide_starts=guide_starts)
     obj = CoverageObjective(reward, cs, ocfg, allowed=tr.env.allowed) if coverage else None
     gcfg = GuideConfig(**settings["guide"], seed=seed + 17)  # type: ignore[arg-type]

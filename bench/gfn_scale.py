@@ -52,7 +52,8 @@ SETTINGS: dict[str, dict[str, object]] = {
             # against the reference's 0.301). Tuning seeds 6 and 7 (not scored), 5 CPU-min each (bench/RESULTS.md 2026-12-07):
             # Pearson / gap 0.959 / 4.3 and 0.907 / 14.4 before, 0.984 / 2.7 and 0.978 / 0.5 with both, 0.954 / 7.2 (seed 7)
             # with nll 0 alone, 0.959 / 5.2 and 0.958 / 8.4 with the burn-in alone. The scored seeds, once: worst 0.888 / 15.0
-            # (was 0.887 / 8.8), mean Pearson 0.951 (was 0.945); coverage_large's 2-minute d20 runs lost by it (mean 0.520 -> 0.464)
+            # (was 0.887 / 8.8), mean Pearson 0.951 (was 0.945). coverage_large's 2-minute d20 mean went 0.520 -> 0.464, but not by
+            # the burn-in: on its tuning seeds 6 / 7 burn-in 50,000 covered 0.40 / 0.52 against 0.32 / 0.44 with 2,000 (bench/RESULTS.md 2026-12-07)
             "candidates": 0, "nll": 0.0, "nll_decay": 0.5, "horizon": 4000,
             # beyond 0.5: on seed 0 (5 CPU-min) the sample log R gap to the reference fell from 19.7 to 8.6 nats (Pearson 0.925 -> 0.914);
             # 0.3 gave 13.9; restarts inside the chains' graphs (restart_share 0.5) or lr 3e-4 did not help (bench/RESULTS.md 2026-12-06)
