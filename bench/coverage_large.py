@@ -192,8 +192,11 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     tr.start_states = combine_starts(None if obj is None else obj.start_states, guide.start_states)  # type: ignore[assignment]
     if cfg.nll_weight > 0:
         tr.demonstrations = guide.demonstrations
+    if cfg.subtb_weight > 0:  # subtrajectory balance on the guide's graphs (gfn/subtb.py), both GFlowNets alike
+        tr.trajectories = guide.graphs
     added = count_transitions(tr)
-    evals = lambda: added() + guide.chains.evaluations  # noqa: E731  (injected transitions are in the count)
+    # injected transitions are in the count, and so are subtrajectory balance's steps (one reward delta each)
+    evals = lambda: added() + guide.chains.evaluations + tr.subtb_evaluations  # noqa: E731
     g = torch.Generator().manual_seed(seed + 5)
     out: dict[str, object] = {}
 

@@ -64,6 +64,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         eps_decay_iters=max(1, horizon // 4), progress=False, log_every=100, policy=pol, candidates=args.cand,
         device=args.device, max_parents=args.max_parents, nll_weight=args.nll,
         nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
+        subtb_weight=args.subtb, subtb_lambda=args.subtb_lambda, subtb_graphs=args.subtb_graphs, subtb_huber=args.subtb_huber,
     )
 
 
@@ -86,6 +87,8 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
             tr.start_states = guide.start_states
         if args.nll > 0:
             tr.demonstrations = guide.demonstrations
+        if args.subtb > 0:
+            tr.trajectories = guide.graphs
     if args.clock == "cpu":  # screens, tables and burn-in count against the budget
         tr.train(num_iterations=10**9, max_cpu_seconds=max(args.minutes * 60 - (time.process_time() - cpu0), 1.0))
     else:
@@ -158,6 +161,10 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--refine", type=int, default=0, help="also score the samples after this many MC3 steps each (gfn.mcmc.refine)")
     ap.add_argument("--local-search", type=int, nargs=2, default=None, metavar=("ROUNDS", "BACKTRACK"),
                     help="also score the samples after this many local-search moves of up to BACKTRACK edges (gfn.local_search)")
+    ap.add_argument("--subtb", type=float, default=0.0, help="weight of subtrajectory balance on the guide's graphs' trajectories (gfn/subtb.py)")
+    ap.add_argument("--subtb-lambda", type=float, default=0.9)
+    ap.add_argument("--subtb-graphs", type=int, default=4)
+    ap.add_argument("--subtb-huber", type=float, default=1.0, help="Huber threshold of a stretch's penalty (0: squared)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")

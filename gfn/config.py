@@ -37,6 +37,10 @@ class TrainerConfig:
     candidates: int = 0  # k of the candidate-parent screen (gfn/candidates.py) restricting the edges; 0: every edge
     nll_weight: float = 0.0  # weight of the warm-start likelihood of demonstrated steps (the trainer's demonstrations hook)
     nll_decay_iters: int = 0  # the weight falls linearly to 0 over this many iterations (0: constant), so training ends on the GFlowNet loss alone
+    subtb_weight: float = 0.0  # weight of subtrajectory balance on whole trajectories to the ``trajectories`` hook's graphs (gfn/subtb.py); 0: off
+    subtb_lambda: float = 0.9  # SubTB's weight of a stretch of k steps is subtb_lambda^k (Madan et al. 2023, eq. 7)
+    subtb_graphs: int = 4  # graphs asked from the hook per iteration (one random edge order each)
+    subtb_huber: float = 1.0  # Huber threshold of a stretch's penalty (0: the square, as in Madan et al.)
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
     log_every: int = 100  # iterations between metrics records and progress-bar updates
     checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)
@@ -52,6 +56,8 @@ class TrainerConfig:
             raise ConfigError("exploration probabilities must lie in [0, 1]")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must lie in [0, 1), got {self.ema}")
+        if self.subtb_weight < 0 or not 0.0 < self.subtb_lambda <= 1.0 or self.subtb_graphs < 1:
+            raise ConfigError("subtb_weight must be >= 0, subtb_lambda in (0, 1] and subtb_graphs >= 1")
         if self.candidates < 0:
             raise ConfigError(f"candidates must be >= 0, got {self.candidates}")
         if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:

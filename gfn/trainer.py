@@ -33,6 +33,7 @@ from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.replay import ReplayBuffer, Transitions
 from theorycov.gfn.reward import Reward
 from theorycov.gfn.sampling import choose_actions
+from theorycov.gfn.subtb import subtb_loss, trajectory_residuals
 
 __all__ = ["TrainerConfig", "Trainer", "ExtraTransitions"]
 
@@ -44,6 +45,8 @@ ExtraTransitions = Callable[[int, torch.Generator], "Transitions | None"]
 Demonstrations = Callable[[int, torch.Generator], "tuple[torch.Tensor, torch.Tensor] | None"]
 #: hook for where finished environments restart: (number restarting, generator) -> (k <= n, d, d) bool DAGs or None
 StartStates = Callable[[int, torch.Generator], "torch.Tensor | None"]
+#: hook for graphs whose whole trajectories get subtrajectory balance: (number wanted, generator) -> (k, d, d) bool DAGs or None
+TrajectoryGraphs = Callable[[int, torch.Generator], "torch.Tensor | None"]
 
 
 class Trainer:
@@ -61,6 +64,9 @@ class Trainer:
     distribution, so it must fade: the fixed point of the loss that remains is R's.
     allowed: (d, d) bool candidate edges of the environment; default: the screen of ``config.candidates``
     (gfn/candidates.py) when it is > 0, else every edge.
+    trajectories: optional hook giving graphs (e.g. an MCMC guide's current graphs) whose random-order
+    trajectories from the empty graph join the loss through subtrajectory balance, weight ``config.subtb_weight``
+    (gfn/subtb.py); graphs outside the environment's support are dropped.
     """
 
     def __init__(
@@ -72,8 +78,10 @@ class Trainer:
         start_states: StartStates | None = None,
         allowed: torch.Tensor | None = None,
         demonstrations: Demonstrations | None = None,
+        trajectories: TrajectoryGraphs | None = None,
     ) -> None:
         self.config = config
+        self.trajectories = trajectories
         self.demonstrations = demonstrations
         self.reward = reward
         self.extra_transitions = extra_transitions
@@ -113,6 +121,7 @@ class Trainer:
         self.metrics: list[dict[str, float]] = []  # records every log_every iterations
         self.train_seconds = 0.0  # wall time spent inside train()
         self.train_cpu_seconds = 0.0  # CPU time of this process spent inside train() (not checkpointed)
+        self.subtb_evaluations = 0  # reward deltas spent on subtrajectory balance (one per trajectory step; not checkpointed)
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -223,6 +232,23 @@ class Trainer:
         log_r = self.reward.log_reward(state.adj)
         return trajectory_balance_loss(self.log_z, sum_logpf, log_r, state.adj.flatten(1).sum(1))
 
+    def _subtb(self) -> torch.Tensor:
+        """Subtrajectory balance on the ``trajectories`` hook's graphs inside the support (scalar, with grad; 0 without any)."""
+        graphs = self.trajectories(self.config.subtb_graphs, self.generator)  # type: ignore[misc]
+        if graphs is None or graphs.shape[0] == 0:
+            return torch.zeros((), device=self.device)
+        graphs = graphs.to(self.device)
+        keep = graphs.flatten(1).any(1)
+        if self.env.allowed is not None:
+            keep &= ~(graphs & ~self.env.allowed).flatten(1).any(1)
+        if self.config.max_parents is not None:
+            keep &= graphs.sum(1).max(1).values <= self.config.max_parents
+        if not bool(keep.any()):
+            return torch.zeros((), device=self.device)
+        res, valid = trajectory_residuals(self.policy, self.env, graphs[keep], self.generator)
+        self.subtb_evaluations += int(valid.sum())
+        return subtb_loss(res, valid, self.config.subtb_lambda, self.config.subtb_huber or None)
+
     # ---- loop -----------------------------------------------------------------------------------
     def step(self) -> float:
         """One iteration (see module docstring); returns its loss."""
@@ -240,6 +266,8 @@ class Trainer:
             loss = self.db_loss(self.buffer.sample(c.batch_size, self.generator))
         else:
             loss = self.tb_loss(eps)
+        if c.subtb_weight > 0 and self.trajectories is not None:
+            loss = loss + c.subtb_weight * self._subtb()
         w = self.nll_weight()
         if w > 0 and self.demonstrations is not None:
             demo = self.demonstrations(self.iteration, self.generator)

@@ -230,6 +230,13 @@ class MCMCGuide:
         prefix, nxt = self._prefixes(adj[pick], generator, with_next=False)
         return prefix, torch.where(nxt >= 0, nxt, torch.full_like(nxt, self.d * self.d))
 
+    def graphs(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The trainer's ``trajectories`` hook: n graphs drawn uniformly (with replacement) from the cold chains'
+        current graphs, or from their history with ``reservoir`` > 0: (n, d, d) bool. Their whole random-order
+        trajectories get subtrajectory balance (gfn/subtb.py)."""
+        adj = self.reservoir.graphs() if self.config.reservoir > 0 and len(self.reservoir) else self.cold_graphs()
+        return adj[(rand((n,), generator, adj.device) * adj.shape[0]).long()]
+
     def start_states(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         """Restart up to ``restart_share`` of n finished environments at prefixes of the chains' graphs."""
         c = self.config
