@@ -61,6 +61,11 @@ SETTINGS: dict[str, dict[str, object]] = {
             # ema 0.9995: sampling from the weights' moving average instead of the last weights, same runs (seeds 0-3, 5
             # CPU-min): log R gap 15.1 -> 9.1, 12.6 -> 4.6, 7.0 -> 4.7, 7.4 -> 3.2; Pearson up on every seed (bench/RESULTS.md)
             "ema": 0.9995,
+            # subtrajectory balance (weight, lambda) on 4 guide graphs' whole trajectories a step (gfn/subtb.py). Tuning
+            # seeds 7 / 8 / 9 (not scored; 5 CPU-min, bench/RESULTS.md 2026-12-07), Pearson / log R gap without -> with:
+            # 0.956 / 4.9 -> 0.976 / -2.5, 0.899 / 1.8 -> 0.946 / -1.4, 0.972 / 1.9 -> 0.987 / -2.1, with ~35% fewer
+            # iterations. Lambda 0.9 (long stretches weighted) broke it: 0.62 / 76 on seed 8, 87 edges a graph
+            "subtb": (0.1, 0.5),
             # local search on the samples (gfn/local_search.py), scored beside them: rounds, most edges rebuilt per move
             "local_search": (10, 4),
             "guide": {"chains": 20, "temperatures": (1.0, 0.8, 0.64, 0.5, 0.4), "steps": 5, "per_iteration": 32, "burn_in": 50_000,
