@@ -162,7 +162,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--local-search", type=int, nargs=2, default=None, metavar=("ROUNDS", "BACKTRACK"),
                     help="also score the samples after this many local-search moves of up to BACKTRACK edges (gfn.local_search)")
     ap.add_argument("--subtb", type=float, default=0.0, help="weight of subtrajectory balance on the guide's graphs' trajectories (gfn/subtb.py)")
-    ap.add_argument("--subtb-lambda", type=float, default=0.9)
+    ap.add_argument("--subtb-lambda", type=float, default=0.5)
     ap.add_argument("--subtb-graphs", type=int, default=4)
     ap.add_argument("--subtb-huber", type=float, default=1.0, help="Huber threshold of a stretch's penalty (0: squared)")
     ap.add_argument("--device", default="cpu")

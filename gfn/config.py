@@ -38,7 +38,7 @@ class TrainerConfig:
     nll_weight: float = 0.0  # weight of the warm-start likelihood of demonstrated steps (the trainer's demonstrations hook)
     nll_decay_iters: int = 0  # the weight falls linearly to 0 over this many iterations (0: constant), so training ends on the GFlowNet loss alone
     subtb_weight: float = 0.0  # weight of subtrajectory balance on whole trajectories to the ``trajectories`` hook's graphs (gfn/subtb.py); 0: off
-    subtb_lambda: float = 0.9  # SubTB's weight of a stretch of k steps is subtb_lambda^k (Madan et al. 2023, eq. 7)
+    subtb_lambda: float = 0.5  # SubTB's weight of a stretch of k steps is subtb_lambda^k (Madan et al. 2023, eq. 7); 0.9 wrecked the d = 20 sampler (bench/RESULTS.md 2026-12-07)
     subtb_graphs: int = 4  # graphs asked from the hook per iteration (one random edge order each)
     subtb_huber: float = 1.0  # Huber threshold of a stretch's penalty (0: the square, as in Madan et al.)
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
