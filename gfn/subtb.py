@@ -32,7 +32,7 @@ from theorycov.gfn.env import DAGEnv
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.sampling import random_edge_order
 
-__all__ = ["subtb_loss", "trajectory_residuals"]
+__all__ = ["subtb_loss", "subtb_on_graphs", "trajectory_residuals"]
 
 
 def trajectory_residuals(policy: EdgePolicy, env: DAGEnv, graphs: torch.Tensor,
@@ -84,3 +84,19 @@ def subtb_loss(residuals: torch.Tensor, valid: torch.Tensor, lam: float, huber_d
     diff = C[:, None, :] - C[:, :, None]  # (K, i, j): C_j - C_i
     pen = diff.square() if huber_delta is None else F.huber_loss(diff, torch.zeros_like(diff), reduction="none", delta=huber_delta)
     return (w * pen).sum() / w.sum().clamp(min=1e-12)
+
+
+def subtb_on_graphs(policy: EdgePolicy, env: DAGEnv, graphs: torch.Tensor, lam: float, huber_delta: float | None,
+                    generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """The loss on the graphs (K, d, d) inside the environment's support (candidates, in-degree cap; empty graphs have
+    no step): (scalar with grad, 0 when none is left; steps evaluated, one reward delta each)."""
+    graphs = graphs.to(env.reward.device)
+    keep = graphs.flatten(1).any(1)
+    if env.allowed is not None:
+        keep &= ~(graphs & ~env.allowed).flatten(1).any(1)
+    if env.max_parents is not None:
+        keep &= graphs.sum(1).max(1).values <= env.max_parents
+    if not bool(keep.any()):
+        return torch.zeros((), device=graphs.device), 0
+    res, valid = trajectory_residuals(policy, env, graphs[keep], generator)
+    return subtb_loss(res, valid, lam, huber_delta), int(valid.sum())

@@ -33,7 +33,7 @@ from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.replay import ReplayBuffer, Transitions
 from theorycov.gfn.reward import Reward
 from theorycov.gfn.sampling import choose_actions
-from theorycov.gfn.subtb import subtb_loss, trajectory_residuals
+from theorycov.gfn.subtb import subtb_on_graphs
 
 __all__ = ["TrainerConfig", "Trainer", "ExtraTransitions"]
 
@@ -237,17 +237,9 @@ class Trainer:
         graphs = self.trajectories(self.config.subtb_graphs, self.generator)  # type: ignore[misc]
         if graphs is None or graphs.shape[0] == 0:
             return torch.zeros((), device=self.device)
-        graphs = graphs.to(self.device)
-        keep = graphs.flatten(1).any(1)
-        if self.env.allowed is not None:
-            keep &= ~(graphs & ~self.env.allowed).flatten(1).any(1)
-        if self.config.max_parents is not None:
-            keep &= graphs.sum(1).max(1).values <= self.config.max_parents
-        if not bool(keep.any()):
-            return torch.zeros((), device=self.device)
-        res, valid = trajectory_residuals(self.policy, self.env, graphs[keep], self.generator)
-        self.subtb_evaluations += int(valid.sum())
-        return subtb_loss(res, valid, self.config.subtb_lambda, self.config.subtb_huber or None)
+        loss, steps = subtb_on_graphs(self.policy, self.env, graphs, self.config.subtb_lambda, self.config.subtb_huber or None, self.generator)
+        self.subtb_evaluations += steps
+        return loss
 
     # ---- loop -----------------------------------------------------------------------------------
     def step(self) -> float:
