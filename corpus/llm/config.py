@@ -42,6 +42,11 @@ class TranslatorConfig:
     # strategies ("sentence", "verify", "choice") read without it.
     second_opinion: str | None = "default"
     mix: Mix = Mix()  # how the second opinion gates and mixes with the model's labels
+    # branch/sentence: worked examples retrieved per sentence from a labelled pool (corpus/llm/shots.py):
+    # this many that state claims and this many that state none, from the pool file ``shot_pool``.
+    shots: int = 0
+    shots_none: int = 0
+    shot_pool: str | None = None
     accept: float = 0.55  # verify: the best statement needs at least this P(yes) ...
     margin: float = 0.1  # ... and this much more than the runner-up (see LLMTranslator._verify_pair)
 

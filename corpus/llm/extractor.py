@@ -50,6 +50,7 @@ class ModelExtractor(Extractor):
         self.last_dists: list[list[float]] | None = None
         self.last_opinions: dict[frozenset[str], tuple[float, ...]] | None = None  # branch: the second opinion's
         self._second = None  # the pair classifier, loaded on first use (LLMTranslator.second_opinion)
+        self._pool = None  # the few-shot pool, loaded on first use (LLMTranslator.shot_pool)
 
     @property
     def backend(self) -> Backend:

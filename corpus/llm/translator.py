@@ -26,10 +26,11 @@ from theorycov.corpus.llm.prompts.sentence import (
     sentence_pairs,
     sentence_schema,
 )
-from theorycov.corpus.types import Claim, Evidence, Extractor, Mention, Sentence
+from theorycov.corpus.types import Claim, CorpusError, Evidence, Extractor, Mention, Sentence
 from theorycov.corpus.untrusted import stated_claims, stated_mentions
 
 if TYPE_CHECKING:
+    from theorycov.corpus.llm.shots import Shot, ShotPool
     from theorycov.corpus.pairclf.model import PairClassifier
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,12 @@ class LLMTranslator(ModelExtractor):
         conditioned on another's). At most one claim per pair is kept (branch: direction.decide, which
         orients ties, corpus/llm/direction.py). A malformed answer raises, with no partial claims."""
         names = list(variables)
-        messages = sentence_messages(sentence.text, variables)
-        key = (SENTENCE_PROMPT_VERSION, tuple(variables.items()))
         cfg = self.config
+        shots = self._shots(sentence.text)
+        messages = sentence_messages(sentence.text, variables, [s.example() for s in shots])
+        key: tuple[Any, ...] = (SENTENCE_PROMPT_VERSION, tuple(variables.items()))
+        if shots:  # the examples shown are part of the question
+            key = (*key, "shots", tuple(s.text for s in shots))
         # coordinated entities ("IL-6, LIF and OSM") share a role: no claim between them, so not asked
         skip = direction.coordinated_pairs(mentions, sentence.text) if cfg.skip_coordinated else set()
         opinions = self._opinions(sentence.text, mentions, names, skip) if cfg.strategy == "branch" else None
@@ -130,6 +134,26 @@ class LLMTranslator(ModelExtractor):
             path = DEFAULT_WEIGHTS if self.config.second_opinion == "default" else self.config.second_opinion
             self._second = PairClassifier.load(path)
         return self._second
+
+    @property
+    def shot_pool(self) -> ShotPool | None:
+        """The few-shot pool of ``config.shot_pool``, loaded on first use (None when no shots are asked for)."""
+        cfg = self.config
+        if cfg.shots + cfg.shots_none == 0:
+            return None
+        if self._pool is None:
+            from theorycov.corpus.llm.shots import ShotPool
+
+            if cfg.shot_pool is None:
+                raise CorpusError(f"shots={cfg.shots}, shots_none={cfg.shots_none} need a pool: set TranslatorConfig.shot_pool "
+                                  "to a file written by theorycov.corpus.llm.shots.build_pool(gold).save(path)")
+            self._pool = ShotPool.load(cfg.shot_pool)
+        return self._pool
+
+    def _shots(self, text: str) -> list[Shot]:
+        """The worked examples retrieved for this sentence (none without a pool)."""
+        pool = self.shot_pool
+        return [] if pool is None else pool.nearest(text, self.config.shots, self.config.shots_none)
 
     def _opinions(self, text: str, mentions: list[Mention], names: list[str],
                   skip: set[frozenset[str]]) -> dict[frozenset[str], tuple[float, ...]] | None:

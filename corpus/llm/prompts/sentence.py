@@ -12,6 +12,7 @@ prompts of ~35 tokens each per pair for the "verify" strategy.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from theorycov.corpus.llm.prompts.common import SENTENCE_PROMPT_VERSION, MalformedOutputError, data_block, load_json, quote_forms
@@ -80,10 +81,15 @@ def _user(sentence: str, entities: list[tuple[str, list[str]]]) -> str:
     return f"{data_block(sentence)}\nEntities: {listing}"
 
 
-def sentence_messages(sentence: str, variables: dict[str, list[str]]) -> list[dict]:
-    """Chat messages: the fixed instructions and examples, then this sentence and its entities."""
+Example = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]
+
+
+def sentence_messages(sentence: str, variables: dict[str, list[str]], shots: Sequence[Example] = ()) -> list[dict]:
+    """Chat messages: the fixed instructions and examples, then ``shots`` (worked examples retrieved for
+    this sentence, corpus/llm/shots.py; their text is defused like the question's), then this sentence
+    and its entities."""
     messages = [{"role": "system", "content": SENTENCE_INSTRUCTIONS}]
-    for text, ents, claims in SENTENCE_EXAMPLES:
+    for text, ents, claims in (*SENTENCE_EXAMPLES, *shots):
         names = [n for n, _ in ents]
         said = {(c, e): label for c, label, e in claims}
         messages.append({"role": "user", "content": _user(text, [(n, [w]) for n, w in ents])})
@@ -107,5 +113,5 @@ def parse_sentence_answer(text: str, names: list[str], pairs: list[tuple[str, st
     return {keys[k]: v for k, v in obj.items()}
 
 
-__all__ = ["LABELS", "SENTENCE_PROMPT_VERSION", "pair_key", "parse_sentence_answer", "sentence_messages",
+__all__ = ["Example", "LABELS", "SENTENCE_PROMPT_VERSION", "pair_key", "parse_sentence_answer", "sentence_messages",
            "sentence_pairs", "sentence_schema"]
