@@ -100,8 +100,15 @@ def setup_seconds() -> dict[str, float]:
 
 def translator_config(args: argparse.Namespace) -> TranslatorConfig:
     """The translator's settings from the command line (defaults: TranslatorConfig's)."""
+    c, n = args.shots
+    pool = None
+    if c + n:
+        from extract_shots import POOL
+
+        pool = str(args.shot_pool or POOL)
     return TranslatorConfig(strategy=args.strategy, second_opinion=None if args.second_opinion == "none" else args.second_opinion,
-                            mix=Mix(lam=args.lam, accept=args.mix_accept, sign_weight=args.sign_weight, gate=args.gate))
+                            mix=Mix(lam=args.lam, accept=args.mix_accept, sign_weight=args.sign_weight, gate=args.gate),
+                            shots=c, shots_none=n, shot_pool=pool)
 
 
 def speed_only(backend, args: argparse.Namespace) -> int:  # noqa: ANN001
@@ -160,6 +167,10 @@ def main() -> int:
     for name, field in [("gate", "gate"), ("lam", "lam"), ("mix-accept", "accept"), ("sign-weight", "sign_weight")]:
         ap.add_argument(f"--{name}", type=float, default=getattr(TranslatorConfig().mix, field),
                         help=f"TranslatorConfig.mix.{field} (corpus/llm/second.py)")
+    ap.add_argument("--shots", type=int, nargs=2, default=[0, 0], metavar=("C", "N"),
+                    help="retrieved worked examples per sentence, C with claims and N without (corpus/llm/shots.py)")
+    ap.add_argument("--shot-pool", default=None,
+                    help="their pool file (default: bench/results/.shots_biored_train.npz, python bench/extract_shots.py --build)")
     ap.add_argument("--all-statements", action="store_true",
                     help="score every activity/amount BEL statement, not only protein-protein ones (chemicals, too)")
     ap.add_argument("--compile-s", type=float, default=479.0,
@@ -211,6 +222,7 @@ def main() -> int:
                 asked = max(st.questions - st.cached, 0)
                 rows[f"{key}/{name}"]["model"] = {
                     "strategy": config.strategy, "tie_break": config.tie_break, "second_opinion": config.second_opinion,
+                    "shots": [config.shots, config.shots_none],
                     "sentences": st.sentences, "questions": st.questions,
                     "cached": st.cached, "prompt_tokens": st.prompt_tokens, "completion_tokens": st.completion_tokens,
                     "model_s": round(st.model_s, 1), "s_per_question": round(st.model_s / asked, 3) if asked else None}
@@ -247,7 +259,7 @@ def main() -> int:
         "biored_dev_abstracts": biored.get("items"),
         "bel_items": rows["bel_dev/llm"]["items"],
         "bel_scope": "all activity/amount statements" if args.all_statements else "protein-protein activity/amount statements",
-        "thresholds": {"sentence_accept": config.sentence_accept, "sentence_margin": config.sentence_margin,
+        "thresholds": {"shots": [config.shots, config.shots_none], "sentence_accept": config.sentence_accept, "sentence_margin": config.sentence_margin,
                        "tie_break": config.tie_break, "second_opinion": config.second_opinion,
                        "mix": dataclasses.asdict(config.mix) if config.second_opinion else None, "picked_on": PICKED_ON},
         "lexicon": lexicon.source,
