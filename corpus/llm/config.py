@@ -43,7 +43,9 @@ class TranslatorConfig:
     second_opinion: str | None = "default"
     mix: Mix = Mix()  # how the second opinion gates and mixes with the model's labels
     # branch/sentence: worked examples retrieved per sentence from a labelled pool (corpus/llm/shots.py):
-    # this many that state claims and this many that state none, from the pool file ``shot_pool``.
+    # this many that state claims and this many that state none, from the pool file ``shot_pool``. Off: on
+    # 136 BioRED Train abstracts (bench/extract_shots.py) F1 0.407 without, 0.415 with (1, 0), 0.406 with (2, 1),
+    # within noise, at 1.4x and 2.8x the model time (bench/RESULTS.md).
     shots: int = 0
     shots_none: int = 0
     shot_pool: str | None = None
