@@ -17,7 +17,6 @@ own copy (``build_pool`` then ``ShotPool.save``), never ship them.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -30,10 +29,11 @@ from theorycov.corpus.evaluate.gold import GoldSet
 from theorycov.corpus.evaluate.scoring import claim_triple
 from theorycov.corpus.grounding import Grounder
 from theorycov.corpus.llm.extractor import grounded_variables
+from theorycov.corpus.llm.prompts.sentence import Example
+from theorycov.corpus.pairclf.data import sentence_pairs
 from theorycov.corpus.rules import RuleExtractor
 from theorycov.corpus.sentences import split_text
 from theorycov.corpus.types import CorpusError, Evidence, Sentence
-from theorycov.corpus.untrusted import stated_mentions
 
 __all__ = ["Shot", "ShotPool", "build_pool", "pool_shots"]
 
@@ -54,7 +54,7 @@ class Shot:
     claims: tuple[tuple[str, str, str], ...]
     group: str = ""
 
-    def example(self) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
+    def example(self) -> Example:
         return self.text, self.entities, self.claims
 
 
@@ -72,19 +72,19 @@ def pool_shots(gold: GoldSet, *, skip_groups: Iterable[str] = ()) -> list[Shot]:
         spans = split_text(item.text)
         for (s, e), mentions in zip(spans, Grounder(dom).annotate([item.text[s:e] for s, e in spans])):
             text = item.text[s:e]
-            ms = stated_mentions(text, mentions)
+            ms, unordered = sentence_pairs(text, mentions)  # what the translator sees, as the second opinion's data
             names = grounded_variables(ms)
             if not 2 <= len(names) <= MAX_VARIABLES:
                 continue
-            pairs = {frozenset((a, b)) for i, a in enumerate(names) for b in list(names)[i + 1 :]}
+            pairs = {frozenset(p) for p in unordered}
             if pairs & {frozenset(p) for p in item.ignore}:
                 continue
             sent = Sentence(text, 0, 0, len(text))
             read = {t for c in rules.extract(sent, ms, evidence=Evidence(text, "", 0, 0, len(text)))
                     if (t := claim_triple(c)) is not None}
-            said = {frozenset((c, f)): [] for c, f, _ in read}
+            said: dict[frozenset[str], list[tuple[str, str, int]]] = {}
             for c, f, v in read:
-                said[frozenset((c, f))].append((c, f, v))
+                said.setdefault(frozenset((c, f)), []).append((c, f, v))
             if any(p not in said if p in sign else p in said for p in pairs):
                 continue
             if any(len(said[p]) != 1 or said[p][0][2] != sign[p] for p in said):
@@ -109,7 +109,6 @@ class ShotPool:
         self.shots, self.vectors = shots, np.ascontiguousarray(vectors, dtype=np.float32)
         self.index = faiss.IndexFlatIP(self.vectors.shape[1])  # a few thousand rows: exact search is ~1 ms
         self.index.add(self.vectors)
-        self.digest = hashlib.sha256(json.dumps([s.text for s in shots]).encode()).hexdigest()[:12]
 
     def __len__(self) -> int:
         return len(self.shots)
@@ -125,9 +124,11 @@ class ShotPool:
         sims, idx = self.index.search(embed([text]), k)
         chosen: list[tuple[float, Shot]] = []
         for sim, i in zip(sims[0], idx[0]):
+            if i < 0:  # fewer rows than asked for
+                break
             shot = self.shots[int(i)]
             kind = bool(shot.claims)
-            if i >= 0 and want[kind] > 0 and shot.text.strip() != text.strip():
+            if want[kind] > 0 and shot.text.strip() != text.strip():
                 want[kind] -= 1
                 chosen.append((float(sim), shot))
         return [s for _, s in sorted(chosen, key=lambda t: t[0])]

@@ -38,7 +38,10 @@ X activates Y; if it increases Y, X inhibits Y."""
 # Worked examples written for this project (not taken from any evaluation set): passive voice,
 # "X-mediated", nominalizations, inhibitor and knockdown experiments, chains, a list without a claim.
 # (sentence, entities with their written form, the claims it states as (cause, label, effect)).
-SENTENCE_EXAMPLES: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]], ...] = (
+#: A worked example: (sentence, entities as (name, written form), claims as (cause, label, effect)).
+Example = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]
+
+SENTENCE_EXAMPLES: tuple[Example, ...] = (
     ("Raf is inhibited by PKA through phosphorylation of Ser259.",
      (("Raf", "Raf"), ("PKA", "PKA")), (("PKA", "inhibits", "Raf"),)),
     ("Treatment with the MEK inhibitor U0126 abolished EGF-induced ERK phosphorylation.",
@@ -79,9 +82,6 @@ def sentence_schema(names: list[str], pairs: list[tuple[str, str]] | None = None
 def _user(sentence: str, entities: list[tuple[str, list[str]]]) -> str:
     listing = "; ".join(f"{n} (written {quote_forms(forms)})" if forms and forms != [n] else n for n, forms in entities)
     return f"{data_block(sentence)}\nEntities: {listing}"
-
-
-Example = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]
 
 
 def sentence_messages(sentence: str, variables: dict[str, list[str]], shots: Sequence[Example] = ()) -> list[dict]:
