@@ -57,7 +57,8 @@ def score(samples: torch.Tensor, reward: Reward, ref: dict[str, object], truth: 
 
 
 def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> TrainerConfig:
-    pol = PolicyConfig(hidden=args.hidden, num_layers=args.layers, delta_transform=args.delta, delta_hidden=args.delta_hidden)
+    pol = PolicyConfig(hidden=args.hidden, num_layers=args.layers, delta_transform=args.delta, delta_hidden=args.delta_hidden,
+                       learn_backward=args.learn_pb, backward_floor=args.pb_floor)
     return TrainerConfig(
         seed=seed, num_iterations=horizon, num_envs=args.envs, batch_size=args.batch, prefill=args.prefill, lr=args.lr,
         lr_min=args.lr * args.lr_min_frac, lr_schedule=args.schedule, warmup_iters=200, eps_start=args.eps_start, eps_end=args.eps_end,
@@ -65,6 +66,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         device=args.device, max_parents=args.max_parents, nll_weight=args.nll,
         nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
         subtb_weight=args.subtb, subtb_lambda=args.subtb_lambda, subtb_graphs=args.subtb_graphs, subtb_huber=args.subtb_huber,
+        huber_delta=args.huber,
     )
 
 
@@ -165,6 +167,9 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--subtb-lambda", type=float, default=0.5)
     ap.add_argument("--subtb-graphs", type=int, default=4)
     ap.add_argument("--subtb-huber", type=float, default=1.0, help="Huber threshold of a stretch's penalty (0: squared)")
+    ap.add_argument("--huber", type=float, default=1.0, help="Huber threshold of the modified DB loss (TrainerConfig.huber_delta)")
+    ap.add_argument("--learn-pb", action="store_true", help="a learned backward policy (PolicyConfig.learn_backward)")
+    ap.add_argument("--pb-floor", type=float, default=0.0, help="share of the uniform P_B in the learned one")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")

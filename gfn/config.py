@@ -58,6 +58,8 @@ class TrainerConfig:
             raise ConfigError(f"ema must lie in [0, 1), got {self.ema}")
         if self.subtb_weight < 0 or not 0.0 < self.subtb_lambda <= 1.0 or self.subtb_graphs < 1:
             raise ConfigError("subtb_weight must be >= 0, subtb_lambda in (0, 1] and subtb_graphs >= 1")
+        if self.loss == "tb" and self.policy.learn_backward:
+            raise ConfigError("loss='tb' uses the uniform backward policy; policy.learn_backward needs loss='db'")
         if self.candidates < 0:
             raise ConfigError(f"candidates must be >= 0, got {self.candidates}")
         if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:

@@ -5,7 +5,8 @@ Modified detailed balance (Deleu et al. 2022 §3.2, eq. 9; all states terminal, 
 
     log R(G') + log P_B(G | G') + log P_F(stop | G) = log R(G) + log P_F(G' | G) + log P_F(stop | G'),
 
-with the uniform backward policy P_B(G | G') = 1 / |E(G')| (§3.3). The loss is the Huber penalty of
+with the uniform backward policy P_B(G | G') = 1 / |E(G')| (§3.3), or a learned one (policy.py,
+``PolicyConfig.learn_backward``): the equation holds for any P_B with full support on G's parents. The loss is the Huber penalty of
 the difference. It is local, so it holds for transitions drawn from any distribution with full
 support: replayed and injected (off-policy) transitions are valid training data.
 
@@ -26,16 +27,19 @@ def modified_db_residual(
     actions: torch.Tensor,
     delta_log_reward: torch.Tensor,
     num_edges_next: torch.Tensor,
+    log_pb: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Residual of eq. 9 per transition.
 
     log_pf_s: (M, A) log P_F(. | G); log_pf_next_stop: (M,) log P_F(stop | G') (from the target
     network when one is used); actions: (M,) edge actions G -> G'; delta_log_reward: (M,)
-    log R(G') - log R(G); num_edges_next: (M,) |E(G')| >= 1. Returns (M,) float32.
+    log R(G') - log R(G); num_edges_next: (M,) |E(G')| >= 1; log_pb: (M,) log P_B(G | G') of a learned backward
+    policy (None: the uniform 1 / |E(G')|). Returns (M,) float32.
     """
     log_pf_edge = log_pf_s.gather(1, actions[:, None]).squeeze(1)  # (M,)
     log_pf_stop = log_pf_s[:, -1]  # (M,)
-    log_pb = -torch.log(num_edges_next.to(log_pf_s.dtype))  # uniform backward policy
+    if log_pb is None:
+        log_pb = -torch.log(num_edges_next.to(log_pf_s.dtype))  # uniform backward policy
     return delta_log_reward.to(log_pf_s.dtype) + log_pb + log_pf_stop - log_pf_edge - log_pf_next_stop
 
 
@@ -46,9 +50,10 @@ def modified_db_loss(
     delta_log_reward: torch.Tensor,
     num_edges_next: torch.Tensor,
     huber_delta: float = 1.0,
+    log_pb: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean Huber penalty of :func:`modified_db_residual` (scalar)."""
-    res = modified_db_residual(log_pf_s, log_pf_next_stop, actions, delta_log_reward, num_edges_next)
+    res = modified_db_residual(log_pf_s, log_pf_next_stop, actions, delta_log_reward, num_edges_next, log_pb)
     return F.huber_loss(res, torch.zeros_like(res), delta=huber_delta)
 
 

@@ -23,6 +23,13 @@ Candidate edges: when the environment restricts edges (``DAGEnv.allowed``, a scr
 gfn/candidates.py), the network reads and scores only the E allowed edges, so its width scales with d K,
 not d^2 (at d = 107 with ~20 candidates per node: ~2,000 instead of 11,449).
 
+Learned backward policy (``learn_backward``): a second head on the same body gives P_B(G - e | G) over G's edges
+(softmax of its logits on the present edges), zero-initialized so that it starts as the uniform P_B of Deleu et al.
+(§3.2). Any P_B with full support keeps R the fixed point of the modified DB (Bengio et al. 2023, "GFlowNet
+Foundations", §3); a learned one lets the flows prefer edge orders. Why: at d = 20 the trained forward policy does
+prefer orders (bench/RESULTS.md 2026-12-07: along uniformly random orders of its own samples its one-step residuals
+average 6.3 nats in absolute value and its log P_T estimates spread by ~20 nats), which a uniform P_B forbids.
+
 The delta comes from the environment's cached local scores (one Cholesky per changed node), the MLP is a
 few small matmuls. Using intermediate rewards as a policy input is in the spirit of forward-looking
 GFlowNets (Pan et al. 2023) for the all-states-terminal setting. The output layer starts at zero, so an
@@ -30,6 +37,7 @@ untrained policy is softmax(beta phi(Delta log R)) over edges and stop.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -51,8 +59,12 @@ class PolicyConfig:
     delta_clip: float = 1e4  # |Delta log R| is clipped to this before entering the logits (float32 safety)
     delta_transform: str = "linear"  # phi of the base: "linear" (phi(x) = x) or "log" (sign(x) log(1 + |x|))
     delta_hidden: int = 0  # > 0: a per-edge network of this width on (phi(delta), phi(reverse delta)) joins the base
+    learn_backward: bool = False  # a learned backward policy P_B (a second head, zero-initialized: starts uniform); see below
+    backward_floor: float = 0.0  # share of the uniform P_B mixed into the learned one (keeps every order's probability up)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.backward_floor < 1.0:
+            raise ConfigError(f"backward_floor must lie in [0, 1), got {self.backward_floor}")
         if self.delta_transform not in ("linear", "log"):
             raise ConfigError(f"delta_transform must be 'linear' or 'log', got {self.delta_transform!r}")
 
@@ -83,6 +95,11 @@ class EdgePolicy(nn.Module):
         self.head = nn.Linear(config.hidden, E + 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.back_head: nn.Linear | None = None
+        if config.learn_backward:  # zero-initialized: P_B starts as the uniform backward policy of Deleu et al.
+            self.back_head = nn.Linear(config.hidden, E)
+            nn.init.zeros_(self.back_head.weight)
+            nn.init.zeros_(self.back_head.bias)
         self.beta = nn.Parameter(torch.ones(()))  # learned scale of the reward-informed base
         self.edge_net: nn.Module | None = None
         if config.delta_hidden > 0:
@@ -110,12 +127,48 @@ class EdgePolicy(nn.Module):
         """Unmasked logits of the E candidate edges then stop: adj (B, d, d) bool, features (B, F) float32 or None
         -> (B, E + 1) (slot space, gfn/env.py). h1: the first layer's pre-activation when the caller tracks it
         incrementally (samplers)."""
+        return self._outputs(adj, features, h1, backward=False)[0]
+
+    def _outputs(self, adj: torch.Tensor, features: torch.Tensor | None, h1: torch.Tensor | None,
+                 backward: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(forward slot logits (B, E + 1), backward slot logits (B, E) or None) from one pass of the body."""
         if h1 is None:
             h1 = self.first_layer(adj)
-        out = self.head(self.body(h1))  # (B, E + 1)
+        h = self.body(h1)
+        out = self.head(h)  # (B, E + 1)
         if self.config.use_delta:
             out = torch.cat([out[:, :-1] + self.slot_base(features), out[:, -1:]], dim=1)
-        return out
+        back = self.back_head(h) if backward and self.back_head is not None else None
+        return out, back
+
+    def _log_pb(self, adj: torch.Tensor, back: torch.Tensor | None) -> torch.Tensor:
+        """log P_B(G - e | G) in slot space for graphs (B, d, d): (B, E), -inf where e is not an edge of G."""
+        present = self._edge_inputs(adj) > 0  # (B, E)
+        uniform = torch.log_softmax(torch.zeros(present.shape, dtype=torch.float32, device=present.device).masked_fill(~present, float("-inf")), dim=1)
+        if back is None:  # the uniform backward policy: 1 / |E(G)|
+            return uniform
+        learned = torch.log_softmax(back.masked_fill(~present, float("-inf")), dim=1)
+        a = self.config.backward_floor
+        if a <= 0:
+            return learned
+        # mixed on the edges only: logaddexp(-inf, -inf) has a NaN gradient, which would poison every weight
+        lo = torch.where(present, learned + math.log(1 - a), torch.zeros_like(learned))
+        hi = torch.where(present, uniform + math.log(a), torch.zeros_like(uniform))
+        return torch.logaddexp(lo, hi).masked_fill(~present, float("-inf"))
+
+    def slot_log_pb(self, state: GraphState) -> torch.Tensor:
+        """log P_B(G - e | G) for the edges e of each state's graph, in slot space: (B, E) float32, -inf off the graph
+        (a graph without edges gives a row of NaN: it has no backward step). Uniform, 1 / |E(G)|, unless
+        ``config.learn_backward``."""
+        back = self._outputs(state.adj, state.features, None, backward=True)[1] if self.back_head is not None else None
+        return self._log_pb(state.adj, back)
+
+    def slot_log_probs_and_pb(self, state: GraphState, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(:meth:`slot_log_probs` (B, E + 1), :meth:`slot_log_pb` (B, E)) from one pass of the network."""
+        if mask is None:
+            mask = self.env.slot_mask(state)
+        out, back = self._outputs(state.adj, state.features, None, backward=True)
+        return torch.log_softmax(out.masked_fill(~mask, float("-inf")), dim=1), self._log_pb(state.adj, back)
 
     def slot_base(self, features: torch.Tensor | None) -> torch.Tensor:
         """The reward-informed base of the edge logits: features (B, F) -> (B, E) (module docstring)."""

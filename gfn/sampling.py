@@ -8,7 +8,8 @@
   those of the last samples runs a full batch.
 * :func:`log_pt_backward` estimates log P_T(G) = log E_{tau ~ P_B(.|G)} [P_F(tau) / P_B(tau | G)]
   (Bengio et al. 2023 "GFlowNet Foundations" §3; DESIGN.md "GFlowNet mass"): with uniform P_B a
-  backward trajectory is a uniformly random order of G's edges and P_B(tau | G) = 1 / |E|!.
+  backward trajectory is a uniformly random order of G's edges and P_B(tau | G) = 1 / |E|!; with a learned P_B
+  (policy.py) the trajectories are drawn from it, the proposal the flows were fitted to.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from theorycov.gfn.graphs import as_adjacency
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.rollout import Rollout
 
-__all__ = ["choose_actions", "sample", "log_pt_backward", "random_edge_order"]
+__all__ = ["choose_actions", "sample", "log_pt_backward", "backward_orders", "random_edge_order"]
 
 
 def choose_actions(
@@ -139,10 +140,43 @@ def random_edge_order(flat: torch.Tensor, generator: torch.Generator | None) -> 
 
 
 @torch.no_grad()
+def backward_orders(policy: EdgePolicy, adj: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backward trajectories of P_B from graphs (N, d, d) bool: (edge orders (N, T) int64, log P_B(tau | G) (N,) float64).
+
+    Entry t < m_n of row n is the flat index of the edge that trajectory n adds at step t (T = the most edges,
+    at least 1; later entries are unused). With the uniform P_B an order is uniformly random and log P_B = -log m!;
+    with a learned one (``PolicyConfig.learn_backward``) the edges are removed one at a time, each drawn from P_B at
+    the current graph (Gumbel-max), so the orders are those the learned flows prefer."""
+    env = policy.env
+    flat = adj.flatten(1)
+    N, dev = flat.shape[0], flat.device
+    m = flat.sum(1)
+    T = max(int(m.max()) if N else 0, 1)
+    if policy.back_head is None:
+        return random_edge_order(flat, generator)[:, :T], -torch.lgamma(m.to(torch.float64) + 1.0)
+    cur = flat.clone()
+    order = torch.zeros(N, T, dtype=torch.int64, device=dev)
+    log_pb = torch.zeros(N, dtype=torch.float64, device=dev)
+    for k in range(T):  # removal k takes away the edge that the forward trajectory adds at step m - 1 - k
+        idx = (m > k).nonzero().flatten()
+        if idx.numel() == 0:
+            break
+        pb = policy.slot_log_pb(env.states(cur[idx].view(-1, env.d, env.d))).to(torch.float64)  # (L, E)
+        gumbel = -torch.log(-torch.log(rand(tuple(pb.shape), generator, dev, torch.float64).clamp_min(1e-300)))
+        slot = (pb + gumbel).argmax(1)
+        log_pb[idx] += pb.gather(1, slot[:, None]).squeeze(1)
+        edge = env.edges[slot]
+        cur[idx, edge] = False
+        order[idx, m[idx] - 1 - k] = edge
+    return order, log_pb
+
+
+@torch.no_grad()
 def log_pt_backward(
     policy: EdgePolicy, adj: torch.Tensor, n_traj: int = 256, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Importance-sampling estimate of log P_T(G) from n_traj backward trajectories: (B, d, d) -> (B,) float64.
+    """Importance-sampling estimate of log P_T(G) from n_traj backward trajectories of P_B (uniform or learned,
+    :func:`backward_orders`): (B, d, d) -> (B,) float64.
 
     Exact when n_traj covers every edge order; unbiased for P_T (not log P_T) in general.
     """
@@ -155,7 +189,7 @@ def log_pt_backward(
     rep = adj.repeat_interleave(n_traj, dim=0)  # (B*T, d, d)
     m_rep = m.repeat_interleave(n_traj)
     dev = adj.device
-    order = random_edge_order(rep.flatten(1), generator)  # (B*T, d*d)
+    order, log_pb = backward_orders(policy, rep, generator)  # (B*T, max edges), (B*T,)
     state = env.reset(rep.shape[0])
     log_pf = torch.zeros(rep.shape[0], dtype=torch.float64, device=dev)
     max_m = int(m.max()) if B else 0
@@ -164,7 +198,7 @@ def log_pt_backward(
         logp = policy.log_probs(state).to(torch.float64)
         adding = t < m_rep
         stopping = t == m_rep
-        act = torch.where(adding, order[:, min(t, d * d - 1)], torch.full_like(m_rep, d * d))
+        act = torch.where(adding, order[:, min(t, order.shape[1] - 1)], torch.full_like(m_rep, d * d))
         log_pf += torch.where(adding | stopping, logp[rows, act], torch.zeros((), dtype=torch.float64, device=dev))
         if t == max_m:
             break
@@ -172,6 +206,5 @@ def log_pt_backward(
         state, _ = env.step(state, act, with_delta=False)
         # graphs that took stop stay as they are; reopen them so later log-probs are well defined
         state = GraphState(state.adj, state.closure, state.features, torch.zeros_like(state.done))
-    log_pb = -torch.lgamma(m_rep.to(torch.float64) + 1.0)
     log_w = (log_pf - log_pb).view(B, n_traj)
     return torch.logsumexp(log_w, dim=1) - math.log(n_traj)

@@ -18,6 +18,7 @@ modified DB residual of step t is
 
     r_t = log R(s_t+1) - log R(s_t) - log |E(s_t+1)| + log P_F(stop | s_t) - log P_F(s_t+1 | s_t) - log P_F(stop | s_t+1)
 
+(with a learned backward policy, ``PolicyConfig.learn_backward``, -log |E(s_t+1)| is log P_B(s_t | s_t+1)),
 and the stretch i..j (0 <= i < j <= m) balances when sum_{t=i}^{j-1} r_t = 0 (the modified DB equation multiplied
 along it). The loss is sum_{i<j} lambda^(j-i) (C_j - C_i)^2 / sum_{i<j} lambda^(j-i), C the cumulative residual,
 over all trajectories of the batch. It is zero exactly where every one-step residual is, so its fixed point is R's. As in the trainer's DB loss, the square
@@ -55,7 +56,12 @@ def trajectory_residuals(policy: EdgePolicy, env: DAGEnv, graphs: torch.Tensor,
     prefixes = flat[:, None, :] & (rank[:, None, :] < t[None, :, None])  # (K, T+1, d*d): s_t
     pos = torch.full((K, T + 1), -1, dtype=torch.int64, device=dev)
     pos[valid_state] = torch.arange(int(valid_state.sum()), device=dev)
-    logp = policy.slot_log_probs(env.states(prefixes[valid_state].reshape(-1, d, d)))  # (N, E + 1)
+    states = env.states(prefixes[valid_state].reshape(-1, d, d))
+    pb = None
+    if policy.back_head is not None:  # a learned backward policy: both from one pass
+        logp, pb = policy.slot_log_probs_and_pb(states)  # (N, E + 1), (N, E)
+    else:
+        logp = policy.slot_log_probs(states)  # (N, E + 1)
     stop = torch.zeros(K, T + 1, dtype=logp.dtype, device=dev)
     stop[valid_state] = logp[:, -1]
     act = order[:, :T][valid]  # (S,) flat edge indices of the steps
@@ -63,7 +69,11 @@ def trajectory_residuals(policy: EdgePolicy, env: DAGEnv, graphs: torch.Tensor,
     edge_lp[valid] = logp[pos[:, :T][valid], env.slot[act]]
     delta = torch.zeros(K, T, dtype=torch.float64, device=dev)
     delta[valid] = env.reward.delta_edges(prefixes[:, :T][valid].reshape(-1, d, d), act // d, act % d)
-    log_pb = -torch.log((t[1:] * 1.0).to(logp.dtype))[None, :]  # |E(s_t+1)| = t + 1
+    if pb is None:
+        log_pb = -torch.log((t[1:] * 1.0).to(logp.dtype))[None, :]  # uniform: |E(s_t+1)| = t + 1
+    else:  # log P_B(s_t | s_t+1): removing step t's edge from s_t+1
+        log_pb = torch.zeros(K, T, dtype=logp.dtype, device=dev)
+        log_pb[valid] = pb[pos[:, 1:][valid], env.slot[act]]
     res = delta.to(logp.dtype) + log_pb + stop[:, :-1] - edge_lp - stop[:, 1:]
     return torch.where(valid, res, torch.zeros_like(res)), valid
 

@@ -201,19 +201,27 @@ class Trainer:
         M = batch.adj.shape[0]
         st, nx = env.transition_states(batch.adj, batch.actions, batch.closure)
         nxt_adj = nx.adj
+        slots = env.slot[batch.actions]  # replayed edges lie inside the candidates (_inside_candidates)
+        learned_pb = self.policy.back_head is not None
+        log_pb = None
         if self.target is None:  # one forward pass over G and G' together
             both = GraphState(torch.cat([st.adj, nx.adj]), torch.cat([st.closure, nx.closure]),
                               None if st.features is None else torch.cat([st.features, nx.features]),  # type: ignore[list-item]
                               torch.cat([st.done, nx.done]))
-            logp = self.policy.slot_log_probs(both)
+            if learned_pb:
+                logp, pb = self.policy.slot_log_probs_and_pb(both)
+                log_pb = pb[M:].gather(1, slots[:, None]).squeeze(1)  # log P_B(G | G'): G' back to G
+            else:
+                logp = self.policy.slot_log_probs(both)
             logp_s, next_stop = logp[:M], logp[M:, -1]
         else:
             logp_s = self.policy.slot_log_probs(st)
             with torch.no_grad():
                 next_stop = self.target.slot_log_probs(nx)[:, -1]
+            if learned_pb:
+                log_pb = self.policy.slot_log_pb(nx).gather(1, slots[:, None]).squeeze(1)
         n_next = nxt_adj.flatten(1).sum(1)
-        slots = env.slot[batch.actions]  # replayed edges lie inside the candidates (_inside_candidates)
-        return modified_db_loss(logp_s, next_stop, slots, batch.delta_log_reward, n_next, self.config.huber_delta)
+        return modified_db_loss(logp_s, next_stop, slots, batch.delta_log_reward, n_next, self.config.huber_delta, log_pb)
 
     def tb_loss(self, epsilon: float) -> torch.Tensor:
         """Trajectory balance on num_envs fresh trajectories (scalar, with grad)."""

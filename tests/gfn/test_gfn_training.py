@@ -11,7 +11,6 @@ import torch
 
 from theorycov.gfn import (
     BDeuScore,
-    BGeScore,
     CheckpointError,
     DataTable,
     EdgeCountPrior,
@@ -27,15 +26,8 @@ from theorycov.gfn import (
     exact_terminal_distribution,
     graph_codes,
     log_pt_backward,
-    make_linear_gaussian_er,
     sample,
 )
-
-
-@pytest.fixture(scope="module")
-def reward3() -> Reward:
-    table, _ = make_linear_gaussian_er(3, 1.0, 100, seed=1)
-    return Reward(BGeScore(table))
 
 
 @pytest.fixture(scope="module")
