@@ -29,6 +29,8 @@ Learned backward policy (``learn_backward``): a second head on the same body giv
 Foundations", §3); a learned one lets the flows prefer edge orders. Why: at d = 20 the trained forward policy does
 prefer orders (bench/RESULTS.md 2026-12-07: along uniformly random orders of its own samples its one-step residuals
 average 6.3 nats in absolute value and its log P_T estimates spread by ~20 nats), which a uniform P_B forbids.
+Measured there (same entry): alone the learned P_B collapses (samples stop at 33 edges against the posterior's 51);
+half uniform (``backward_floor`` 0.5) it trains to the uniform one's figures or worse. Off by default.
 
 The delta comes from the environment's cached local scores (one Cholesky per changed node), the MLP is a
 few small matmuls. Using intermediate rewards as a policy input is in the spirit of forward-looking
