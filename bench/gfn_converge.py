@@ -6,7 +6,8 @@
 The building block of bench/gfn_scale.py and the tuning tool behind its settings: trains for a wall-time
 budget (the MCMC guide's chains, when used, run inside that budget), draws 10,000 samples from the policy
 and reports, against the reference chains: edge-marginal Pearson r, mean sample log R minus the reference's,
-E-SHD and AUROC against the true graph. Prints one JSON line; writes nothing.
+E-SHD and AUROC against the true graph, and ``order_spread_mean`` (gfn.order_spread on 200 samples: 0 at the balance
+losses' fixed point; ~20 nats at d = 20, bench/RESULTS.md 2026-12-07). Prints one JSON line; writes nothing.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from theorycov.gfn import (  # noqa: E402
     edge_marginal_agreement,
     edge_marginals_from_samples,
     expected_shd,
+    order_spread,
     sample,
 )
 from theorycov.gfn.candidates import mass_outside  # noqa: E402
@@ -197,6 +199,9 @@ def main() -> None:
         samples = sample(tr.sampler, args.samples, generator=torch.Generator(device=tr.device).manual_seed(123))
         info["sample_seconds"] = time.perf_counter() - t0
         out = {"method": "gfn", **info, **score(samples, reward, ref, truth)}
+        # how far the flows are from their fixed point: sd of log P_F(tau) / P_B(tau | G) over 8 edge orders, 200 samples
+        spread = order_spread(tr.sampler, samples[:200], n_traj=8, generator=torch.Generator(device=tr.device).manual_seed(5))
+        out["order_spread_mean"] = float(spread.mean())
         if args.refine > 0:  # the same samples after a few MC3 steps each (gfn.mcmc.refine), scored beside them
             t0, c0 = time.perf_counter(), time.process_time()
             refined = refine(reward, samples, args.refine, seed=args.seed + 7, allowed=tr.env.allowed, max_parents=tr.config.max_parents)

@@ -26,8 +26,10 @@ from theorycov.gfn import (
     exact_terminal_distribution,
     graph_codes,
     log_pt_backward,
+    order_spread,
     sample,
 )
+from theorycov.gfn.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +113,25 @@ def test_backward_estimate_of_log_pt_matches_exact_d3(trained3: Trainer) -> None
     est = log_pt_backward(trained3.policy, dags, n_traj=1000, generator=torch.Generator().manual_seed(1))
     err = (est - pt.log()).abs()
     assert float(err.max()) < 0.05, err
+
+
+@pytest.mark.slow
+def test_order_spread_is_near_zero_at_the_fixed_point_and_not_away_from_it(trained3: Trainer) -> None:
+    dags = enumerate_dags(3)
+    m = dags.flatten(1).sum(1)
+    trained = order_spread(trained3.policy, dags, n_traj=64, generator=torch.Generator().manual_seed(2))
+    assert float(trained[m <= 1].abs().max()) == 0.0  # one edge order only
+    off = Trainer(trained3.config, trained3.reward)
+    with torch.no_grad(), torch.random.fork_rng():
+        torch.manual_seed(3)
+        for p in off.policy.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    away = order_spread(off.policy, dags, n_traj=64, generator=torch.Generator().manual_seed(2))
+    post = exact_posterior(trained3.reward, dags)  # weighted by the posterior: the graphs a sampler meets
+    assert float((post * trained).sum()) < 0.5 and float(trained.max()) < 1.0, trained  # 0.25 here (JSD < 0.01)
+    assert float((post * away).sum()) > 2.0 and float(away[m >= 2].min()) > float(trained[m >= 2].min()), away
+    with pytest.raises(ConfigError, match="n_traj >= 2"):
+        order_spread(trained3.policy, dags, n_traj=1)
 
 
 def test_sampling_from_a_partial_graph_keeps_it(reward3: Reward) -> None:
