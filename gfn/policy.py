@@ -146,13 +146,14 @@ class EdgePolicy(nn.Module):
     def _log_pb(self, adj: torch.Tensor, back: torch.Tensor | None) -> torch.Tensor:
         """log P_B(G - e | G) in slot space for graphs (B, d, d): (B, E), -inf where e is not an edge of G."""
         present = self._edge_inputs(adj) > 0  # (B, E)
-        uniform = torch.log_softmax(torch.zeros(present.shape, dtype=torch.float32, device=present.device).masked_fill(~present, float("-inf")), dim=1)
+        a = self.config.backward_floor
+        if back is not None:
+            learned = torch.log_softmax(back.masked_fill(~present, float("-inf")), dim=1)
+            if a <= 0:
+                return learned
+        uniform = torch.log_softmax(torch.zeros(present.shape, device=present.device).masked_fill(~present, float("-inf")), dim=1)
         if back is None:  # the uniform backward policy: 1 / |E(G)|
             return uniform
-        learned = torch.log_softmax(back.masked_fill(~present, float("-inf")), dim=1)
-        a = self.config.backward_floor
-        if a <= 0:
-            return learned
         # mixed on the edges only: logaddexp(-inf, -inf) has a NaN gradient, which would poison every weight
         lo = torch.where(present, learned + math.log(1 - a), torch.zeros_like(learned))
         hi = torch.where(present, uniform + math.log(a), torch.zeros_like(uniform))
@@ -165,12 +166,14 @@ class EdgePolicy(nn.Module):
         back = self._outputs(state.adj, state.features, None, backward=True)[1] if self.back_head is not None else None
         return self._log_pb(state.adj, back)
 
-    def slot_log_probs_and_pb(self, state: GraphState, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(:meth:`slot_log_probs` (B, E + 1), :meth:`slot_log_pb` (B, E)) from one pass of the network."""
+    def slot_log_probs_and_pb(self, state: GraphState, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(:meth:`slot_log_probs` (B, E + 1), :meth:`slot_log_pb` (B, E)) from one pass of the network; the second is
+        None without a learned backward policy (callers use 1 / |E(G)| directly)."""
         if mask is None:
             mask = self.env.slot_mask(state)
         out, back = self._outputs(state.adj, state.features, None, backward=True)
-        return torch.log_softmax(out.masked_fill(~mask, float("-inf")), dim=1), self._log_pb(state.adj, back)
+        logp = torch.log_softmax(out.masked_fill(~mask, float("-inf")), dim=1)
+        return logp, None if back is None else self._log_pb(state.adj, back)
 
     def slot_base(self, features: torch.Tensor | None) -> torch.Tensor:
         """The reward-informed base of the edge logits: features (B, F) -> (B, E) (module docstring)."""

@@ -56,12 +56,8 @@ def trajectory_residuals(policy: EdgePolicy, env: DAGEnv, graphs: torch.Tensor,
     prefixes = flat[:, None, :] & (rank[:, None, :] < t[None, :, None])  # (K, T+1, d*d): s_t
     pos = torch.full((K, T + 1), -1, dtype=torch.int64, device=dev)
     pos[valid_state] = torch.arange(int(valid_state.sum()), device=dev)
-    states = env.states(prefixes[valid_state].reshape(-1, d, d))
-    pb = None
-    if policy.back_head is not None:  # a learned backward policy: both from one pass
-        logp, pb = policy.slot_log_probs_and_pb(states)  # (N, E + 1), (N, E)
-    else:
-        logp = policy.slot_log_probs(states)  # (N, E + 1)
+    # (N, E + 1), and (N, E) or None without a learned backward policy
+    logp, pb = policy.slot_log_probs_and_pb(env.states(prefixes[valid_state].reshape(-1, d, d)))
     stop = torch.zeros(K, T + 1, dtype=logp.dtype, device=dev)
     stop[valid_state] = logp[:, -1]
     act = order[:, :T][valid]  # (S,) flat edge indices of the steps

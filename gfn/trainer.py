@@ -202,24 +202,21 @@ class Trainer:
         st, nx = env.transition_states(batch.adj, batch.actions, batch.closure)
         nxt_adj = nx.adj
         slots = env.slot[batch.actions]  # replayed edges lie inside the candidates (_inside_candidates)
-        learned_pb = self.policy.back_head is not None
-        log_pb = None
+        pb = None  # log P_B(. | G') of a learned backward policy, (M, E); None: the uniform one
         if self.target is None:  # one forward pass over G and G' together
             both = GraphState(torch.cat([st.adj, nx.adj]), torch.cat([st.closure, nx.closure]),
                               None if st.features is None else torch.cat([st.features, nx.features]),  # type: ignore[list-item]
                               torch.cat([st.done, nx.done]))
-            if learned_pb:
-                logp, pb = self.policy.slot_log_probs_and_pb(both)
-                log_pb = pb[M:].gather(1, slots[:, None]).squeeze(1)  # log P_B(G | G'): G' back to G
-            else:
-                logp = self.policy.slot_log_probs(both)
+            logp, pb_both = self.policy.slot_log_probs_and_pb(both)
             logp_s, next_stop = logp[:M], logp[M:, -1]
+            pb = None if pb_both is None else pb_both[M:]
         else:
             logp_s = self.policy.slot_log_probs(st)
             with torch.no_grad():
                 next_stop = self.target.slot_log_probs(nx)[:, -1]
-            if learned_pb:
-                log_pb = self.policy.slot_log_pb(nx).gather(1, slots[:, None]).squeeze(1)
+            if self.policy.back_head is not None:
+                pb = self.policy.slot_log_pb(nx)
+        log_pb = None if pb is None else pb.gather(1, slots[:, None]).squeeze(1)  # log P_B(G | G'): G' back to G
         n_next = nxt_adj.flatten(1).sum(1)
         return modified_db_loss(logp_s, next_stop, slots, batch.delta_log_reward, n_next, self.config.huber_delta, log_pb)
 
