@@ -7,7 +7,8 @@ The building block of bench/gfn_scale.py and the tuning tool behind its settings
 budget (the MCMC guide's chains, when used, run inside that budget), draws 10,000 samples from the policy
 and reports, against the reference chains: edge-marginal Pearson r, mean sample log R minus the reference's,
 E-SHD and AUROC against the true graph, and ``order_spread_mean`` (gfn.order_spread on 200 samples: 0 at the balance
-losses' fixed point; ~20 nats at d = 20, bench/RESULTS.md 2026-12-07). Prints one JSON line; writes nothing.
+losses' fixed point; ~20 nats at d = 20, bench/RESULTS.md 2026-12-07); in an ordered environment (``--edge-order``)
+``log_weight_sd``, the exact spread of log R - log P_T over 2,000 samples. Prints one JSON line; writes nothing.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from theorycov.gfn import (  # noqa: E402
     edge_marginals_from_samples,
     expected_shd,
     order_spread,
+    trajectory_log_weights,
     sample,
 )
 from theorycov.gfn.candidates import mass_outside  # noqa: E402
@@ -68,7 +70,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         device=args.device, max_parents=args.max_parents, nll_weight=args.nll,
         nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
         subtb_weight=args.subtb, subtb_lambda=args.subtb_lambda, subtb_graphs=args.subtb_graphs, subtb_huber=args.subtb_huber,
-        huber_delta=args.huber,
+        huber_delta=args.huber, edge_order=args.edge_order, finetune_lr=args.finetune_lr, finetune_batch=args.finetune_batch,
     )
 
 
@@ -85,7 +87,7 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
                            order_seconds=args.guide_order_seconds, order_max_size=args.guide_order_max_size,
                            reservoir=args.guide_reservoir, history=args.guide_history,
                            temperatures=tuple(float(x) for x in args.guide_temps.split(",")))
-        guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, max_parents=cfg.max_parents)
+        guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, max_parents=cfg.max_parents, rank=tr.env.rank_action)
         tr.extra_transitions = guide
         if gcfg.restart_share > 0:
             tr.start_states = guide.start_states
@@ -93,14 +95,17 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
             tr.demonstrations = guide.demonstrations
         if args.subtb > 0:
             tr.trajectories = guide.graphs
+    ft = args.finetune_seconds  # the last seconds of the budget fine-tune the sampler (gfn/finetune.py), CPU time either way
     if args.clock == "cpu":  # screens, tables and burn-in count against the budget
-        tr.train(num_iterations=10**9, max_cpu_seconds=max(args.minutes * 60 - (time.process_time() - cpu0), 1.0))
+        tr.train(num_iterations=10**9, max_cpu_seconds=max(args.minutes * 60 - ft - (time.process_time() - cpu0), 1.0))
     else:
-        tr.train(num_iterations=10**9, max_seconds=max(args.minutes * 60 - (time.perf_counter() - t0), 1.0))
+        tr.train(num_iterations=10**9, max_seconds=max(args.minutes * 60 - ft - (time.perf_counter() - t0), 1.0))
+    fine = tr.finetune(max_cpu_seconds=ft) if ft > 0 else None
     info = {"iterations": tr.iteration, "train_seconds": tr.train_seconds, "total_seconds": time.perf_counter() - t0,
             "cpu_seconds": time.process_time() - cpu0,
             "it_per_s": tr.iteration / max(tr.train_seconds, 1e-9),
-            "guide_evaluations": 0 if guide is None else guide.total_evaluations}
+            "guide_evaluations": 0 if guide is None else guide.total_evaluations,
+            **({} if fine is None else {f"finetune_{k}": v for k, v in fine.items()})}
     return tr, guide, info
 
 
@@ -172,6 +177,12 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--huber", type=float, default=1.0, help="Huber threshold of the modified DB loss (TrainerConfig.huber_delta)")
     ap.add_argument("--learn-pb", action="store_true", help="a learned backward policy (PolicyConfig.learn_backward)")
     ap.add_argument("--pb-floor", type=float, default=0.0, help="share of the uniform P_B in the learned one")
+    ap.add_argument("--edge-order", default="any", choices=["any", "strength", "index"],
+                    help="the environment's edge order (TrainerConfig.edge_order, gfn/canonical.py); 'any': the uniform P_B")
+    ap.add_argument("--finetune-seconds", type=float, default=0.0,
+                    help="CPU seconds at the end of the budget for Trainer.finetune (log-variance loss, gfn/finetune.py)")
+    ap.add_argument("--finetune-lr", type=float, default=3e-5)
+    ap.add_argument("--finetune-batch", type=int, default=64)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")
@@ -202,6 +213,10 @@ def main() -> None:
         # how far the flows are from their fixed point: sd of log P_F(tau) / P_B(tau | G) over 8 edge orders, 200 samples
         spread = order_spread(tr.sampler, samples[:200], n_traj=8, generator=torch.Generator(device=tr.device).manual_seed(5))
         out["order_spread_mean"] = float(spread.mean())
+        if tr.env.ordered:  # P_T exact (one trajectory per graph): the spread of log R - log P_T over 2,000 samples
+            few = samples[:2000].to(tr.device)
+            lw = reward.log_reward(few).double() - trajectory_log_weights(tr.sampler, few, 1)[:, 0]
+            out["log_weight_sd"] = float(lw.std())
         if args.refine > 0:  # the same samples after a few MC3 steps each (gfn.mcmc.refine), scored beside them
             t0, c0 = time.perf_counter(), time.process_time()
             refined = refine(reward, samples, args.refine, seed=args.seed + 7, allowed=tr.env.allowed, max_parents=tr.config.max_parents)

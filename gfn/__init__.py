@@ -38,7 +38,7 @@ from theorycov.gfn.replay import ReplayBuffer, Transitions, trajectory_transitio
 from theorycov.gfn.reward import Reward
 from theorycov.gfn.sachs import SACHS_CONSENSUS_EDGES, SACHS_VARIABLES, load_sachs, sachs_consensus_adjacency
 from theorycov.gfn.local_search import local_search
-from theorycov.gfn.sampling import choose_actions, log_pt_backward, order_spread, sample
+from theorycov.gfn.sampling import choose_actions, log_pt_backward, order_spread, sample, trajectory_log_weights
 from theorycov.gfn.scores import (
     BDeuScore,
     BGeScore,
@@ -63,7 +63,7 @@ __all__ = [
     "DAGEnv", "GraphState", "EdgePolicy", "PolicyConfig", "modified_db_loss", "modified_db_residual",
     "trajectory_balance_loss", "ReplayBuffer", "Transitions", "trajectory_transitions", "Trainer", "TrainerConfig", "ExtraTransitions",
     # sampling and exact tools
-    "sample", "local_search", "choose_actions", "log_pt_backward", "order_spread", "enumerate_dags", "exact_posterior",
+    "sample", "local_search", "choose_actions", "log_pt_backward", "order_spread", "trajectory_log_weights", "enumerate_dags", "exact_posterior",
     "exact_log_posterior", "exact_terminal_distribution",
     # graphs and metrics
     "transitive_closure", "is_acyclic", "check_acyclic", "graph_codes",

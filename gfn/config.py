@@ -41,6 +41,11 @@ class TrainerConfig:
     subtb_lambda: float = 0.5  # SubTB's weight of a stretch of k steps is subtb_lambda^k (Madan et al. 2023, eq. 7); 0.9 wrecked the d = 20 sampler (bench/RESULTS.md 2026-12-07)
     subtb_graphs: int = 4  # graphs asked from the hook per iteration (one random edge order each)
     subtb_huber: float = 1.0  # Huber threshold of a stretch's penalty (0: the square, as in Madan et al.)
+    # "any": the uniform backward policy (every edge order); "strength" / "index": an ordered environment, one trajectory per
+    # DAG and P_T exact (gfn/canonical.py)
+    edge_order: str = "any"
+    finetune_lr: float = 3e-5  # Adam learning rate of Trainer.finetune (gfn/finetune.py)
+    finetune_batch: int = 64  # on-policy trajectories per fine-tuning step
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
     log_every: int = 100  # iterations between metrics records and progress-bar updates
     checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)
@@ -60,6 +65,12 @@ class TrainerConfig:
             raise ConfigError("subtb_weight must be >= 0, subtb_lambda in (0, 1] and subtb_graphs >= 1")
         if self.loss == "tb" and self.policy.learn_backward:
             raise ConfigError("loss='tb' uses the uniform backward policy; policy.learn_backward needs loss='db'")
+        if self.edge_order not in ("any", "strength", "index"):
+            raise ConfigError(f"edge_order must be 'any', 'strength' or 'index', got {self.edge_order!r}")
+        if self.edge_order != "any" and self.policy.learn_backward:
+            raise ConfigError("an ordered environment (edge_order) fixes the backward policy; policy.learn_backward needs edge_order='any'")
+        if self.finetune_lr <= 0 or self.finetune_batch < 2:
+            raise ConfigError("finetune_lr must be > 0 and finetune_batch >= 2")
         if self.candidates < 0:
             raise ConfigError(f"candidates must be >= 0, got {self.candidates}")
         if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:

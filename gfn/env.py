@@ -13,6 +13,11 @@ advances all of them with no Python loop over graphs or edges:
     in action order), kept up to date by recomputing only node j's entries after i -> j (only node j's
     parent set changed).
 
+Edge order (``edge_rank``): optionally every candidate edge has a fixed rank and an edge may only be added above the
+highest-ranked edge of the graph. Each DAG is then reached by exactly one trajectory (its edges in rank order), the
+backward policy is deterministic (P_B = 1 on that trajectory, 0 elsewhere), and P_T(G) = P_F(tau_G) P_F(stop | G) is
+exact, not an estimate over orders (gfn/canonical.py says why and which order).
+
 Slots: the policy scores only the E candidate edges (``edges``, in action order) and stop, so the masks
 and log-probabilities of the hot paths live in "slot space" (B, E + 1) rather than action space
 (B, d*d + 1): at d = 107 with 1,262 candidates that is 9x narrower. ``slot[a]`` maps an action to its slot
@@ -24,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from theorycov.gfn.errors import InvalidActionError, ShapeError
+from theorycov.gfn.errors import ConfigError, InvalidActionError, ShapeError
 from theorycov.gfn.graphs import as_adjacency, check_acyclic, transitive_closure
 from theorycov.gfn.reward import Reward
 
@@ -61,11 +66,12 @@ class DAGEnv:
 
     reward: the log-reward; max_parents: optional in-degree cap; use_features: compute the
     per-candidate delta features the policy reads (Deleu et al. 2022 feed none; see policy.py);
-    allowed: optional (d, d) bool candidate edges (the sampler's support is then the DAGs inside it).
+    allowed: optional (d, d) bool candidate edges (the sampler's support is then the DAGs inside it);
+    edge_rank: optional (d, d) int64 rank of each candidate edge, distinct over the candidates (module docstring).
     """
 
     def __init__(self, reward: Reward, max_parents: int | None = None, use_features: bool = True,
-                 allowed: torch.Tensor | None = None) -> None:
+                 allowed: torch.Tensor | None = None, edge_rank: torch.Tensor | None = None) -> None:
         self.reward = reward
         self.d = reward.d
         self.num_actions = self.d * self.d + 1
@@ -79,6 +85,44 @@ class DAGEnv:
         self.restricted = allowed is not None
         self._empty_features: torch.Tensor | None = None
         self._index_edges(torch.ones(self.d, self.d, dtype=torch.bool, device=self.device) if allowed is None else allowed)
+        self.ordered = edge_rank is not None
+        self.rank_slot: torch.Tensor | None = None  # (E,) rank of each slot's edge
+        self.rank_action: torch.Tensor | None = None  # (d*d,) rank of each edge action; non-candidates after every candidate
+        if edge_rank is not None:
+            self._set_rank(edge_rank)
+
+    def _set_rank(self, edge_rank: torch.Tensor) -> None:
+        d, E = self.d, self.edges.numel()
+        rank = torch.as_tensor(edge_rank, device=self.device).to(torch.int64)
+        if rank.shape != (d, d):
+            raise ShapeError(f"edge_rank must have shape ({d}, {d}), got {tuple(rank.shape)}")
+        self.rank_slot = rank.flatten()[self.edges]
+        if torch.unique(self.rank_slot).numel() != E:
+            raise ConfigError("edge_rank must give every candidate edge a distinct rank")
+        # dense ranks 0..E-1 (the order is what matters), then the non-candidates after them in action order
+        self.rank_slot = torch.argsort(torch.argsort(self.rank_slot))
+        self.rank_action = torch.arange(d * d, device=self.device) + E
+        self.rank_action[self.edges] = self.rank_slot
+
+    def max_rank(self, adj: torch.Tensor) -> torch.Tensor:
+        """Rank of the highest-ranked edge of each graph (B, d, d) -> (B,) int64, -1 for the empty graph (ordered env)."""
+        if self.rank_action is None:
+            raise InvalidActionError("max_rank needs an environment built with edge_rank")
+        flat = adj.flatten(1)
+        return torch.where(flat, self.rank_action[None, :], torch.full_like(self.rank_action[None, :], -1)).max(1).values
+
+    def edge_orders(self, flat: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """A trajectory of P_B per graph, as the order its edges are added: flat (B, d*d) bool -> (B, d*d) int64 flat
+        indices whose first m_b entries are graph b's edges. Uniformly random orders (the uniform P_B), or, in an
+        ordered environment, the one order it allows (ascending rank)."""
+        from theorycov.gfn.sampling import random_edge_order, ranked_edge_order  # sampling imports this module
+
+        return random_edge_order(flat, generator) if self.rank_action is None else ranked_edge_order(flat, self.rank_action)
+
+    def log_pb_trajectory(self, num_edges: torch.Tensor) -> torch.Tensor:
+        """log P_B(tau | G) of one trajectory to a graph with m edges: (B,) -> (B,) float64; -log m! (uniform) or 0 (ordered)."""
+        m = num_edges.to(torch.float64)
+        return torch.zeros_like(m) if self.ordered else -torch.lgamma(m + 1.0)
 
     def _index_edges(self, full: torch.Tensor) -> None:
         """Slots, feature edges and the per-node tables of the column update, from the (d, d) candidate edges."""
@@ -176,6 +220,8 @@ class DAGEnv:
             mask &= (adj.sum(1) < self.max_parents)[:, None, :]
         if self.allowed is not None:
             mask &= self.allowed[None]
+        if self.rank_action is not None:  # only above the graph's highest-ranked edge
+            mask &= (self.rank_action[None, :] > self.max_rank(adj)[:, None]).view(-1, self.d, self.d)
         return mask
 
     def action_mask(self, state: GraphState) -> torch.Tensor:
@@ -191,6 +237,8 @@ class DAGEnv:
         em = ~adj[:, self.edges] & ~closure[:, self.edge_rev]  # (B, E): absent, and j does not reach i
         if self.max_parents is not None:
             em &= (state.adj.sum(1) < self.max_parents)[:, self.edge_dst]
+        if self.rank_slot is not None:
+            em &= self.rank_slot[None, :] > self.max_rank(state.adj)[:, None]
         return torch.cat([em, torch.ones(em.shape[0], 1, dtype=torch.bool, device=em.device)], dim=1)
 
     # ---- transitions ----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ giving x'. It is accepted with probability min(1, a):
 
 where tau_b: x -> s is the backward walk, tau_f: s -> x' the forward one (k' edges), ^rev the same path the other way,
 q(k | x) = 1 / (min(backtrack, m) + 1), and P~F the truncated forward policy (the stop after ``backtrack`` added edges
-has probability 1). With uniform P_B, P_B(tau_b | x) = (m - k)! / m! and P_B(tau_f^rev | x') = |s|! / m'!. The
+has probability 1). With uniform P_B, P_B(tau_b | x) = (m - k)! / m! and P_B(tau_f^rev | x') = |s|! / m'!; in an
+ordered environment (gfn/env.py) the walk back removes the k highest-ranked edges and both are 1. The
 proposal is a pair of paths whose reverse is proposed by the reverse pair with the probabilities above, so the ratio is
 the Metropolis-Hastings ratio of a kernel on (graph, path) pairs and R is invariant: however poor P_F is, the moves never
 leave the posterior; a good P_F only makes them accepted more often. Kim et al. walk back a fixed number of steps, which
@@ -55,6 +56,9 @@ def local_search_step(
     K = int(k.max()) if B else 0
     # uniform P_B: a uniformly random order of x's edges; the first k are walked back (removed)
     order = random_edge_order(flat, generator)[:, :max(K, 1)]  # (B, K) flat edge indices; entry t is an edge where t < k
+    if env.ordered:  # an ordered environment's one backward walk removes the k highest-ranked edges (gfn/env.py)
+        pos = (m - k)[:, None] + torch.arange(max(K, 1), device=dev)[None, :]
+        order = env.edge_orders(flat, generator).gather(1, pos.clamp(max=d * d - 1))  # ascending: re-added in a valid order
     walk = torch.arange(max(K, 1), device=dev)[None, :] < k[:, None]  # (B, K)
     s_flat = flat.clone()
     s_flat[ar[:, None].expand_as(order)[walk], order[walk]] = False
@@ -89,7 +93,7 @@ def local_search_step(
         back.step(slots)
 
     log_r_new = env.reward.log_reward(x_new)
-    log_pb_ratio = torch.lgamma(m.double() + 1.0) - torch.lgamma(m_new.double() + 1.0)  # log P_B(rev) - log P_B(tau_b)
+    log_pb_ratio = env.log_pb_trajectory(m_new) - env.log_pb_trajectory(m)  # log P_B(rev) - log P_B(tau_b): log m! - log m_new!, or 0 ordered
     log_q_ratio = torch.log((kmax + 1).double()) - torch.log((m_new.clamp(max=backtrack) + 1).double())
     log_a = (log_r_new - log_r) + log_q_ratio + log_pb_ratio + log_pf_rev - log_pf
     accept = torch.log(rand((B,), generator, dev, torch.float64)) < log_a

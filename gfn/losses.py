@@ -58,9 +58,12 @@ def modified_db_loss(
 
 
 def trajectory_balance_loss(
-    log_z: torch.Tensor, sum_log_pf: torch.Tensor, log_reward: torch.Tensor, num_edges: torch.Tensor
+    log_z: torch.Tensor, sum_log_pf: torch.Tensor, log_reward: torch.Tensor, num_edges: torch.Tensor,
+    log_pb: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean squared TB residual: log_z scalar, sum_log_pf (B,) including the stop step, log_reward (B,), num_edges (B,)."""
-    log_pb = -torch.lgamma(num_edges.to(torch.float64) + 1.0)  # log 1/|E|! for a uniform edge order
+    """Mean squared TB residual: log_z scalar, sum_log_pf (B,) including the stop step, log_reward (B,), num_edges (B,);
+    log_pb (B,): log P_B(tau | G) (default: the uniform edge order's -log |E|!; 0 in an ordered environment)."""
+    if log_pb is None:
+        log_pb = -torch.lgamma(num_edges.to(torch.float64) + 1.0)  # log 1/|E|! for a uniform edge order
     res = log_z + sum_log_pf - (log_reward + log_pb).to(sum_log_pf.dtype)
     return (res**2).mean()

@@ -81,6 +81,8 @@ class EdgePolicy(nn.Module):
         super().__init__()
         if config.num_layers < 1 or config.hidden < 1:
             raise ConfigError("policy needs num_layers >= 1 and hidden >= 1")
+        if config.learn_backward and env.ordered:
+            raise ConfigError("an ordered environment (edge_rank) fixes the backward policy; learn_backward needs an unordered one")
         if config.use_delta and not env.use_features:
             raise ConfigError("policy.use_delta needs an environment built with use_features=True")
         self.env = env
@@ -146,6 +148,11 @@ class EdgePolicy(nn.Module):
     def _log_pb(self, adj: torch.Tensor, back: torch.Tensor | None) -> torch.Tensor:
         """log P_B(G - e | G) in slot space for graphs (B, d, d): (B, E), -inf where e is not an edge of G."""
         present = self._edge_inputs(adj) > 0  # (B, E)
+        if self.env.rank_slot is not None:  # ordered environment: P_B removes the highest-ranked edge, with probability 1
+            top = torch.where(present, self.env.rank_slot[None, :], torch.full_like(self.env.rank_slot[None, :], -1)).argmax(1)
+            out = torch.full(present.shape, float("-inf"), device=present.device)
+            out[torch.arange(present.shape[0], device=present.device), top] = 0.0
+            return out.masked_fill(~present, float("-inf"))
         a = self.config.backward_floor
         if back is not None:
             learned = torch.log_softmax(back.masked_fill(~present, float("-inf")), dim=1)
@@ -162,18 +169,18 @@ class EdgePolicy(nn.Module):
     def slot_log_pb(self, state: GraphState) -> torch.Tensor:
         """log P_B(G - e | G) for the edges e of each state's graph, in slot space: (B, E) float32, -inf off the graph
         (a graph without edges gives a row of NaN: it has no backward step). Uniform, 1 / |E(G)|, unless
-        ``config.learn_backward``."""
+        ``config.learn_backward``, or 1 on the highest-ranked edge in an ordered environment (gfn/env.py)."""
         back = self._outputs(state.adj, state.features, None, backward=True)[1] if self.back_head is not None else None
         return self._log_pb(state.adj, back)
 
     def slot_log_probs_and_pb(self, state: GraphState, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(:meth:`slot_log_probs` (B, E + 1), :meth:`slot_log_pb` (B, E)) from one pass of the network; the second is
-        None without a learned backward policy (callers use 1 / |E(G)| directly)."""
+        None for the uniform backward policy (callers use 1 / |E(G)| directly)."""
         if mask is None:
             mask = self.env.slot_mask(state)
         out, back = self._outputs(state.adj, state.features, None, backward=True)
         logp = torch.log_softmax(out.masked_fill(~mask, float("-inf")), dim=1)
-        return logp, None if back is None else self._log_pb(state.adj, back)
+        return logp, None if back is None and not self.env.ordered else self._log_pb(state.adj, back)
 
     def slot_base(self, features: torch.Tensor | None) -> torch.Tensor:
         """The reward-informed base of the edge logits: features (B, F) -> (B, E) (module docstring)."""

@@ -142,20 +142,26 @@ class ReplayBuffer:
         self.pos, self.size = int(state["pos"]), s  # type: ignore[arg-type]
 
 
-def trajectory_transitions(reward: "Reward", adj: torch.Tensor, generator: torch.Generator | None = None) -> Transitions:
+def trajectory_transitions(reward: "Reward", adj: torch.Tensor, generator: torch.Generator | None = None,
+                           rank: torch.Tensor | None = None) -> Transitions:
     """Transitions of one forward trajectory per graph that builds it from the empty graph.
 
     adj: (B, d, d) DAGs. Each graph's edges are added in a uniformly random order (a draw of the
     uniform backward policy, Deleu et al. 2022 §3.3), giving sum_b |E_b| transitions with their exact
-    log-reward changes. This is how outside trajectories (e.g. completions of human hypotheses for
+    log-reward changes (in rank order with ``rank``, for an ordered environment). This is how outside trajectories (e.g. completions of human hypotheses for
     the coverage objective) enter the replay buffer. Loops over edge positions, not graphs.
     """
     adj = check_acyclic(as_adjacency(adj, reward.d), "trajectory target")
     B, d = adj.shape[0], reward.d
     m = adj.flatten(1).sum(1)  # (B,)
-    keys = rand((B, d * d), generator, adj.device)
-    keys = torch.where(adj.flatten(1), keys, torch.full_like(keys, 2.0))
-    order = torch.argsort(keys, dim=1)  # first m[b] entries: the edges of graph b in random order
+    if rank is None:
+        keys = rand((B, d * d), generator, adj.device)
+        keys = torch.where(adj.flatten(1), keys, torch.full_like(keys, 2.0))
+        order = torch.argsort(keys, dim=1)  # first m[b] entries: the edges of graph b in random order
+    else:  # an ordered environment's one trajectory (``DAGEnv.rank_action``, (d*d,)): ascending rank
+        from theorycov.gfn.sampling import ranked_edge_order
+
+        order = ranked_edge_order(adj.flatten(1), rank.to(adj.device))
     cur = torch.zeros_like(adj)
     states, actions, deltas = [], [], []
     for t in range(int(m.max()) if B else 0):

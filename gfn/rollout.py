@@ -10,7 +10,8 @@ every step, most of the sampler's time. A sampler needs neither the old states n
     Adding u -> v gives every ancestor a of u (bit u of row a) the descendants of v (row v): (B, d, W) ops.
   * ``mask`` (B, E + 1) bool, the slot mask (gfn/env.py): adding u -> v forbids exactly the candidates
     i -> j with j an ancestor of u and i a descendant of v (they would close a cycle), and u -> v itself;
-    they are enumerated from the candidate in-edges of u's ancestors (a few per graph), not by a scan.
+    they are enumerated from the candidate in-edges of u's ancestors (a few per graph), not by a scan. In an
+    ordered environment every slot ranked at or below u -> v closes too (a (R, E) comparison).
   * ``features`` (B, F), node v's entries refreshed (gfn/env.py), and ``h1`` (B, H), the policy's first
     layer, plus the added edge's weight column.
   * ``logit0`` (B, E + 1): everything in the logits but the last layer's matmul, i.e. its bias plus the
@@ -135,6 +136,10 @@ class Rollout:
         gs, gb2 = torch.cat(gone_s), torch.cat(gone_b)
         self.mask[gb2, gs] = False
         self.logit0[gb2, gs] = float("-inf")
+        if env.rank_slot is not None:  # ordered environment: every slot ranked at or below the added edge closes, (R, E)
+            below = env.rank_slot[None, :] <= env.rank_slot[e][:, None]
+            self.mask[rows, :-1] = self.mask[rows, :-1] & ~below
+            self.logit0[rows, :-1] = self.logit0[rows, :-1].masked_fill(below, float("-inf"))
         if self.features is not None:
             if env.reward.columnwise_features:
                 pos, valid = env._col_pos[v], env._col_valid[v]  # (R, K) feature columns of node v

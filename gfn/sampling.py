@@ -26,7 +26,7 @@ from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.rollout import Rollout
 
 __all__ = ["choose_actions", "sample", "log_pt_backward", "order_spread", "trajectory_log_weights", "backward_orders",
-           "random_edge_order"]
+           "random_edge_order", "ranked_edge_order"]
 
 
 def choose_actions(
@@ -132,6 +132,13 @@ def _run_to_stop(
                 started += k
 
 
+def ranked_edge_order(flat: torch.Tensor, rank_action: torch.Tensor) -> torch.Tensor:
+    """Each graph's edges in ascending rank, the one trajectory of an ordered environment (gfn/env.py):
+    flat (B, d*d) bool, rank_action (d*d,) int64 -> (B, d*d) int64 flat indices, the edges first."""
+    keys = torch.where(flat, rank_action[None, :], torch.full_like(rank_action[None, :], 2 * flat.shape[1] + 1))
+    return torch.argsort(keys, dim=1)
+
+
 def random_edge_order(flat: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """A uniformly random order of each graph's edges, i.e. a backward trajectory of the uniform P_B:
     flat (B, d*d) bool -> (B, d*d) int64 flat indices whose first m_b entries are graph b's edges (then its non-edges)."""
@@ -153,8 +160,8 @@ def backward_orders(policy: EdgePolicy, adj: torch.Tensor, generator: torch.Gene
     N, dev = flat.shape[0], flat.device
     m = flat.sum(1)
     T = max(int(m.max()) if N else 0, 1)
-    if policy.back_head is None:
-        return random_edge_order(flat, generator)[:, :T], -torch.lgamma(m.to(torch.float64) + 1.0)
+    if policy.back_head is None:  # uniform, or the ordered environment's one trajectory (gfn/env.py)
+        return env.edge_orders(flat, generator)[:, :T], env.log_pb_trajectory(m)
     cur = flat.clone()
     order = torch.zeros(N, T, dtype=torch.int64, device=dev)
     log_pb = torch.zeros(N, dtype=torch.float64, device=dev)

@@ -18,7 +18,8 @@ modified DB residual of step t is
 
     r_t = log R(s_t+1) - log R(s_t) - log |E(s_t+1)| + log P_F(stop | s_t) - log P_F(s_t+1 | s_t) - log P_F(stop | s_t+1)
 
-(with a learned backward policy, ``PolicyConfig.learn_backward``, -log |E(s_t+1)| is log P_B(s_t | s_t+1)),
+(with a learned backward policy, ``PolicyConfig.learn_backward``, -log |E(s_t+1)| is log P_B(s_t | s_t+1); in an
+ordered environment, gfn/env.py, the one trajectory of G in rank order, and log P_B = 0),
 and the stretch i..j (0 <= i < j <= m) balances when sum_{t=i}^{j-1} r_t = 0 (the modified DB equation multiplied
 along it). The loss is sum_{i<j} lambda^(j-i) (C_j - C_i)^2 / sum_{i<j} lambda^(j-i), C the cumulative residual,
 over all trajectories of the batch. It is zero exactly where every one-step residual is, so its fixed point is R's. As in the trainer's DB loss, the square
@@ -31,7 +32,6 @@ from torch.nn import functional as F
 
 from theorycov.gfn.env import DAGEnv
 from theorycov.gfn.policy import EdgePolicy
-from theorycov.gfn.sampling import random_edge_order
 
 __all__ = ["subtb_loss", "subtb_on_graphs", "trajectory_residuals"]
 
@@ -46,7 +46,7 @@ def trajectory_residuals(policy: EdgePolicy, env: DAGEnv, graphs: torch.Tensor,
     d, dev = env.d, graphs.device
     flat = graphs.flatten(1)
     K = flat.shape[0]
-    order = random_edge_order(flat, generator)  # (K, d*d): the edges first
+    order = env.edge_orders(flat, generator)  # (K, d*d): the edges first (random, or the ordered env's one order)
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(d * d, device=dev).expand(K, -1))
     m = flat.sum(1)  # (K,)
     T = int(m.max())

@@ -25,9 +25,11 @@ import torch
 from tqdm.auto import tqdm
 
 from theorycov.gfn.candidates import candidate_parents
+from theorycov.gfn.canonical import edge_rank
 from theorycov.gfn.checkpoint import load_checkpoint, save_checkpoint
 from theorycov.gfn.config import TrainerConfig
 from theorycov.gfn.env import DAGEnv, GraphState
+from theorycov.gfn.finetune import finetune
 from theorycov.gfn.losses import modified_db_loss, trajectory_balance_loss
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.replay import ReplayBuffer, Transitions
@@ -92,7 +94,8 @@ class Trainer:
             reward.to(self.device)
         if allowed is None and config.candidates > 0:
             allowed = candidate_parents(reward, config.candidates)
-        self.env = DAGEnv(reward, max_parents=config.max_parents, use_features=config.policy.use_delta, allowed=allowed)
+        self.env = DAGEnv(reward, max_parents=config.max_parents, use_features=config.policy.use_delta, allowed=allowed,
+                          edge_rank=edge_rank(config.edge_order, reward))
         with torch.random.fork_rng():  # initialization from the config seed, global RNG untouched
             torch.manual_seed(config.seed)
             self.policy = EdgePolicy(self.env, config.policy)  # built on the CPU: the same weights on every device
@@ -175,17 +178,22 @@ class Trainer:
         return int(is_edge.sum())
 
     def _inside_candidates(self, t: Transitions) -> Transitions:
-        """The hook's transitions whose state and added edge lie inside the environment's candidate edges.
+        """The hook's transitions whose state and added edge lie inside the environment's candidate edges (and, in an
+        ordered environment, whose edge ranks above the state's highest-ranked one).
 
         A hook may build graphs outside them (a theory's hill-climbed completion, a guide without the mask);
         such a transition has no probability under the masked policy, so it is dropped, not learned from.
         """
-        allowed = self.env.allowed
-        if allowed is None:
+        allowed, env = self.env.allowed, self.env
+        if allowed is None and not env.ordered:
             return t
         adj, act = t.adj.to(self.device), t.actions.to(self.device)
         d = self.env.d
-        keep = ~(adj & ~allowed).flatten(1).any(1) & allowed.flatten()[act.clamp(0, d * d - 1)]
+        keep = torch.ones(act.shape[0], dtype=torch.bool, device=self.device)
+        if allowed is not None:
+            keep &= ~(adj & ~allowed).flatten(1).any(1) & allowed.flatten()[act.clamp(0, d * d - 1)]
+        if env.rank_action is not None:
+            keep &= env.rank_action[act.clamp(0, d * d - 1)] > env.max_rank(adj)
         if bool(keep.all()):
             return t
         return Transitions(adj[keep], act[keep], t.delta_log_reward.to(self.device)[keep])
@@ -235,7 +243,8 @@ class Trainer:
             sum_logpf = sum_logpf + torch.where(state.done, torch.zeros_like(step_lp), step_lp)
             state, _ = env.step(state, actions)
         log_r = self.reward.log_reward(state.adj)
-        return trajectory_balance_loss(self.log_z, sum_logpf, log_r, state.adj.flatten(1).sum(1))
+        m = state.adj.flatten(1).sum(1)
+        return trajectory_balance_loss(self.log_z, sum_logpf, log_r, m, env.log_pb_trajectory(m))
 
     def _subtb(self) -> torch.Tensor:
         """Subtrajectory balance on the ``trajectories`` hook's graphs inside the support (scalar, with grad; 0 without any)."""
@@ -286,6 +295,12 @@ class Trainer:
         value = float(loss.detach())
         self.losses.append(value)
         return value
+
+    def finetune(self, iterations: int | None = None, max_cpu_seconds: float | None = None) -> dict[str, float]:
+        """Fine-tune :attr:`sampler` in place with the log-variance loss on its own trajectories (gfn/finetune.py;
+        ``config.finetune_lr``, ``config.finetune_batch``), drawing from the run's generator; returns its summary."""
+        c = self.config
+        return finetune(self.sampler, iterations, max_cpu_seconds, lr=c.finetune_lr, batch=c.finetune_batch, generator=self.generator)
 
     @property
     def sampler(self) -> EdgePolicy:

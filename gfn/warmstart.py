@@ -40,7 +40,7 @@ from theorycov.gfn.errors import ConfigError
 from theorycov.gfn.mcmc import DAGChains, move_masks
 from theorycov.gfn.replay import Transitions
 from theorycov.gfn.reward import Reward
-from theorycov.gfn.sampling import random_edge_order
+from theorycov.gfn.sampling import random_edge_order, ranked_edge_order
 from theorycov.gfn.visits import Reservoir, VisitRecord
 
 __all__ = ["GuideConfig", "MCMCGuide", "Reservoir", "VisitRecord", "combine_starts", "combine_transitions", "ranked_starts"]
@@ -96,13 +96,17 @@ class MCMCGuide:
         and at ecoli70 (bench/coverage_large.py seed 0, 3 CPU-min) ranking both together and starting every replica
         at the best lowered the coverage GFlowNet's covered share from 0.68 to 0.56, the reversed low-mass edges'
         q/p from 0.5-1.0 to 0.2-0.4.
+        rank: the trainer's ``env.rank_action`` when its environment is ordered (gfn/env.py): prefixes follow rank order
+        and injected additions stay above each graph's highest-ranked edge, so none is dropped as off-trajectory.
     """
 
     def __init__(self, reward: Reward, config: GuideConfig = GuideConfig(), allowed: torch.Tensor | None = None,
                  max_parents: int | None = None, start: torch.Tensor | None = None,
-                 start_pool: torch.Tensor | None = None) -> None:
+                 start_pool: torch.Tensor | None = None, rank: torch.Tensor | None = None) -> None:
         self.reward, self.config, self.d = reward, config, reward.d
         self.allowed, self.max_parents = allowed, max_parents
+        # (d*d,) edge ranks of an ordered environment (``DAGEnv.rank_action``): its graphs are cut in rank order, not at random
+        self.rank = None if rank is None else rank.to(reward.device)
         self.order_info: dict[str, float] = {}
         if start is None and config.order_seconds > 0:
             start = self._order_starts()
@@ -160,7 +164,8 @@ class MCMCGuide:
         k, d = graphs.shape[0], self.d
         dev = graphs.device
         flat = graphs.flatten(1)
-        order = random_edge_order(flat, generator)  # (k, d*d): edges first, in random order
+        # (k, d*d): edges first, in random order (the uniform P_B) or in rank order (an ordered environment's one trajectory)
+        order = random_edge_order(flat, generator) if self.rank is None else ranked_edge_order(flat, self.rank)
         rank = torch.empty_like(order)
         rank.scatter_(1, order, torch.arange(d * d, device=dev).expand(k, -1))
         m = flat.sum(1)
@@ -204,6 +209,9 @@ class MCMCGuide:
         k = graphs.shape[0]
         dev = graphs.device
         add = move_masks(graphs, allowed=self.allowed, max_parents=self.max_parents)[:, 0].flatten(1)  # (k, d*d)
+        if self.rank is not None:  # an ordered environment adds only above the graph's highest-ranked edge
+            top = torch.where(graphs.flatten(1), self.rank[None, :], torch.full_like(self.rank[None, :], -1)).max(1).values
+            add &= self.rank[None, :] > top[:, None]
         pick = (rand((k,), generator, dev) < self.config.beyond) & add.any(1)
         if not bool(pick.any()):
             return state, action

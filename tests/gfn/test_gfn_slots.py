@@ -95,15 +95,19 @@ def test_trainer_slot_loss_equals_the_action_space_loss(reward9: Reward) -> None
     assert torch.allclose(tr.db_loss(batch), old, atol=1e-6)
 
 
-@pytest.mark.parametrize(("delta_hidden", "max_parents", "restricted", "use_delta"),
-                         [(0, None, True, True), (4, 2, True, True), (0, 3, False, True), (0, None, True, False)])
+@pytest.mark.parametrize(("delta_hidden", "max_parents", "restricted", "use_delta", "ordered"),
+                         [(0, None, True, True, False), (4, 2, True, True, False), (0, 3, False, True, False), (0, None, True, False, False),
+                          (0, None, True, True, True), (4, 3, False, True, True)])
 def test_inplace_rollout_equals_env_steps(reward9: Reward, delta_hidden: int, max_parents: int | None, restricted: bool,
-                                          use_delta: bool) -> None:
+                                          use_delta: bool, ordered: bool) -> None:
     """The sampler's in-place rollout (packed closure rows, incremental mask and logits) against DAGEnv.step and a
-    fresh forward pass of the policy, along random trajectories in which graphs stop at different times."""
+    fresh forward pass of the policy, along random trajectories in which graphs stop at different times; also in an
+    ordered environment (gfn/canonical.py), whose mask closes every slot ranked below the last added edge."""
+    from theorycov.gfn.canonical import strength_rank
     from theorycov.gfn.rollout import Rollout, _unpack_row
 
-    env = DAGEnv(reward9, allowed=_asymmetric(reward9) if restricted else None, max_parents=max_parents)
+    env = DAGEnv(reward9, allowed=_asymmetric(reward9) if restricted else None, max_parents=max_parents,
+                 edge_rank=strength_rank(reward9) if ordered else None)
     torch.manual_seed(1)
     pol = EdgePolicy(env, PolicyConfig(hidden=16, delta_transform="log", delta_hidden=delta_hidden, use_delta=use_delta))
     with torch.no_grad():
