@@ -187,7 +187,9 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     gcfg = GuideConfig(**settings["guide"], seed=seed + 17)  # type: ignore[arg-type]
     # the coverage GFlowNet's guide chains start at the theories' best completions (CoverageConfig.guide_starts)
     pool = obj.best_completions(tr.env.allowed) if obj is not None and obj.config.guide_starts else None
-    guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, start_pool=pool)
+    guide = MCMCGuide(reward, gcfg, allowed=tr.env.allowed, start_pool=pool, rank=tr.env.rank_action)
+    if obj is not None:
+        obj.rank = tr.env.rank_action  # None unless the settings order the environment (gfn/canonical.py)
     tr.extra_transitions = combine_transitions(obj, guide)  # type: ignore[assignment]
     tr.start_states = combine_starts(None if obj is None else obj.start_states, guide.start_states)  # type: ignore[assignment]
     if cfg.nll_weight > 0:

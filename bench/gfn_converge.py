@@ -71,6 +71,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
         subtb_weight=args.subtb, subtb_lambda=args.subtb_lambda, subtb_graphs=args.subtb_graphs, subtb_huber=args.subtb_huber,
         huber_delta=args.huber, edge_order=args.edge_order, finetune_lr=args.finetune_lr, finetune_batch=args.finetune_batch,
+        finetune_graphs=args.finetune_graphs,
     )
 
 
@@ -93,7 +94,7 @@ def run_gfn(reward: Reward, args: argparse.Namespace, seed: int) -> tuple[Traine
             tr.start_states = guide.start_states
         if args.nll > 0:
             tr.demonstrations = guide.demonstrations
-        if args.subtb > 0:
+        if args.subtb > 0 or args.finetune_graphs > 0:
             tr.trajectories = guide.graphs
     ft = args.finetune_seconds  # the last seconds of the budget fine-tune the sampler (gfn/finetune.py), CPU time either way
     if args.clock == "cpu":  # screens, tables and burn-in count against the budget
@@ -183,6 +184,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
                     help="CPU seconds at the end of the budget for Trainer.finetune (log-variance loss, gfn/finetune.py)")
     ap.add_argument("--finetune-lr", type=float, default=3e-5)
     ap.add_argument("--finetune-batch", type=int, default=64)
+    ap.add_argument("--finetune-graphs", type=int, default=0, help="guide graphs (off-policy) per fine-tuning step")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")

@@ -98,7 +98,8 @@ def trainer_config_for(s: dict[str, object], seed: int, device: str = "cpu") -> 
         lr_min=lr * 0.05, warmup_iters=200, eps_start=float(s["eps_start"]), eps_end=float(s["eps_end"]),  # type: ignore[arg-type]
         eps_decay_iters=max(1, h // 4), progress=False, log_every=50, candidates=int(s["candidates"]),  # type: ignore[arg-type]
         nll_weight=float(s["nll"]), nll_decay_iters=int(h * float(s["nll_decay"])), device=device,  # type: ignore[arg-type]
-        ema=float(s.get("ema", 0.0)),  # type: ignore[arg-type]
+        ema=float(s.get("ema", 0.0)), edge_order=str(s.get("edge_order", "any")),  # type: ignore[arg-type]
+        **({} if "finetune" not in s else {"finetune_lr": s["finetune"][1]}),  # type: ignore[index]
         **({} if "subtb" not in s else {"subtb_weight": s["subtb"][0], "subtb_lambda": s["subtb"][1]}),  # type: ignore[index]
         policy=PolicyConfig(hidden=int(s["hidden"]), num_layers=int(s["layers"]), delta_transform=str(s["delta"])),  # type: ignore[arg-type]
     )
@@ -114,18 +115,21 @@ def train(name: str, reward, seed: int, seconds: float, clock: str, device: str 
     s = SETTINGS[name]
     cpu0, t0 = time.process_time(), time.perf_counter()
     tr = Trainer(trainer_config_for(s, seed, device), reward)
-    guide = MCMCGuide(reward, GuideConfig(**s["guide"], seed=seed + 17), allowed=tr.env.allowed)  # type: ignore[arg-type]
+    guide = MCMCGuide(reward, GuideConfig(**s["guide"], seed=seed + 17), allowed=tr.env.allowed, rank=tr.env.rank_action)  # type: ignore[arg-type]
     tr.extra_transitions = guide
     if tr.config.nll_weight > 0:
         tr.demonstrations = guide.demonstrations
     if tr.config.subtb_weight > 0:
         tr.trajectories = guide.graphs
+    ft = float(s["finetune"][0]) if "finetune" in s else 0.0  # type: ignore[index]  # the budget's last CPU seconds fine-tune
     if clock == "cpu":
-        tr.train(num_iterations=10**9, max_cpu_seconds=max(1.0, seconds - (time.process_time() - cpu0)))
+        tr.train(num_iterations=10**9, max_cpu_seconds=max(1.0, seconds - ft - (time.process_time() - cpu0)))
     else:
-        tr.train(num_iterations=10**9, max_seconds=max(1.0, seconds - (time.perf_counter() - t0)))
+        tr.train(num_iterations=10**9, max_seconds=max(1.0, seconds - ft - (time.perf_counter() - t0)))
+    fine = tr.finetune(max_cpu_seconds=ft) if ft > 0 else {}
     return tr, {"iterations": tr.iteration, "wall_seconds": round(time.perf_counter() - t0, 1),
-                "cpu_seconds": round(time.process_time() - cpu0, 1), "guide_evaluations": guide.total_evaluations}
+                "cpu_seconds": round(time.process_time() - cpu0, 1), "guide_evaluations": guide.total_evaluations,
+                **{f"finetune_{k}": round(v, 3) for k, v in fine.items()}}
 
 
 def quality(name: str, seeds: list[int], minutes: float, clock: str, n_samples: int) -> tuple[list[dict[str, object]], dict[str, object]]:

@@ -89,6 +89,9 @@ class CoverageObjective:
         self.reward, self.cs, self.config = reward, constraints, config
         self.allowed = allowed  # (d, d) the sampler's candidate edges: completions stay inside them
         self.d = reward.d
+        # (d*d,) edge ranks when the sampler's environment is ordered (``DAGEnv.rank_action``, gfn/canonical.py): the
+        # completions are then cut along their one trajectory (ascending rank) instead of a random order
+        self.rank: torch.Tensor | None = None
         self.priority = torch.ones(len(constraints), dtype=torch.float64)
         self.remaining: int | None = None  # transitions left until the next audit (None: no cap yet)
         if config.pool_draw not in ("reward", "uniform"):
@@ -195,13 +198,16 @@ class CoverageObjective:
         return out
 
     def _random_order(self, graphs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """A uniformly random order of each graph's edges: (k, d, d) -> (order, rank), both (k, d*d) long.
+        """A uniformly random order of each graph's edges (in rank order with ``self.rank``): (k, d, d) -> (order, rank),
+        both (k, d*d) long.
 
         order[b, r] is the r-th edge (edges first, then the non-edges); rank[b, e] is the position of edge e.
         """
         k, dd = graphs.shape[0], self.d * self.d
         keys = torch.rand(k, dd, generator=generator)
-        keys = torch.where(graphs.flatten(1), keys, torch.full_like(keys, 2.0))  # edges first, random order
+        if self.rank is not None:  # an ordered environment's one trajectory: ascending rank (the draw above keeps the stream)
+            keys = self.rank.to(keys.device)[None, :].expand(k, -1).to(keys.dtype)
+        keys = torch.where(graphs.flatten(1), keys, torch.full_like(keys, float(2 * dd)))  # edges first
         order = torch.argsort(keys, dim=1)
         rank = torch.empty_like(order)
         rank.scatter_(1, order, torch.arange(dd).expand(k, -1))

@@ -245,6 +245,9 @@ def fit_posterior(
     trainer = Trainer(config.trainer, reward, extra_transitions=objective if guide is None else combine_transitions(objective, guide), run_dir=run_dir,
                       start_states=(None if objective is None else objective.start_states) if guide is None else
                       combine_starts(None if objective is None else objective.start_states, guide.start_states), allowed=allowed)
+    for hook in (objective, guide):  # an ordered environment (TrainerConfig.edge_order): its hooks cut graphs in rank order
+        if hook is not None:
+            hook.rank = trainer.env.rank_action
     t_setup = time.perf_counter() - t0
     history = None
     max_seconds = None if config.minutes is None else 60.0 * config.minutes

@@ -46,6 +46,7 @@ class TrainerConfig:
     edge_order: str = "any"
     finetune_lr: float = 3e-5  # Adam learning rate of Trainer.finetune (gfn/finetune.py)
     finetune_batch: int = 64  # on-policy trajectories per fine-tuning step
+    finetune_graphs: int = 0  # graphs from the trainer's ``trajectories`` hook (off-policy) per fine-tuning step
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
     log_every: int = 100  # iterations between metrics records and progress-bar updates
     checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)

@@ -21,6 +21,7 @@ DB training it took the spread from 20-22 to 6-8 nats in 60 CPU-s (bench/RESULTS
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -30,9 +31,39 @@ from theorycov.gfn.policy import EdgePolicy
 __all__ = ["log_variance_loss", "finetune"]
 
 
-def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def trajectory_log_pf(policy: EdgePolicy, graphs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """log P_F(tau) of one backward trajectory of each graph (its P_B draw: random order, or the ordered environment's
+    one), stop included: (K, d, d) bool non-empty DAGs inside the support -> (K,) float32 with grad. One forward pass
+    over all prefixes (sum of the graphs' edge counts plus K states)."""
+    env, d = policy.env, policy.env.d
+    flat = graphs.flatten(1)
+    K, dev = flat.shape[0], flat.device
+    order = env.edge_orders(flat, generator)  # (K, d*d): the edges first
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(d * d, device=dev).expand(K, -1))
+    m = flat.sum(1)
+    T = int(m.max())
+    t = torch.arange(T + 1, device=dev)
+    valid_state = t[None, :] <= m[:, None]  # (K, T+1): s_0 .. s_m
+    prefixes = flat[:, None, :] & (rank[:, None, :] < t[None, :, None])  # (K, T+1, d*d)
+    logp = policy.slot_log_probs(env.states(prefixes[valid_state].reshape(-1, d, d)))  # (N, E + 1)
+    pos = torch.full((K, T + 1), -1, dtype=torch.int64, device=dev)
+    pos[valid_state] = torch.arange(int(valid_state.sum()), device=dev)
+    step = t[None, :T] < m[:, None]  # (K, T): s_t -> s_t+1 adds the order's t-th edge
+    act = torch.full((K, T + 1), env.num_slots - 1, dtype=torch.int64, device=dev)  # ... and s_m takes stop
+    act[:, :T][step] = env.slot[order[:, :T][step]]
+    lp = torch.zeros(K, T + 1, dtype=logp.dtype, device=dev)
+    lp[valid_state] = logp[pos[valid_state], act[valid_state]]
+    return lp.sum(1)
+
+
+def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator | None = None,
+                      graphs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``batch`` trajectories from P_F and return (the loss, scalar with grad; the residuals r (B,) detached).
 
+    graphs: optional (K, d, d) DAGs from elsewhere (e.g. the MCMC guide's chains) whose backward trajectories join the
+    batch. The loss is zero at P_T proportional to R whatever distribution the trajectories come from, so off-policy
+    graphs are valid data; they counter the mode-seeking of on-policy trajectories alone (the reverse KL's gradient),
+    which at d = 20 left the fine-tuned samples 4-7 nats above the posterior's mean log R (bench/RESULTS.md 2026-12-07).
     Each step runs the policy on the whole batch with its gradient kept (about the memory of one DB batch per step)."""
     env = policy.env
     state = env.reset(batch)
@@ -50,14 +81,29 @@ def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator
     m = state.adj.flatten(1).sum(1)
     target = (env.reward.log_reward(state.adj) + env.log_pb_trajectory(m)).to(log_pf.dtype)  # log R + log P_B(tau | G)
     r = log_pf - target
+    if graphs is not None:
+        graphs = graphs.to(env.device)
+        keep = graphs.flatten(1).any(1)
+        if env.allowed is not None:
+            keep &= ~(graphs & ~env.allowed).flatten(1).any(1)
+        if env.max_parents is not None:
+            keep &= graphs.sum(1).max(1).values <= env.max_parents
+        g = graphs[keep]
+        if g.shape[0]:
+            mg = g.flatten(1).sum(1)
+            rg = trajectory_log_pf(policy, g, generator) - (env.reward.log_reward(g) + env.log_pb_trajectory(mg)).to(log_pf.dtype)
+            r = torch.cat([r, rg])
     return ((r - r.mean()) ** 2).mean(), r.detach()
 
 
 def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds: float | None = None, lr: float = 3e-5,
-             batch: int = 64, generator: torch.Generator | None = None, grad_clip: float = 0.0) -> dict[str, float]:
+             batch: int = 64, generator: torch.Generator | None = None, grad_clip: float = 0.0,
+             graphs: Callable[[int, torch.Generator | None], torch.Tensor | None] | None = None, off_policy: int = 0) -> dict[str, float]:
     """Adam steps of :func:`log_variance_loss` on ``policy`` in place, until ``iterations`` or ``max_cpu_seconds`` of this
-    process's CPU time (whichever comes first; one of them is required). Returns {"iterations", "cpu_seconds",
-    "first_sd", "last_sd"}: the residuals' standard deviation on the first and last batch (nats)."""
+    process's CPU time (whichever comes first; one of them is required). graphs: optional hook (n, generator) -> (k, d, d)
+    DAGs or None (e.g. ``MCMCGuide.graphs``), asked for ``off_policy`` graphs a step (:func:`log_variance_loss`).
+    Returns {"iterations", "cpu_seconds", "first_sd", "last_sd"}: the residuals' standard deviation on the first and
+    last batch (nats)."""
     if iterations is None and max_cpu_seconds is None:
         raise ConfigError("finetune needs iterations or max_cpu_seconds")
     if batch < 2 or lr <= 0:
@@ -69,7 +115,8 @@ def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds:
     cpu0, it, first, last = time.process_time(), 0, float("nan"), float("nan")
     try:
         while (iterations is None or it < iterations) and (max_cpu_seconds is None or time.process_time() - cpu0 < max_cpu_seconds):
-            loss, r = log_variance_loss(policy, batch, generator)
+            extra = graphs(off_policy, generator) if graphs is not None and off_policy > 0 else None
+            loss, r = log_variance_loss(policy, batch, generator, extra)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip > 0:

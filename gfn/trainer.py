@@ -298,9 +298,11 @@ class Trainer:
 
     def finetune(self, iterations: int | None = None, max_cpu_seconds: float | None = None) -> dict[str, float]:
         """Fine-tune :attr:`sampler` in place with the log-variance loss on its own trajectories (gfn/finetune.py;
-        ``config.finetune_lr``, ``config.finetune_batch``), drawing from the run's generator; returns its summary."""
+        ``config.finetune_lr``, ``config.finetune_batch``) and ``config.finetune_graphs`` graphs a step from the
+        ``trajectories`` hook (the MCMC guide's), drawing from the run's generator; returns its summary."""
         c = self.config
-        return finetune(self.sampler, iterations, max_cpu_seconds, lr=c.finetune_lr, batch=c.finetune_batch, generator=self.generator)
+        return finetune(self.sampler, iterations, max_cpu_seconds, lr=c.finetune_lr, batch=c.finetune_batch, generator=self.generator,
+                        graphs=self.trajectories, off_policy=c.finetune_graphs)
 
     @property
     def sampler(self) -> EdgePolicy:

@@ -18,7 +18,7 @@ from theorycov.gfn import (
 from theorycov.gfn.canonical import edge_rank, index_rank, strength_rank
 from theorycov.gfn.env import DAGEnv
 from theorycov.gfn.errors import ConfigError
-from theorycov.gfn.finetune import finetune
+from theorycov.gfn.finetune import finetune, trajectory_log_pf
 from theorycov.gfn.local_search import local_search
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.replay import Transitions, trajectory_transitions
@@ -65,6 +65,8 @@ def test_each_dag_has_one_trajectory_and_p_t_is_its_probability(reward3: Reward)
     assert torch.allclose(exact, one_path, rtol=1e-5, atol=1e-12)
     est = log_pt_backward(pol, dags, n_traj=3)  # every "backward trajectory" is the same one: no estimate noise
     assert torch.allclose(est, exact.log(), atol=1e-5)
+    some = dags[dags.flatten(1).any(1)]
+    assert torch.allclose(trajectory_log_pf(pol, some).double(), exact[dags.flatten(1).any(1)].log(), atol=1e-5)  # batched, with grad
 
 
 def test_the_mask_allows_only_edges_above_the_highest_ranked_one(reward3: Reward) -> None:
@@ -122,11 +124,14 @@ def test_training_in_an_ordered_environment_reaches_the_exact_posterior_d3(rewar
 
 @pytest.mark.slow
 def test_finetuning_moves_a_poor_sampler_toward_the_posterior_d3(reward3: Reward) -> None:
-    """From a short DB run, the log-variance loss on its own trajectories lowers the spread of log R - log P_T (exact
-    here) and the distance to the exact posterior."""
+    """From a short DB run, the log-variance loss on its own trajectories and on 16 off-policy graphs a step lowers the
+    spread of log R - log P_T (exact here) and the distance to the exact posterior."""
     dags = enumerate_dags(3)
     post = exact_posterior(reward3, dags)
-    tr = Trainer(_config(num_iterations=60, finetune_lr=3e-3, finetune_batch=128), reward3)
+    pool = enumerate_dags(3)
+    pool = pool[pool.flatten(1).any(1)]
+    tr = Trainer(_config(num_iterations=60, finetune_lr=3e-3, finetune_batch=128, finetune_graphs=16), reward3,
+                 trajectories=lambda n, g: pool[torch.randint(pool.shape[0], (n,), generator=g)])
     tr.train()
     before = distribution_metrics(dags, post, exact_terminal_distribution(tr.sampler, dags))["jsd"]
     out = tr.finetune(iterations=300)
