@@ -210,7 +210,12 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     log = CoverageTraining(tr, cs, obj, p_reference=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log)
     cpu0 = time.process_time()
     log.running_audit()  # as CoverageTraining.run does, with a CPU budget instead of wall time
-    tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - (time.process_time() - cpu0))
+    # the settings' fine-tuning (gfn/finetune.py) takes the last CPU seconds of the budget, as in gfn_scale.train; both
+    # GFlowNets alike (the objective's transitions shape the DB phase; fine-tuning scores the sampler against R)
+    ft = min(float(settings["finetune"][0]), 0.2 * cpu_seconds) if "finetune" in settings else 0.0  # type: ignore[index]
+    tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - ft - (time.process_time() - cpu0))
+    if ft > 0:
+        tr.finetune(max_cpu_seconds=ft)
     draws = sample(tr.sampler, n_eval, generator=g)
     q = cs.satisfies(draws).double().mean(0)
     # edges a draw: every judged theory here is an existence claim, so a sampler short of the posterior's edge

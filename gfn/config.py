@@ -47,6 +47,7 @@ class TrainerConfig:
     finetune_lr: float = 3e-5  # Adam learning rate of Trainer.finetune (gfn/finetune.py)
     finetune_batch: int = 64  # on-policy trajectories per fine-tuning step
     finetune_graphs: int = 0  # graphs from the trainer's ``trajectories`` hook (off-policy) per fine-tuning step
+    finetune_epsilon: float = 0.0  # share of uniformly random actions in the fine-tuning trajectories' draws
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
     log_every: int = 100  # iterations between metrics records and progress-bar updates
     checkpoint_every: int = 0  # iterations between checkpoints in run_dir (0: only on request)
@@ -70,8 +71,8 @@ class TrainerConfig:
             raise ConfigError(f"edge_order must be 'any', 'strength' or 'index', got {self.edge_order!r}")
         if self.edge_order != "any" and self.policy.learn_backward:
             raise ConfigError("an ordered environment (edge_order) fixes the backward policy; policy.learn_backward needs edge_order='any'")
-        if self.finetune_lr <= 0 or self.finetune_batch < 2:
-            raise ConfigError("finetune_lr must be > 0 and finetune_batch >= 2")
+        if self.finetune_lr <= 0 or self.finetune_batch < 2 or self.finetune_graphs < 0 or not 0.0 <= self.finetune_epsilon < 1.0:
+            raise ConfigError("finetune_lr must be > 0, finetune_batch >= 2, finetune_graphs >= 0 and finetune_epsilon in [0, 1)")
         if self.candidates < 0:
             raise ConfigError(f"candidates must be >= 0, got {self.candidates}")
         if min(self.num_envs, self.batch_size, self.env_steps, self.replay_capacity) < 1:

@@ -57,9 +57,11 @@ def trajectory_log_pf(policy: EdgePolicy, graphs: torch.Tensor, generator: torch
 
 
 def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator | None = None,
-                      graphs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      graphs: torch.Tensor | None = None, epsilon: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``batch`` trajectories from P_F and return (the loss, scalar with grad; the residuals r (B,) detached).
 
+    epsilon: share of uniformly random valid actions in the trajectories' draws (the loss still scores P_F's own
+    log-probabilities: exploration changes where the trajectories go, not the fixed point).
     graphs: optional (K, d, d) DAGs from elsewhere (e.g. the MCMC guide's chains) whose backward trajectories join the
     batch. The loss is zero at P_T proportional to R whatever distribution the trajectories come from, so off-policy
     graphs are valid data; they counter the mode-seeking of on-policy trajectories alone (the reverse KL's gradient),
@@ -73,7 +75,10 @@ def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator
         mask = env.slot_mask(state)
         logp = policy.slot_log_probs(state, mask)  # (B, E + 1)
         with torch.no_grad():
-            slots = torch.multinomial(logp.detach().exp(), 1, generator=generator).squeeze(1)
+            probs = logp.detach().exp()
+            if epsilon > 0:
+                probs = (1 - epsilon) * probs + epsilon * mask / mask.sum(1, keepdim=True)
+            slots = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         slots = torch.where(state.done, torch.full_like(slots, stop), slots)
         step = logp.gather(1, slots[:, None]).squeeze(1)
         log_pf = log_pf + torch.where(state.done, torch.zeros_like(step), step)
@@ -98,7 +103,8 @@ def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator
 
 def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds: float | None = None, lr: float = 3e-5,
              batch: int = 64, generator: torch.Generator | None = None, grad_clip: float = 0.0,
-             graphs: Callable[[int, torch.Generator | None], torch.Tensor | None] | None = None, off_policy: int = 0) -> dict[str, float]:
+             graphs: Callable[[int, torch.Generator | None], torch.Tensor | None] | None = None, off_policy: int = 0,
+             epsilon: float = 0.0) -> dict[str, float]:
     """Adam steps of :func:`log_variance_loss` on ``policy`` in place, until ``iterations`` or ``max_cpu_seconds`` of this
     process's CPU time (whichever comes first; one of them is required). graphs: optional hook (n, generator) -> (k, d, d)
     DAGs or None (e.g. ``MCMCGuide.graphs``), asked for ``off_policy`` graphs a step (:func:`log_variance_loss`).
@@ -106,8 +112,8 @@ def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds:
     last batch (nats)."""
     if iterations is None and max_cpu_seconds is None:
         raise ConfigError("finetune needs iterations or max_cpu_seconds")
-    if batch < 2 or lr <= 0:
-        raise ConfigError(f"finetune needs batch >= 2 and lr > 0, got {batch} and {lr}")
+    if batch < 2 or lr <= 0 or not 0.0 <= epsilon < 1.0:
+        raise ConfigError(f"finetune needs batch >= 2, lr > 0 and epsilon in [0, 1), got {batch}, {lr} and {epsilon}")
     frozen = [p for p in policy.parameters() if not p.requires_grad]  # an EMA copy is kept frozen by the trainer
     for p in frozen:
         p.requires_grad_(True)
@@ -116,7 +122,7 @@ def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds:
     try:
         while (iterations is None or it < iterations) and (max_cpu_seconds is None or time.process_time() - cpu0 < max_cpu_seconds):
             extra = graphs(off_policy, generator) if graphs is not None and off_policy > 0 else None
-            loss, r = log_variance_loss(policy, batch, generator, extra)
+            loss, r = log_variance_loss(policy, batch, generator, extra, epsilon)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip > 0:

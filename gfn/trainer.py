@@ -302,7 +302,7 @@ class Trainer:
         ``trajectories`` hook (the MCMC guide's), drawing from the run's generator; returns its summary."""
         c = self.config
         return finetune(self.sampler, iterations, max_cpu_seconds, lr=c.finetune_lr, batch=c.finetune_batch, generator=self.generator,
-                        graphs=self.trajectories, off_policy=c.finetune_graphs)
+                        graphs=self.trajectories, off_policy=c.finetune_graphs, epsilon=c.finetune_epsilon)
 
     @property
     def sampler(self) -> EdgePolicy:

@@ -96,6 +96,8 @@ def test_ordered_settings_are_validated(reward3: Reward) -> None:
         DAGEnv(reward3, edge_rank=torch.zeros(3, 3, dtype=torch.int64))
     with pytest.raises(ConfigError, match="iterations or max_cpu_seconds"):
         finetune(_noisy_policy(reward3))
+    with pytest.raises(ConfigError, match="finetune_epsilon"):
+        _config(finetune_epsilon=1.0)
 
 
 def test_local_search_keeps_the_exact_posterior_in_an_ordered_environment(reward3: Reward) -> None:
