@@ -269,10 +269,11 @@ def fit_posterior(
     uniq, counts = torch.unique(draws.flatten(1), dim=0, return_counts=True)
     uniq = uniq.reshape(-1, d, d)
     log_r = reward.log_reward(uniq)
-    chunks = tqdm(range(0, uniq.shape[0], 512), desc=f"log P_T ({config.n_traj} backward trajectories a graph)", unit="x512 graphs",
+    n_traj = 1 if trainer.env.ordered else config.n_traj  # an ordered environment has one trajectory a graph: exact
+    chunks = tqdm(range(0, uniq.shape[0], 512), desc=f"log P_T ({n_traj} backward trajectories a graph)", unit="x512 graphs",
                   disable=not config.progress or dags is not None)
     log_pt = torch.cat([
-        log_pt_backward(trainer.sampler, uniq[i : i + 512], n_traj=config.n_traj, generator=torch.Generator().manual_seed(i))
+        log_pt_backward(trainer.sampler, uniq[i : i + 512], n_traj=n_traj, generator=torch.Generator().manual_seed(i))
         for i in chunks
     ])
     drawn = PosteriorSample(tuple(names), uniq, counts, log_r, log_pt)
