@@ -71,7 +71,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
         subtb_weight=args.subtb, subtb_lambda=args.subtb_lambda, subtb_graphs=args.subtb_graphs, subtb_huber=args.subtb_huber,
         huber_delta=args.huber, edge_order=args.edge_order, finetune_lr=args.finetune_lr, finetune_batch=args.finetune_batch,
-        finetune_graphs=args.finetune_graphs, finetune_epsilon=args.finetune_eps,
+        finetune_graphs=args.finetune_graphs, finetune_epsilon=args.finetune_eps, finetune_source=args.finetune_source,
     )
 
 
@@ -186,6 +186,8 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--finetune-batch", type=int, default=64)
     ap.add_argument("--finetune-graphs", type=int, default=0, help="guide graphs (off-policy) per fine-tuning step")
     ap.add_argument("--finetune-eps", type=float, default=0.0, help="uniform exploration share of the fine-tuning draws")
+    ap.add_argument("--finetune-source", default="guide", choices=["guide", "start"],
+                    help="where --finetune-graphs come from: the guide's chains or the sampler before fine-tuning")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--save", type=Path, default=None, help="write the scored graphs here (.npz, bit-packed) to rescore later")

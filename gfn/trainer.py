@@ -34,7 +34,7 @@ from theorycov.gfn.losses import modified_db_loss, trajectory_balance_loss
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.replay import ReplayBuffer, Transitions
 from theorycov.gfn.reward import Reward
-from theorycov.gfn.sampling import choose_actions
+from theorycov.gfn.sampling import choose_actions, sample
 from theorycov.gfn.subtb import subtb_on_graphs
 
 __all__ = ["TrainerConfig", "Trainer", "ExtraTransitions"]
@@ -299,10 +299,18 @@ class Trainer:
     def finetune(self, iterations: int | None = None, max_cpu_seconds: float | None = None) -> dict[str, float]:
         """Fine-tune :attr:`sampler` in place with the log-variance loss on its own trajectories (gfn/finetune.py;
         ``config.finetune_lr``, ``config.finetune_batch``) and ``config.finetune_graphs`` graphs a step from the
-        ``trajectories`` hook (the MCMC guide's), drawing from the run's generator; returns its summary."""
+        ``trajectories`` hook (the MCMC guide's), or with ``config.finetune_source = "start"`` drawn from a frozen copy of
+        the sampler as fine-tuning begins (more diffuse than the fine-tuned one: against its over-concentration); draws
+        from the run's generator; returns its summary."""
         c = self.config
+        hook = self.trajectories
+        if c.finetune_source == "start":
+            start = EdgePolicy(self.env, c.policy).to(self.device)  # not deep-copied: that would duplicate the reward's tensors
+            start.load_state_dict(self.sampler.state_dict())
+            start.requires_grad_(False)
+            hook = lambda n, g: sample(start, n, generator=g)  # noqa: E731
         return finetune(self.sampler, iterations, max_cpu_seconds, lr=c.finetune_lr, batch=c.finetune_batch, generator=self.generator,
-                        graphs=self.trajectories, off_policy=c.finetune_graphs, epsilon=c.finetune_epsilon)
+                        graphs=hook, off_policy=c.finetune_graphs, epsilon=c.finetune_epsilon)
 
     @property
     def sampler(self) -> EdgePolicy:

@@ -98,6 +98,19 @@ def test_ordered_settings_are_validated(reward3: Reward) -> None:
         finetune(_noisy_policy(reward3))
     with pytest.raises(ConfigError, match="finetune_epsilon"):
         _config(finetune_epsilon=1.0)
+    with pytest.raises(ConfigError, match="finetune_source"):
+        _config(finetune_source="chains")
+
+
+def test_finetuning_from_the_starting_sampler_leaves_that_copy_alone(reward3: Reward) -> None:
+    """finetune_source="start": the off-policy graphs come from a frozen copy of the sampler; the sampler itself moves."""
+    tr = Trainer(_config(num_iterations=20, finetune_graphs=8, finetune_source="start", finetune_lr=1e-2), reward3)
+    tr.train()
+    before = [p.detach().clone() for p in tr.sampler.parameters()]
+    out = tr.finetune(iterations=3)
+    assert out["iterations"] == 3
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.sampler.parameters()))
+    assert all(not p.requires_grad for p in tr.sampler.parameters()) == (tr.average is not None)
 
 
 def test_local_search_keeps_the_exact_posterior_in_an_ordered_environment(reward3: Reward) -> None:
