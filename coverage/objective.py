@@ -29,6 +29,7 @@ from theorycov.coverage.constraints import ConstraintSet, HypothesisError
 from theorycov.gfn.graphs import as_adjacency
 from theorycov.gfn.replay import Transitions
 from theorycov.gfn.reward import Reward
+from theorycov.gfn.sampling import ranked_edge_order
 
 logger = logging.getLogger(__name__)
 
@@ -204,11 +205,11 @@ class CoverageObjective:
         order[b, r] is the r-th edge (edges first, then the non-edges); rank[b, e] is the position of edge e.
         """
         k, dd = graphs.shape[0], self.d * self.d
-        keys = torch.rand(k, dd, generator=generator)
-        if self.rank is not None:  # an ordered environment's one trajectory: ascending rank (the draw above keeps the stream)
-            keys = self.rank.to(keys.device)[None, :].expand(k, -1).to(keys.dtype)
-        keys = torch.where(graphs.flatten(1), keys, torch.full_like(keys, float(2 * dd)))  # edges first
-        order = torch.argsort(keys, dim=1)
+        keys = torch.rand(k, dd, generator=generator)  # drawn either way: the generator's stream stays the same
+        if self.rank is not None:  # an ordered environment's one trajectory: ascending rank
+            order = ranked_edge_order(graphs.flatten(1), self.rank.to(graphs.device))
+        else:
+            order = torch.argsort(torch.where(graphs.flatten(1), keys, torch.full_like(keys, 2.0)), dim=1)  # edges first
         rank = torch.empty_like(order)
         rank.scatter_(1, order, torch.arange(dd).expand(k, -1))
         return order, rank

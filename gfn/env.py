@@ -108,8 +108,9 @@ class DAGEnv:
         """Rank of the highest-ranked edge of each graph (B, d, d) -> (B,) int64, -1 for the empty graph (ordered env)."""
         if self.rank_action is None:
             raise InvalidActionError("max_rank needs an environment built with edge_rank")
-        flat = adj.flatten(1)
-        return torch.where(flat, self.rank_action[None, :], torch.full_like(self.rank_action[None, :], -1)).max(1).values
+        from theorycov.gfn.sampling import highest_rank  # sampling imports this module
+
+        return highest_rank(adj.flatten(1), self.rank_action)
 
     def edge_orders(self, flat: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """A trajectory of P_B per graph, as the order its edges are added: flat (B, d*d) bool -> (B, d*d) int64 flat

@@ -26,7 +26,7 @@ from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.rollout import Rollout
 
 __all__ = ["choose_actions", "sample", "log_pt_backward", "order_spread", "trajectory_log_weights", "backward_orders",
-           "random_edge_order", "ranked_edge_order"]
+           "random_edge_order", "ranked_edge_order", "highest_rank"]
 
 
 def choose_actions(
@@ -137,6 +137,11 @@ def ranked_edge_order(flat: torch.Tensor, rank_action: torch.Tensor) -> torch.Te
     flat (B, d*d) bool, rank_action (d*d,) int64 -> (B, d*d) int64 flat indices, the edges first."""
     keys = torch.where(flat, rank_action[None, :], torch.full_like(rank_action[None, :], 2 * flat.shape[1] + 1))
     return torch.argsort(keys, dim=1)
+
+
+def highest_rank(flat: torch.Tensor, rank_action: torch.Tensor) -> torch.Tensor:
+    """Rank of each graph's highest-ranked edge: flat (B, d*d) bool, rank_action (d*d,) int64 -> (B,) int64, -1 if empty."""
+    return torch.where(flat, rank_action[None, :], torch.full_like(rank_action[None, :], -1)).max(1).values
 
 
 def random_edge_order(flat: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -40,7 +40,7 @@ from theorycov.gfn.errors import ConfigError
 from theorycov.gfn.mcmc import DAGChains, move_masks
 from theorycov.gfn.replay import Transitions
 from theorycov.gfn.reward import Reward
-from theorycov.gfn.sampling import random_edge_order, ranked_edge_order
+from theorycov.gfn.sampling import highest_rank, random_edge_order, ranked_edge_order
 from theorycov.gfn.visits import Reservoir, VisitRecord
 
 __all__ = ["GuideConfig", "MCMCGuide", "Reservoir", "VisitRecord", "combine_starts", "combine_transitions", "ranked_starts"]
@@ -210,8 +210,7 @@ class MCMCGuide:
         dev = graphs.device
         add = move_masks(graphs, allowed=self.allowed, max_parents=self.max_parents)[:, 0].flatten(1)  # (k, d*d)
         if self.rank is not None:  # an ordered environment adds only above the graph's highest-ranked edge
-            top = torch.where(graphs.flatten(1), self.rank[None, :], torch.full_like(self.rank[None, :], -1)).max(1).values
-            add &= self.rank[None, :] > top[:, None]
+            add &= self.rank[None, :] > highest_rank(graphs.flatten(1), self.rank)[:, None]
         pick = (rand((k,), generator, dev) < self.config.beyond) & add.any(1)
         if not bool(pick.any()):
             return state, action
