@@ -71,7 +71,7 @@ def trainer_config(args: argparse.Namespace, seed: int, horizon: int) -> Trainer
         nll_decay_iters=int(horizon * args.nll_decay), ema=args.ema,
         subtb_weight=args.subtb, subtb_lambda=args.subtb_lambda, subtb_graphs=args.subtb_graphs, subtb_huber=args.subtb_huber,
         huber_delta=args.huber, edge_order=args.edge_order, finetune_lr=args.finetune_lr, finetune_batch=args.finetune_batch,
-        finetune_graphs=args.finetune_graphs, finetune_epsilon=args.finetune_eps, finetune_source=args.finetune_source,
+        finetune_graphs=args.finetune_graphs, finetune_epsilon=args.finetune_eps, finetune_source=args.finetune_source, finetune_nll=args.finetune_nll,
     )
 
 
@@ -186,6 +186,7 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--finetune-batch", type=int, default=64)
     ap.add_argument("--finetune-graphs", type=int, default=0, help="guide graphs (off-policy) per fine-tuning step")
     ap.add_argument("--finetune-eps", type=float, default=0.0, help="uniform exploration share of the fine-tuning draws")
+    ap.add_argument("--finetune-nll", type=float, default=0.0, help="weight of the forward-KL term on --finetune-graphs")
     ap.add_argument("--finetune-source", default="guide", choices=["guide", "start"],
                     help="where --finetune-graphs come from: the guide's chains or the sampler before fine-tuning")
     ap.add_argument("--device", default="cpu")

@@ -48,6 +48,7 @@ class TrainerConfig:
     finetune_batch: int = 64  # on-policy trajectories per fine-tuning step
     finetune_graphs: int = 0  # graphs from the trainer's ``trajectories`` hook (off-policy) per fine-tuning step
     finetune_epsilon: float = 0.0  # share of uniformly random actions in the fine-tuning trajectories' draws
+    finetune_nll: float = 0.0  # weight of the forward-KL term on the finetune_graphs (their mean -log P_F(tau_G); gfn/finetune.py)
     finetune_source: str = "guide"  # where the finetune_graphs come from: "guide" (the trajectories hook) or "start" (the sampler before fine-tuning)
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # network shape
     log_every: int = 100  # iterations between metrics records and progress-bar updates
@@ -72,8 +73,10 @@ class TrainerConfig:
             raise ConfigError(f"edge_order must be 'any', 'strength' or 'index', got {self.edge_order!r}")
         if self.edge_order != "any" and self.policy.learn_backward:
             raise ConfigError("an ordered environment (edge_order) fixes the backward policy; policy.learn_backward needs edge_order='any'")
-        if self.finetune_lr <= 0 or self.finetune_batch < 2 or self.finetune_graphs < 0 or not 0.0 <= self.finetune_epsilon < 1.0:
-            raise ConfigError("finetune_lr must be > 0, finetune_batch >= 2, finetune_graphs >= 0 and finetune_epsilon in [0, 1)")
+        if self.finetune_lr <= 0 or self.finetune_batch < 2 or self.finetune_graphs < 0 or not 0.0 <= self.finetune_epsilon < 1.0 \
+                or self.finetune_nll < 0:
+            raise ConfigError("finetune_lr must be > 0, finetune_batch >= 2, finetune_graphs >= 0, finetune_epsilon in [0, 1) "
+                              "and finetune_nll >= 0")
         if self.finetune_source not in ("guide", "start"):
             raise ConfigError(f"finetune_source must be 'guide' or 'start', got {self.finetune_source!r}")
         if self.candidates < 0:

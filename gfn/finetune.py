@@ -33,7 +33,7 @@ __all__ = ["log_variance_loss", "finetune"]
 
 def trajectory_log_pf(policy: EdgePolicy, graphs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """log P_F(tau) of one backward trajectory of each graph (its P_B draw: random order, or the ordered environment's
-    one), stop included: (K, d, d) bool non-empty DAGs inside the support -> (K,) float32 with grad. One forward pass
+    one), stop included: (K, d, d) bool DAGs inside the support (the empty graph's trajectory is the stop at s_0) -> (K,) float32 with grad. One forward pass
     over all prefixes (sum of the graphs' edge counts plus K states)."""
     env, d = policy.env, policy.env.d
     flat = graphs.flatten(1)
@@ -57,7 +57,8 @@ def trajectory_log_pf(policy: EdgePolicy, graphs: torch.Tensor, generator: torch
 
 
 def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator | None = None,
-                      graphs: torch.Tensor | None = None, epsilon: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                      graphs: torch.Tensor | None = None, epsilon: float = 0.0, nll_weight: float = 0.0,
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``batch`` trajectories from P_F and return (the loss, scalar with grad; the residuals r (B,) detached).
 
     epsilon: share of uniformly random valid actions in the trajectories' draws (the loss still scores P_F's own
@@ -66,6 +67,9 @@ def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator
     batch. The loss is zero at P_T proportional to R whatever distribution the trajectories come from, so off-policy
     graphs are valid data; they counter the mode-seeking of on-policy trajectories alone (the reverse KL's gradient),
     which at d = 20 left the fine-tuned samples 4-7 nats above the posterior's mean log R (bench/RESULTS.md 2026-12-07).
+    nll_weight: adds nll_weight * mean(-log P_F(tau_G)) over ``graphs``, the forward KL(posterior || P_T) up to a constant
+    when the graphs are posterior draws and the environment is ordered (one trajectory per DAG, so log P_F(tau_G) =
+    log P_T(G) exactly); it pulls mass toward the graphs the reverse-KL gradient neglects.
     Each step runs the policy on the whole batch with its gradient kept (about the memory of one DB batch per step)."""
     env = policy.env
     state = env.reset(batch)
@@ -86,9 +90,10 @@ def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator
     m = state.adj.flatten(1).sum(1)
     target = (env.reward.log_reward(state.adj) + env.log_pb_trajectory(m)).to(log_pf.dtype)  # log R + log P_B(tau | G)
     r = log_pf - target
+    nll = None
     if graphs is not None:
         graphs = graphs.to(env.device)
-        keep = graphs.flatten(1).any(1)
+        keep = torch.ones(graphs.shape[0], dtype=torch.bool, device=env.device)  # the empty graph too: its trajectory is the stop
         if env.allowed is not None:
             keep &= ~(graphs & ~env.allowed).flatten(1).any(1)
         if env.max_parents is not None:
@@ -96,24 +101,29 @@ def log_variance_loss(policy: EdgePolicy, batch: int, generator: torch.Generator
         g = graphs[keep]
         if g.shape[0]:
             mg = g.flatten(1).sum(1)
-            rg = trajectory_log_pf(policy, g, generator) - (env.reward.log_reward(g) + env.log_pb_trajectory(mg)).to(log_pf.dtype)
+            lpf_g = trajectory_log_pf(policy, g, generator)
+            rg = lpf_g - (env.reward.log_reward(g) + env.log_pb_trajectory(mg)).to(log_pf.dtype)
             r = torch.cat([r, rg])
-    return ((r - r.mean()) ** 2).mean(), r.detach()
+            nll = -lpf_g.mean() * nll_weight if nll_weight > 0 else None
+    loss = ((r - r.mean()) ** 2).mean()
+    return (loss if nll is None else loss + nll), r.detach()
 
 
 def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds: float | None = None, lr: float = 3e-5,
              batch: int = 64, generator: torch.Generator | None = None, grad_clip: float = 0.0,
              graphs: Callable[[int, torch.Generator | None], torch.Tensor | None] | None = None, off_policy: int = 0,
-             epsilon: float = 0.0) -> dict[str, float]:
+             epsilon: float = 0.0, nll_weight: float = 0.0) -> dict[str, float]:
     """Adam steps of :func:`log_variance_loss` on ``policy`` in place, until ``iterations`` or ``max_cpu_seconds`` of this
     process's CPU time (whichever comes first; one of them is required). graphs: optional hook (n, generator) -> (k, d, d)
-    DAGs or None (e.g. ``MCMCGuide.graphs``), asked for ``off_policy`` graphs a step (:func:`log_variance_loss`).
+    DAGs or None (e.g. ``MCMCGuide.graphs``), asked for ``off_policy`` graphs a step (:func:`log_variance_loss`, which
+    also takes ``nll_weight``).
     Returns {"iterations", "cpu_seconds", "first_sd", "last_sd"}: the residuals' standard deviation on the first and
     last batch (nats)."""
     if iterations is None and max_cpu_seconds is None:
         raise ConfigError("finetune needs iterations or max_cpu_seconds")
-    if batch < 2 or lr <= 0 or not 0.0 <= epsilon < 1.0:
-        raise ConfigError(f"finetune needs batch >= 2, lr > 0 and epsilon in [0, 1), got {batch}, {lr} and {epsilon}")
+    if batch < 2 or lr <= 0 or not 0.0 <= epsilon < 1.0 or nll_weight < 0:
+        raise ConfigError(f"finetune needs batch >= 2, lr > 0, epsilon in [0, 1) and nll_weight >= 0, got {batch}, {lr}, "
+                          f"{epsilon} and {nll_weight}")
     frozen = [p for p in policy.parameters() if not p.requires_grad]  # an EMA copy is kept frozen by the trainer
     for p in frozen:
         p.requires_grad_(True)
@@ -122,7 +132,7 @@ def finetune(policy: EdgePolicy, iterations: int | None = None, max_cpu_seconds:
     try:
         while (iterations is None or it < iterations) and (max_cpu_seconds is None or time.process_time() - cpu0 < max_cpu_seconds):
             extra = graphs(off_policy, generator) if graphs is not None and off_policy > 0 else None
-            loss, r = log_variance_loss(policy, batch, generator, extra, epsilon)
+            loss, r = log_variance_loss(policy, batch, generator, extra, epsilon, nll_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip > 0:

@@ -310,7 +310,7 @@ class Trainer:
             start.requires_grad_(False)
             hook = lambda n, g: sample(start, n, generator=g)  # noqa: E731
         return finetune(self.sampler, iterations, max_cpu_seconds, lr=c.finetune_lr, batch=c.finetune_batch, generator=self.generator,
-                        graphs=hook, off_policy=c.finetune_graphs, epsilon=c.finetune_epsilon)
+                        graphs=hook, off_policy=c.finetune_graphs, epsilon=c.finetune_epsilon, nll_weight=c.finetune_nll)
 
     @property
     def sampler(self) -> EdgePolicy:

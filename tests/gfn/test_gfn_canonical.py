@@ -153,3 +153,22 @@ def test_finetuning_moves_a_poor_sampler_toward_the_posterior_d3(reward3: Reward
     after = distribution_metrics(dags, post, exact_terminal_distribution(tr.sampler, dags))["jsd"]
     assert out["iterations"] == 300 and out["last_sd"] < out["first_sd"]
     assert after < 0.5 * before and after < 0.01, (before, after)
+
+
+def test_the_forward_kl_term_adds_the_graphs_mean_negative_log_p_t(reward3: Reward) -> None:
+    """log_variance_loss with nll_weight w is the loss without it plus w * mean(-log P_T(G)) over the given graphs (exact in
+    an ordered environment, the empty graph included: its one trajectory is the stop at s_0)."""
+    from theorycov.gfn.finetune import log_variance_loss
+    pol = _noisy_policy(reward3, seed=3)
+    dags = enumerate_dags(3)
+    exact = exact_terminal_distribution(pol, dags)
+    assert torch.allclose(trajectory_log_pf(pol, dags).double(), exact.log(), atol=1e-5)
+    g = dags[[0, 3, 7, 7, 12]]
+    base, _ = log_variance_loss(pol, 16, torch.Generator().manual_seed(1), g)
+    with_nll, _ = log_variance_loss(pol, 16, torch.Generator().manual_seed(1), g, nll_weight=2.0)
+    want = 2.0 * float(-trajectory_log_pf(pol, g).detach().mean())
+    assert float(with_nll - base) == pytest.approx(want, rel=1e-4)
+    with pytest.raises(ConfigError, match="nll_weight >= 0"):
+        finetune(pol, iterations=1, nll_weight=-1.0)
+    with pytest.raises(ConfigError, match="finetune_nll >= 0"):
+        _config(finetune_nll=-0.5)

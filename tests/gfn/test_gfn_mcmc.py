@@ -115,3 +115,19 @@ def test_refine_moves_any_start_to_the_exact_posterior_d3() -> None:
     assert jensen_shannon(post, empirical_distribution(start, dags)) > 0.05
     assert torch.equal(refine(reward, out[:10], 0), out[:10])
     assert torch.equal(refine(reward, start, 5, seed=1, chunk=2500), refine(reward, start, 5, seed=1, chunk=2500))
+
+
+def test_refine_reports_its_steps_and_stops_at_its_cpu_budget() -> None:
+    """``stats`` counts the steps every chain took and the evaluations (chains x steps); a spent CPU budget (0 s)
+    takes no step and returns the starts; a negative budget is refused."""
+    from theorycov.gfn.mcmc import refine
+    reward = _reward(3, seed=2)
+    start = torch.zeros(300, 3, 3, dtype=torch.bool)
+    stats: dict[str, float] = {}
+    out = refine(reward, start, 7, seed=1, chunk=128, stats=stats)
+    assert stats["steps"] == 7 and stats["evaluations"] == 7 * 300 and 0.0 < stats["acceptance"] < 1.0
+    assert out.flatten(1).any(1).any()
+    stats = {}
+    assert torch.equal(refine(reward, start, 50, max_cpu_seconds=0.0, stats=stats), start) and stats["steps"] == 0
+    with pytest.raises(ConfigError, match="max_cpu_seconds >= 0"):
+        refine(reward, start, 5, max_cpu_seconds=-1.0)
