@@ -177,7 +177,9 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     # 35-39 edges a graph against the reference's 56-63 and covered 0.20 / 0.28 (coverage GFlowNet) and 0.36 / 0.32
     # (plain) on seeds 0 / 3, against 0.36 / 0.80 and 0.32 / 0.64 without them (bench/RESULTS.md 2026-12-07): they
     # need the 5-minute budget's longer DB phase
-    settings = {k: v for k, v in settings.items() if k not in ("edge_order", "finetune")}
+    settings = {k: v for k, v in settings.items() if k not in ("edge_order", "finetune", "refine")}
+    # ... and without the guide's reservoir, which only feeds that fine-tuning's forward-KL graphs (and SubTB's graphs)
+    settings["guide"] = {k: v for k, v in settings["guide"].items() if k != "reservoir"}  # type: ignore[union-attr]
     cfg = trainer_config_for(settings, seed)
     # the screen keeps every theory's required edges (ConstraintSet.required_edges): without them a planted theory
     # whose edge the k-screen drops has q = 0 by construction (seen at ecoli70, k = 8); both GFlowNets get it
