@@ -164,9 +164,11 @@ def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -
 
 def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
          cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int,
-         guide_starts: bool = True, objective: str = "budgeted") -> dict[str, object]:
+         guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0) -> dict[str, object]:
     """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
-    ``snapshot_at`` is given, when its reward evaluations first reach that count."""
+    ``snapshot_at`` is given, when its reward evaluations first reach that count. ``refine_seconds`` > 0: the budget's
+    last CPU seconds refine the n_eval draws by MC3 on the same (floor-prior) reward (gfn.mcmc.refine), and q is read
+    from the refined draws ("raw": the draws' own figures beside them)."""
     from theorycov.coverage.objective import CoverageObjective
     from theorycov.coverage.train import CoverageTraining
     from theorycov.gfn import Trainer
@@ -220,11 +222,21 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     # the settings' fine-tuning (gfn/finetune.py) takes the last CPU seconds of the budget, as in gfn_scale.train; both
     # GFlowNets alike (the objective's transitions shape the DB phase; fine-tuning scores the sampler against R)
     ft = min(float(settings["finetune"][0]), 0.2 * cpu_seconds) if "finetune" in settings else 0.0  # type: ignore[index]
-    tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - ft - (time.process_time() - cpu0))
+    tr.train(num_iterations=10**9, callback=log._callback, max_cpu_seconds=cpu_seconds - ft - refine_seconds - (time.process_time() - cpu0))
     if ft > 0:
         tr.finetune(max_cpu_seconds=ft)
     draws = sample(tr.sampler, n_eval, generator=g)
     q = cs.satisfies(draws).double().mean(0)
+    if refine_seconds > 0:
+        from theorycov.gfn.mcmc import refine
+        st: dict[str, float] = {}
+        raw = _q_summary(q, p, ~refuted, n_eval)
+        left = max(0.0, cpu_seconds - (time.process_time() - cpu0))
+        draws = refine(reward, draws, 10**9, seed=seed + 7, allowed=tr.env.allowed, max_parents=tr.config.max_parents,
+                       max_cpu_seconds=left, stats=st)
+        q = cs.satisfies(draws).double().mean(0)
+        out["raw"] = {"covered_share": raw["covered_share"], "min_q_over_p": raw["min_q_over_p"]}
+        out["refine"] = {"steps": int(st["steps"]), "cpu_seconds": round(st["cpu_seconds"], 1), "acceptance": round(st["acceptance"], 3)}
     # edges a draw: every judged theory here is an existence claim, so a sampler short of the posterior's edge
     # count under-covers all of them at once (the reference's figure is beside it, "reference_mean_edges")
     out.update(_q_summary(q, p, ~refuted, n_eval), evaluations=evals(), iterations=tr.iteration,
@@ -234,7 +246,7 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
 
 
 def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000,
-              guide_starts: bool = True, objective: str = "budgeted") -> dict[str, object]:
+              guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0) -> dict[str, object]:
     """One seed of one problem: the three samplers at equal CPU time and at the coverage GFlowNet's evaluations."""
     import reference
     from theorycov.coverage.prior import HypothesisPriorMass
@@ -260,9 +272,10 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
                               "guide_burn_in": settings["guide"]["burn_in"], "objective": objective}  # type: ignore[index]
     secs = minutes * 60
     out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval,
-                           guide_starts=guide_starts, objective=objective)
+                           guide_starts=guide_starts, objective=objective, refine_seconds=refine_seconds)
     e_cov = int(out["coverage"]["evaluations"])  # type: ignore[index]
-    out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval)
+    out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval,
+                        refine_seconds=refine_seconds)
     mc = StructureMCMC(reward, num_chains=16, seed=seed + 1)
     burn = max(1, (e_cov // 16) // 10)
     r = mc.run(e_cov, burn_in=burn, constraints=cs, keep_samples=False)
@@ -310,6 +323,8 @@ def main() -> None:
                     help="the coverage GFlowNet's objective: CoverageConfig.budgeted (capped) or CoverageConfig() (uncapped)")
     ap.add_argument("--guide-burn", type=int, default=None,
                     help="the MCMC guide's burn-in steps for both GFlowNets (default: gfn_scale's SETTINGS of the problem)")
+    ap.add_argument("--refine-seconds", type=float, default=0.0,
+                    help="both GFlowNets' last CPU seconds refine their 2,000 draws by MC3 (gfn.mcmc.refine) before q is read")
     ap.add_argument("--from-partial", action="store_true",
                     help="report the seeds a stopped run finished (the --partial file) instead of running")
     ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
@@ -337,7 +352,8 @@ def main() -> None:
             settings = SETTINGS[name]
             if args.guide_burn is not None:
                 settings = {**settings, "guide": {**settings["guide"], "burn_in": args.guide_burn}}  # type: ignore[dict-item]
-            res = run_large(name, seed, args.minutes, settings, guide_starts=not args.no_guide_starts, objective=args.objective)
+            res = run_large(name, seed, args.minutes, settings, guide_starts=not args.no_guide_starts, objective=args.objective,
+                            refine_seconds=args.refine_seconds)
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
