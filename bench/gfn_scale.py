@@ -102,6 +102,10 @@ SETTINGS: dict[str, dict[str, object]] = {
                 # local search on the samples, scored beside them; one run (21,496 iterations): Pearson 0.896 -> 0.899 / 0.901
                 # after 10 / 20 rounds (26 / 53 CPU-s; bench/RESULTS.md 2026-12-06)
                 "local_search": (20, 4),
+                # MC3 refinement of the first draws in the budget's last CPU seconds, as at d20 (chains, seconds); fixed
+                # before any ecoli70 run, from d20's rule and the cost here (d = 46, candidate screen: ~100 us a chain-step
+                # at 1,000 chains, ~170 us at 2,500): 1,000 chains for 60 CPU-s, ~10% of the budget as at d20
+                "refine": (1000, 60.0),
                 # order_seconds: the guide's chains start from a tempered order search (gfn/order.py) instead of the empty
                 # graph, from which at n = 1,000 MC3 chains disagreed for long (edge R-hat 4.55 after 40 CPU-min; bench/RESULTS.md 2026-12-06)
                 "guide": {"chains": 20, "temperatures": (1.0, 0.9, 0.8, 0.7, 0.6), "steps": 5, "per_iteration": 32, "burn_in": 2000,

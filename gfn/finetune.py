@@ -33,8 +33,8 @@ __all__ = ["log_variance_loss", "finetune"]
 
 def trajectory_log_pf(policy: EdgePolicy, graphs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """log P_F(tau) of one backward trajectory of each graph (its P_B draw: random order, or the ordered environment's
-    one), stop included: (K, d, d) bool DAGs inside the support (the empty graph's trajectory is the stop at s_0) -> (K,) float32 with grad. One forward pass
-    over all prefixes (sum of the graphs' edge counts plus K states)."""
+    one), stop included: (K, d, d) bool DAGs inside the support (the empty graph's trajectory is the stop at s_0) ->
+    (K,) float32 with grad. One forward pass over all prefixes (sum of the graphs' edge counts plus K states)."""
     env, d = policy.env, policy.env.d
     flat = graphs.flatten(1)
     K, dev = flat.shape[0], flat.device
