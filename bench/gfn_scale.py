@@ -16,8 +16,9 @@ Sections:
            GFlowNet's own 10,000 draws, unrefined, beside them), d20_pearson_mc3_5min and d20_logr_gap_mc3_5min (MC3's
            worst seed), d20_pearson_ls_5min and d20_logr_gap_ls_5min where SETTINGS["d20"] has "local_search"
            (gfn/local_search.py, outside the budget), per-seed rows.
-  ecoli70  n = 1,000 rows from the SEM: the same for --ecoli-minutes against ref_ecoli70; ecoli70_pearson_vs_ref_10min
-           (ecoli70_pearson_ls_10min after local search, as at d20), ecoli70_auroc (the GFlowNet's samples against the true network) beside the reference's and MC3's.
+  ecoli70  n = 1,000 rows from the SEM: the same for --ecoli-minutes against ref_ecoli70 (refinement of
+           SETTINGS["ecoli70"]["refine"] included); ecoli70_pearson_vs_ref_10min (ecoli70_pearson_raw_10min: the raw
+           draws; ecoli70_pearson_ls_10min after local search, as at d20), ecoli70_auroc (the GFlowNet's samples against the true network) beside the reference's and MC3's.
   arth150  it/s at batch 128 (the trainer's own loop, candidate parents), peak RSS, 10,000 samples' wall time:
            arth150_it_per_s_b128, arth150_peak_rss_mb, arth150_samples_10k_s.
   speed    d = 20 it/s at batch 32 (bench/gfn_d20.py's unit: 8 parallel graphs): d20_it_per_s_b32.
