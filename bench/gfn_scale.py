@@ -151,16 +151,15 @@ def train(name: str, reward, seed: int, seconds: float, clock: str, device: str 
     if tr.config.subtb_weight > 0:
         tr.trajectories = guide.graphs
     ft = float(s["finetune"][0]) if "finetune" in s else 0.0  # type: ignore[index]  # the budget's last CPU seconds fine-tune
-    ft += float(s["refine"][1]) if "refine" in s else 0.0  # type: ignore[index]  # ... and refine the draws (quality())
+    reserved = ft + (float(s["refine"][1]) if "refine" in s else 0.0)  # type: ignore[index]  # ... and refine the draws (quality())
     if clock == "cpu":
-        tr.train(num_iterations=10**9, max_cpu_seconds=max(1.0, seconds - ft - (time.process_time() - cpu0)))
+        tr.train(num_iterations=10**9, max_cpu_seconds=max(1.0, seconds - reserved - (time.process_time() - cpu0)))
     else:
-        tr.train(num_iterations=10**9, max_seconds=max(1.0, seconds - ft - (time.perf_counter() - t0)))
-    ft = float(s["finetune"][0]) if "finetune" in s else 0.0  # type: ignore[index]
+        tr.train(num_iterations=10**9, max_seconds=max(1.0, seconds - reserved - (time.perf_counter() - t0)))
     fine = tr.finetune(max_cpu_seconds=ft) if ft > 0 else {}
     return tr, {"iterations": tr.iteration, "wall_seconds": round(time.perf_counter() - t0, 1),
                 "cpu_seconds": round(time.process_time() - cpu0, 1), "guide_evaluations": guide.total_evaluations,
-                **{f"finetune_{k}": round(v, 3) for k, v in fine.items()}, "_cpu0": cpu0, "_t0": t0}
+                **{f"finetune_{k}": round(v, 3) for k, v in fine.items()}}
 
 
 def quality(name: str, seeds: list[int], minutes: float, clock: str, n_samples: int) -> tuple[list[dict[str, object]], dict[str, object]]:
@@ -169,8 +168,8 @@ def quality(name: str, seeds: list[int], minutes: float, clock: str, n_samples: 
         reward, truth = reference.problem(name, seed if name == "d20" else 0)
         ref = reference.load(name, seed if name == "d20" else 0)
         load0 = _load()
+        cpu0, wall0 = time.process_time(), time.perf_counter()  # the budget starts with train()'s own clock
         tr, info = train(name, reward, seed, minutes * 60, clock)
-        cpu0, wall0 = info.pop("_cpu0"), info.pop("_t0")
         t0 = time.perf_counter()
         graphs = sample(tr.sampler, n_samples, generator=torch.Generator().manual_seed(123))
         t_s = time.perf_counter() - t0
