@@ -6,7 +6,9 @@ Per seed, 30 planted theories (``planted``): 20 true partial graphs of the netwo
 directed paths, 5 pairs of edges), 5 low-mass edges (reference marginal in [0.05, 0.3], the lowest
 non-zero ones otherwise) and 5 contradicting ones (both directions of a strong edge forbidden). p(h|D) comes
 from the cached reference chains of bench/reference.py (their graphs reweighted to the floor prior, exact
-since both rewards share the likelihood); "refuted" is p(h|D) < delta P(h). Three samplers on the same
+since both rewards share the likelihood; the graphs of a second run, ``--variant _b``, uniform over that run, where
+one is cached, with p's standard error ``p_se`` from its cold chains; the planted theories still come from the first
+run's marginals); "refuted" is p(h|D) < delta P(h). Three samplers on the same
 floor-prior reward: the coverage GFlowNet (``CoverageConfig.budgeted`` objective + the MCMC guide of
 bench/gfn_scale.py's settings; where those start the chains from the empty graph (d20) they start at the theories'
 best completions instead, unless --no-guide-starts; ecoli70's start from its order search), the plain GFlowNet (the same without the objective) and the project's
@@ -164,11 +166,13 @@ def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -
 
 def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
          cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int,
-         guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0) -> dict[str, object]:
+         guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0,
+         full_settings: bool = False) -> dict[str, object]:
     """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
     ``snapshot_at`` is given, when its reward evaluations first reach that count. ``refine_seconds`` > 0: the budget's
     last CPU seconds refine the n_eval draws by MC3 on the same (floor-prior) reward (gfn.mcmc.refine), and q is read
-    from the refined draws ("raw": the draws' own figures beside them)."""
+    from the refined draws ("raw": the draws' own figures beside them). ``full_settings``: gfn_scale's SETTINGS as they are
+    (ordered environment, fine-tuning, and their "refine" seconds unless ``refine_seconds`` is given)."""
     from theorycov.coverage.objective import CoverageObjective
     from theorycov.coverage.train import CoverageTraining
     from theorycov.gfn import Trainer
@@ -179,7 +183,11 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     # 35-39 edges a graph against the reference's 56-63 and covered 0.20 / 0.28 (coverage GFlowNet) and 0.36 / 0.32
     # (plain) on seeds 0 / 3, against 0.36 / 0.80 and 0.32 / 0.64 without them (bench/RESULTS.md 2026-12-07): they
     # need the 5-minute budget's longer DB phase
-    settings = {k: v for k, v in settings.items() if k not in ("edge_order", "finetune", "refine")}
+    if full_settings:
+        if refine_seconds <= 0 and "refine" in settings:
+            refine_seconds = float(settings["refine"][1])  # type: ignore[index]
+    else:
+        settings = {k: v for k, v in settings.items() if k not in ("edge_order", "finetune", "refine")}
     # ... and without the guide's reservoir, which only feeds that fine-tuning's forward-KL graphs (and SubTB's graphs)
     settings["guide"] = {k: v for k, v in settings["guide"].items() if k != "reservoir"}  # type: ignore[union-attr]
     cfg = trainer_config_for(settings, seed)
@@ -246,7 +254,8 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
 
 
 def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000,
-              guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0) -> dict[str, object]:
+              guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0,
+              full_settings: bool = False) -> dict[str, object]:
     """One seed of one problem: the three samplers at equal CPU time and at the coverage GFlowNet's evaluations."""
     import reference
     from theorycov.coverage.prior import HypothesisPriorMass
@@ -259,23 +268,37 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
     w = torch.full((len(hyps),), 1.0 / len(hyps), dtype=torch.float64)
     prior = FloorPrior(cs, w, lam=LAM, mass=HypothesisPriorMass.compute(cs, 1.0, n_samples=4000, seed=seed))
     reward = Reward(base.score, prior)
-    ref_graphs = ref["samples"]
+    # p(h|D) from the graphs of a second, independent reference run where one is cached (bench/reference.py --variant
+    # _b): its graphs are a uniform sample of the whole run, where the first run's npz kept its first 2,500 recordings,
+    # whose edge marginals were > 10% (relative) off the run's on 31-51% of the edges above 0.05 (bench/RESULTS.md 2026-12-07)
+    spread = (reference.RESULTS / reference.tag(name, data_seed, "_b")).with_suffix(".npz").exists()
+    src = reference.load(name, data_seed, "_b") if spread else ref
+    ref_graphs = src["samples"]
     sat = cs.satisfies(ref_graphs).double()
-    wt = torch.softmax(prior.log_prob(ref_graphs), 0)  # reference graphs reweighted to the floor prior
+    lw = prior.log_prob(ref_graphs)
+    wt = torch.softmax(lw, 0)  # reference graphs reweighted to the floor prior
     p = wt @ sat
+    p_se = torch.full_like(p, float("nan"))
+    if src.get("samples_chain") is not None:  # p's Monte Carlo error: the spread of the cold chains' own estimates
+        ch = src["samples_chain"]
+        per = torch.stack([torch.softmax(lw[ch == c], 0) @ sat[ch == c] for c in ch.unique()])
+        p_se = per.std(0) / per.shape[0] ** 0.5
     prior_h = prior.p_min + (1 - prior.lam) * prior.mass.mass
     refuted = p < DELTA * prior_h
     out: dict[str, object] = {"problem": name, "seed": seed, "kinds": kinds, "p_ref": [round(float(x), 4) for x in p],
                               "refuted": refuted.tolist(), "reference_graphs": int(ref_graphs.shape[0]),
+                              "reference_samples": "second run, uniform over it" if spread else "first run, its first recordings",
+                              "p_se": [round(float(x), 4) for x in p_se],
                               "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max"),
                               "minutes": minutes, "reference_mean_edges": round(float(wt @ ref_graphs.flatten(1).sum(1).double()), 2),
-                              "guide_burn_in": settings["guide"]["burn_in"], "objective": objective}  # type: ignore[index]
+                              "guide_burn_in": settings["guide"]["burn_in"], "objective": objective,  # type: ignore[index]
+                              "full_settings": full_settings}
     secs = minutes * 60
     out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval,
-                           guide_starts=guide_starts, objective=objective, refine_seconds=refine_seconds)
+                           guide_starts=guide_starts, objective=objective, refine_seconds=refine_seconds, full_settings=full_settings)
     e_cov = int(out["coverage"]["evaluations"])  # type: ignore[index]
     out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval,
-                        refine_seconds=refine_seconds)
+                        refine_seconds=refine_seconds, full_settings=full_settings)
     mc = StructureMCMC(reward, num_chains=16, seed=seed + 1)
     burn = max(1, (e_cov // 16) // 10)
     r = mc.run(e_cov, burn_in=burn, constraints=cs, keep_samples=False)
@@ -325,6 +348,8 @@ def main() -> None:
                     help="the MCMC guide's burn-in steps for both GFlowNets (default: gfn_scale's SETTINGS of the problem)")
     ap.add_argument("--refine-seconds", type=float, default=0.0,
                     help="both GFlowNets' last CPU seconds refine their 2,000 draws by MC3 (gfn.mcmc.refine) before q is read")
+    ap.add_argument("--full-settings", action="store_true",
+                    help="both GFlowNets with gfn_scale's SETTINGS unchanged (ordered environment, fine-tuning, MC3 refinement)")
     ap.add_argument("--from-partial", action="store_true",
                     help="report the seeds a stopped run finished (the --partial file) instead of running")
     ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
@@ -353,7 +378,7 @@ def main() -> None:
             if args.guide_burn is not None:
                 settings = {**settings, "guide": {**settings["guide"], "burn_in": args.guide_burn}}  # type: ignore[dict-item]
             res = run_large(name, seed, args.minutes, settings, guide_starts=not args.no_guide_starts, objective=args.objective,
-                            refine_seconds=args.refine_seconds)
+                            refine_seconds=args.refine_seconds, full_settings=args.full_settings)
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
