@@ -146,13 +146,15 @@ def train_gfn(reward: Reward, cs: ConstraintSet, *, coverage: bool, iterations: 
               refuted: torch.Tensor, max_seconds: float | None, audit_every: int, cfg_cov: CoverageConfig,
               hidden: int = 256, n_audit: int = 2048, num_envs: int = 32, constant_lr: bool = False,
               max_evaluations: int | None = None, exact_graphs: torch.Tensor | None = None, batch_size: int = 256,
-              lr: float = 1e-3) -> tuple[Trainer, _AuditLog, dict[str, int]]:
+              lr: float = 1e-3, scored_only: bool = False) -> tuple[Trainer, _AuditLog, dict[str, int]]:
     """Train one GFlowNet (with or without the coverage objective); counts buffer transitions.
 
     Time-capped runs (d = 20, Sachs) use a constant learning rate and a 2,000-iteration exploration decay;
     ``max_evaluations`` stops the run (checked every 100 iterations) once that many transitions were stored.
     ``batch_size`` and ``lr`` are the gradient side: replayed transitions cost no reward evaluation, so a
     larger batch buys accuracy per evaluation with compute (both GFlowNets of a comparison get the same).
+    ``scored_only``: ``p_ref`` is an external (MCMC) reference that scores the running audit but never steers the
+    objective (CoverageTraining's ``p_scored``); without it, ``p_ref`` must be exact (enumeration, d <= 5).
     """
     decay = 2000 if constant_lr else max(iterations // 3, 1)
     cfg = TrainerConfig(seed=seed, num_iterations=iterations, num_envs=num_envs, batch_size=batch_size, lr=lr, prefill=256,
@@ -168,7 +170,8 @@ def train_gfn(reward: Reward, cs: ConstraintSet, *, coverage: bool, iterations: 
         add(tr, validate)
 
     trainer.buffer.add = counted_add  # type: ignore[method-assign]
-    log = _AuditLog(trainer, cs, objective, p_reference=p_ref, refuted=refuted, audit_every=audit_every,
+    log = _AuditLog(trainer, cs, objective, p_reference=None if scored_only else p_ref, p_scored=p_ref if scored_only else None,
+                    refuted=refuted, audit_every=audit_every,
                     n_samples=n_audit, seed=seed, counter=counter, exact_graphs=exact_graphs)
     if max_evaluations is None:
         log.run(iterations=iterations, max_seconds=max_seconds)

@@ -101,11 +101,11 @@ def run_d20(seed: int, ref_seconds: float, gfn_seconds: float, hidden: int) -> d
     full = objective_module.best_completion  # at d = 20 (posterior ~140 edges) one full hill-climb takes ~20 s:
     objective_module.best_completion = functools.partial(full, max_steps=10)  # seed the pools with 10-move climbs
     runs = {}
-    runs["coverage"] = train_gfn(reward, cs, coverage=True, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, max_seconds=gfn_seconds,
+    runs["coverage"] = train_gfn(reward, cs, coverage=True, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, scored_only=True, max_seconds=gfn_seconds,
                                  audit_every=100, cfg_cov=CoverageConfig.budgeted(restarts=1), hidden=hidden, n_audit=256, num_envs=24, constant_lr=True)
     objective_module.best_completion = full
     e_cov = runs["coverage"][2]["sampler"] + runs["coverage"][2]["objective"]
-    runs["plain"] = train_gfn(reward, cs, coverage=False, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, max_seconds=3 * gfn_seconds,
+    runs["plain"] = train_gfn(reward, cs, coverage=False, iterations=100_000, seed=seed, p_ref=p, refuted=refuted, scored_only=True, max_seconds=3 * gfn_seconds,
                               audit_every=100, cfg_cov=CoverageConfig.budgeted(), hidden=hidden, n_audit=256, num_envs=32, constant_lr=True, max_evaluations=e_cov)
     g = torch.Generator().manual_seed(seed + 5)
     for name, (tr, log, c) in runs.items():
@@ -224,7 +224,9 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
             q = cs.satisfies(sample(t.sampler, n_eval, generator=g)).double().mean(0)
             out["at_equal_evaluations"] = {**_q_summary(q, p, ~refuted, n_eval), "evaluations": evals(), "iterations": t.iteration}
 
-    log = CoverageTraining(tr, cs, obj, p_reference=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log)
+    # the reference scores the running audit; the objective is steered by the sampler's own importance estimate, as
+    # in the fit (before 2026-12-07 the reference steered it: CoverageTraining's p_reference)
+    log = CoverageTraining(tr, cs, obj, p_scored=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log)
     cpu0 = time.process_time()
     log.running_audit()  # as CoverageTraining.run does, with a CPU budget instead of wall time
     # the settings' fine-tuning (gfn/finetune.py) takes the last CPU seconds of the budget, as in gfn_scale.train; both

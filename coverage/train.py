@@ -46,7 +46,14 @@ class CoverageTraining:
         constraints: the hypotheses.
         objective: the coverage objective, or None (plain GFlowNet; the running audit still records).
         p_reference: (H,) exact p(h|D) when known (d <= 5); otherwise estimated by importance sampling.
+            It steers the objective (which theories are under-covered), so it must be one the fit itself can
+            compute: exact enumeration, never a benchmark's held-out reference.
         refuted: (H,) bool hypotheses already known to be refuted (never boosted).
+        p_scored: (H,) a benchmark's external reference of p(h|D) (long MCMC chains): the curve's covered share
+            is scored against it (with ``refuted``), while the objective is steered as the fit steers it, by
+            the importance estimate from the audit's own draws over every theory. Until 2026-12-07
+            bench/coverage_large.py passed its reference as ``p_reference``, so its coverage GFlowNet was steered
+            by the figures it was scored against.
         exact_graphs: (K, d, d) every DAG (``gfn.enumerate_dags(d)``, d <= 5): the audit's q(h) is then the
             policy's exact terminal mass instead of a sample share (no sampling noise, no reward evaluations).
         target_eps: the running audit boosts h when q(h) + tol < (1 - target_eps) p(h|D). Stricter than the
@@ -77,9 +84,12 @@ class CoverageTraining:
         target_eps: float | None = None,
         reach_ratio: float = 0.2,
         on_log: Callable[[Trainer], None] | None = None,
+        p_scored: torch.Tensor | None = None,
     ) -> None:
+        if p_reference is not None and p_scored is not None:
+            raise ValueError("give p_reference (exact, steers the objective) or p_scored (external, only scores), not both")
         self.trainer, self.cs, self.objective = trainer, constraints, objective
-        self.p_reference, self.eps = p_reference, eps
+        self.p_reference, self.p_scored, self.eps = p_reference, p_scored, eps
         self.target_eps = eps / 2 if target_eps is None else target_eps
         self.exact_graphs, self.reach_ratio = exact_graphs, reach_ratio
         self._exact_sat = None if exact_graphs is None else constraints.satisfies(exact_graphs).to(torch.float64)
@@ -130,10 +140,15 @@ class CoverageTraining:
             p = self.p_reference
         else:
             lr = self.trainer.reward.log_reward(graphs)
-            lpt = log_pt_backward(policy, graphs, n_traj=8, generator=self.generator)
+            # an ordered environment (gfn/canonical.py) has one trajectory a graph: one backward walk is exact
+            lpt = log_pt_backward(policy, graphs, n_traj=1 if self.trainer.env.ordered else 8, generator=self.generator)
             p = importance_masses(lr, lpt, sat).p
         judged = ~self.refuted
-        share = 1.0 - float(((q + tol < (1 - self.eps) * p) & judged).sum()) / max(int(judged.sum()), 1)
+        if self.p_scored is None:
+            share = 1.0 - float(((q + tol < (1 - self.eps) * p) & judged).sum()) / max(int(judged.sum()), 1)
+        else:  # scored against the benchmark's reference; the steering below never sees it (nor its refutations)
+            share = 1.0 - float(((q + tol < (1 - self.eps) * self.p_scored) & judged).sum()) / max(int(judged.sum()), 1)
+            judged = torch.ones_like(judged)
         under = (q + tol < (1 - self.target_eps) * p) & judged
         if self.objective is not None and self.reach_ratio > 0:
             under |= self._best_under_weighted(pt, lr, lpt) & judged

@@ -212,3 +212,30 @@ def test_best_completions_are_the_theories_exact_argmaxes_best_first() -> None:
     allowed = ~torch.eye(4, dtype=torch.bool)
     allowed[0, 1] = False  # theory 0's required edge is outside: its completion is left out
     assert not bool(obj.best_completions(allowed)[:, 0, 1].any())
+
+
+def test_scored_reference_never_steers_the_objective() -> None:
+    """``p_scored`` (a benchmark's external reference) scores the running audit's covered share but leaves the
+    under-covered set, which steers the objective, to the sampler's own importance estimate; a p_scored that
+    marks every theory under-covered changes the curve and not the steering."""
+    data, true = make_linear_gaussian_er(4, 1.0, 60, seed=3)
+    names = list(data.names)
+    (a, b) = true.nonzero().tolist()[0]
+    hyps = [Hypothesis((Constraint(names[a], names[b]),)), Hypothesis((Constraint(names[b], names[a]),))]
+    cs = ConstraintSet(hyps, names)
+    reward = Reward(BGeScore(data))
+    cfg = TrainerConfig(seed=0, num_iterations=1, num_envs=8, batch_size=16, prefill=16, progress=False,
+                        policy=PolicyConfig(hidden=16, num_layers=1))
+    unders, shares = [], []
+    for scored in (None, torch.ones(2, dtype=torch.float64)):
+        trainer = Trainer(cfg, reward, extra_transitions=(obj := CoverageObjective(reward, cs, CoverageConfig.budgeted())))
+        run = CoverageTraining(trainer, cs, obj, p_scored=scored, n_samples=64, seed=1)
+        unders.append(run.running_audit())
+        shares.append(run.history.curve[-1][1])
+    assert torch.equal(unders[0], unders[1])
+    # the same figures given as p_reference (exact, steering) would have marked both under-covered
+    trainer = Trainer(cfg, reward, extra_transitions=(obj := CoverageObjective(reward, cs, CoverageConfig.budgeted())))
+    assert CoverageTraining(trainer, cs, obj, p_reference=torch.ones(2, dtype=torch.float64), n_samples=64, seed=1).running_audit().all()
+    assert shares[1] == 0.0  # q + tol < 0.9 for both theories: no 64-draw sample puts mass ~1 on both directions
+    with pytest.raises(ValueError, match="not both"):
+        CoverageTraining(trainer, cs, obj, p_reference=torch.ones(2), p_scored=torch.ones(2))
