@@ -1,6 +1,7 @@
 """Coverage where it matters (issue 16): d = 20 (ER2, n = 100) and ecoli70 (n = 1,000 rows from its SEM).
 
-    .venv/bin/python bench/coverage_large.py --problems d20 ecoli70 --seeds 0 1 2 3 4 --minutes 3
+    .venv/bin/python bench/coverage_large.py --problems d20 --seeds 0 1 2 3 4 --minutes 5 --full-settings   # the d20 record
+    .venv/bin/python bench/coverage_large.py --problems ecoli70 --seeds 0 1 2 3 4 --minutes 2
 
 Per seed, 30 planted theories (``planted``): 20 true partial graphs of the network (10 single edges, 5
 directed paths, 5 pairs of edges), 5 low-mass edges (reference marginal in [0.05, 0.3], the lowest
@@ -13,7 +14,9 @@ floor-prior reward: the coverage GFlowNet (``CoverageConfig.budgeted`` objective
 bench/gfn_scale.py's settings; where those start the chains from the empty graph (d20) they start at the theories'
 best completions instead, unless --no-guide-starts; ecoli70's start from its order search), the plain GFlowNet (the same without the objective) and the project's
 16-chain MC3, compared at equal CPU time (--minutes of this process's CPU each) and at equal reward
-evaluations (the coverage GFlowNet's count; the plain GFlowNet and MC3 are read when they reach it). Covered:
+evaluations (the coverage GFlowNet's count; the plain GFlowNet and MC3 are read when they reach it). The reference
+scores the running audits and never steers the objective (CoverageTraining's ``p_scored``): the coverage GFlowNet
+finds its under-covered theories from its own draws, as the fit does. Covered:
 q(h) + binomial tolerance >= (1 - eps) p(h|D) over 2,000 draws (no best completions at this size). ecoli70
 has one data set (one reference); its seeds vary the planted theories and the samplers' seeds.
 Writes bench/results/gfn_coverage_large.json and a section of bench/RESULTS.md.
