@@ -3,6 +3,7 @@
     .venv/bin/python bench/reference.py d20 --seeds 0 1 2 3 4 --minutes 8 --chains 32 --temps 1,0.8,0.64,0.5 --thin 10   # ER2, d = 20, n = 100
     .venv/bin/python bench/reference.py ecoli70 --minutes 30 --chains 30 --temps 1,0.95,0.9 --thin 20 --order-minutes 8 --order-max-size 4 --order-cand 8   # 46 nodes, n = 1,000
     .venv/bin/python bench/reference.py arth150 --minutes 40
+    .venv/bin/python bench/reference.py d20 --seeds 0 1 2 3 4 5 6 --minutes 8 --chains 32 --temps 1,0.8,0.64,0.5 --thin 10 --variant _b   # second runs (coverage_large's p)
 
 The problems (``problem``): d20 = the ER2 graph of bench/gfn_d20.py (n = 100, columns standardized), seeds
 0-4; ecoli70 / arth150 = n rows sampled from the expert linear-Gaussian SEM in shared/data/networks
