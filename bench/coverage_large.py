@@ -294,7 +294,7 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
                               "refuted": refuted.tolist(), "reference_graphs": int(ref_graphs.shape[0]),
                               "reference_samples": "second run, uniform over it" if spread else "first run, its first recordings",
                               "p_se": [round(float(x), 4) for x in p_se],
-                              "reference_converged": ref.get("converged"), "reference_rhat_edges_max": ref.get("rhat_edges_max"),
+                              "reference_converged": src.get("converged"), "reference_rhat_edges_max": src.get("rhat_edges_max"),  # p's run
                               "minutes": minutes, "reference_mean_edges": round(float(wt @ ref_graphs.flatten(1).sum(1).double()), 2),
                               "guide_burn_in": settings["guide"]["burn_in"], "objective": objective,  # type: ignore[index]
                               "full_settings": full_settings}

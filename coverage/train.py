@@ -144,10 +144,9 @@ class CoverageTraining:
             lpt = log_pt_backward(policy, graphs, n_traj=1 if self.trainer.env.ordered else 8, generator=self.generator)
             p = importance_masses(lr, lpt, sat).p
         judged = ~self.refuted
-        if self.p_scored is None:
-            share = 1.0 - float(((q + tol < (1 - self.eps) * p) & judged).sum()) / max(int(judged.sum()), 1)
-        else:  # scored against the benchmark's reference; the steering below never sees it (nor its refutations)
-            share = 1.0 - float(((q + tol < (1 - self.eps) * self.p_scored) & judged).sum()) / max(int(judged.sum()), 1)
+        p_share = p if self.p_scored is None else self.p_scored
+        share = 1.0 - float(((q + tol < (1 - self.eps) * p_share) & judged).sum()) / max(int(judged.sum()), 1)
+        if self.p_scored is not None:  # the steering never sees the benchmark's reference, nor its refutations
             judged = torch.ones_like(judged)
         under = (q + tol < (1 - self.target_eps) * p) & judged
         if self.objective is not None and self.reach_ratio > 0:
