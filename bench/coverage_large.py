@@ -170,12 +170,14 @@ def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -
 def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
          cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int,
          guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0,
-         full_settings: bool = False) -> dict[str, object]:
+         full_settings: bool = False, chain_steering: bool = True) -> dict[str, object]:
     """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
     ``snapshot_at`` is given, when its reward evaluations first reach that count. ``refine_seconds`` > 0: the budget's
     last CPU seconds refine the n_eval draws by MC3 on the same (floor-prior) reward (gfn.mcmc.refine), and q is read
     from the refined draws ("raw": the draws' own figures beside them). ``full_settings``: gfn_scale's SETTINGS as they are
-    (ordered environment, fine-tuning, and their "refine" seconds unless ``refine_seconds`` is given)."""
+    (ordered environment, fine-tuning, and their "refine" seconds unless ``refine_seconds`` is given). ``chain_steering``:
+    the coverage GFlowNet's running audit estimates p(h|D) by its MC3 guide's cold-chain visits (CoverageTraining's
+    ``visits``) instead of the importance weights of its own draws (False: the behaviour before 2026-12-07 evening)."""
     from theorycov.coverage.objective import CoverageObjective
     from theorycov.coverage.train import CoverageTraining
     from theorycov.gfn import Trainer
@@ -229,7 +231,8 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
 
     # the reference scores the running audit; the objective is steered by the sampler's own importance estimate, as
     # in the fit (before 2026-12-07 the reference steered it: CoverageTraining's p_reference)
-    log = CoverageTraining(tr, cs, obj, p_scored=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log)
+    log = CoverageTraining(tr, cs, obj, p_scored=p, refuted=refuted, audit_every=100, n_samples=256, seed=seed, on_log=on_log,
+                           visits=guide.visits if obj is not None and chain_steering else None)
     cpu0 = time.process_time()
     log.running_audit()  # as CoverageTraining.run does, with a CPU budget instead of wall time
     # the settings' fine-tuning (gfn/finetune.py) takes the last CPU seconds of the budget, as in gfn_scale.train; both

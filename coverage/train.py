@@ -26,6 +26,7 @@ from theorycov.gfn.graphs import graph_codes
 from theorycov.gfn.policy import EdgePolicy
 from theorycov.gfn.sampling import log_pt_backward, sample
 from theorycov.gfn.trainer import Trainer
+from theorycov.gfn.visits import VisitRecord
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ __all__ = ["CoverageHistory", "CoverageTraining"]
 class CoverageHistory:
     curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, covered share)
     first_hit: list[int | None] = field(default_factory=list)  # per hypothesis
+    # (iteration, (H,) p(h|D) as the steering estimated it): what each audit compared q against (diagnostics)
+    steering: list[tuple[int, list[float]]] = field(default_factory=list)
 
 
 class CoverageTraining:
@@ -85,6 +88,7 @@ class CoverageTraining:
         reach_ratio: float = 0.2,
         on_log: Callable[[Trainer], None] | None = None,
         p_scored: torch.Tensor | None = None,
+        visits: VisitRecord | None = None,
     ) -> None:
         if p_reference is not None and p_scored is not None:
             raise ValueError("give p_reference (exact, steers the objective) or p_scored (external, only scores), not both")
@@ -100,6 +104,8 @@ class CoverageTraining:
         self.generator = torch.Generator().manual_seed(seed + 7919)
         self.history = CoverageHistory(first_hit=[None] * len(constraints))
         self.on_log = on_log  # called at every trainer log step (progress display)
+        self.visits = visits
+        self._visit_sat = torch.zeros(0, len(constraints), dtype=torch.bool)  # (N, H) of the visits' first N distinct graphs
 
     def run(self, iterations: int | None = None, max_seconds: float | None = None) -> CoverageHistory:
         """Train for ``iterations`` (or ``max_seconds``), auditing along the way; returns the history."""
@@ -136,8 +142,11 @@ class CoverageTraining:
             q = pt @ self._exact_sat
             tol = torch.zeros_like(q)
         lr = lpt = None
+        chain = None if self.p_reference is not None else self._chain_masses(self.objective is not None)
         if self.p_reference is not None:
             p = self.p_reference
+        elif chain is not None:
+            p = chain
         else:
             lr = self.trainer.reward.log_reward(graphs)
             # an ordered environment (gfn/canonical.py) has one trajectory a graph: one backward walk is exact
@@ -152,6 +161,7 @@ class CoverageTraining:
         if self.objective is not None and self.reach_ratio > 0:
             under |= self._best_under_weighted(pt, lr, lpt) & judged
         self.history.curve.append((it, share))
+        self.history.steering.append((it, [round(float(x), 4) for x in p]))
         if self.objective is not None:
             for h in range(len(self.cs)):
                 if bool(sat[:, h].any()):  # the region as the sampler sees it, in proportion to its mass
@@ -160,6 +170,25 @@ class CoverageTraining:
             self.objective.set_under_covered(under)
         logger.info("iteration %d: covered share %.2f, under-covered %s", it, share, under.nonzero().flatten().tolist())
         return under
+
+    def _chain_masses(self, feed_pools: bool) -> torch.Tensor | None:
+        """(H,) p(h|D) by the guide's visit frequencies, or None before any visit; with ``feed_pools`` the graphs first
+        visited since the last audit join the pools of the theories they satisfy (the satisfaction of every distinct
+        graph is computed once: the record only appends)."""
+        if self.visits is None or self.visits.visits == 0:
+            return None
+        graphs, counts, _ = self.visits.graphs()  # (N, d, d), (N,)
+        n_old = self._visit_sat.shape[0]
+        fresh = graphs[n_old:]
+        if fresh.shape[0]:
+            sat_new = self.cs.satisfies(fresh.to(self.trainer.reward.device)).cpu()
+            self._visit_sat = torch.cat([self._visit_sat, sat_new])
+            if feed_pools and self.objective is not None:
+                for h in range(len(self.cs)):
+                    if bool(sat_new[:, h].any()):  # the latest ones, at most a pool's worth (each is scored on entry)
+                        self.objective.add_completions(h, fresh[sat_new[:, h]][-self.objective.config.pool_size:].to(self.trainer.reward.device))
+        w = counts.to(torch.float64)
+        return (w @ self._visit_sat.to(torch.float64)) / w.sum()
 
     def _sample_completions(self, policy: EdgePolicy) -> None:
         """k completions of every hypothesis drawn from the policy, all in one batched rollout.

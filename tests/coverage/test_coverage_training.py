@@ -11,7 +11,7 @@ from theorycov.coverage.masses import exact_masses
 from theorycov.coverage.objective import CoverageConfig, CoverageObjective
 from theorycov.coverage.prior import FloorPrior
 from theorycov.coverage.train import CoverageTraining
-from theorycov.gfn import BGeScore, PolicyConfig, Reward, Trainer, TrainerConfig, enumerate_dags, exact_terminal_distribution
+from theorycov.gfn import BGeScore, PolicyConfig, Reward, Trainer, TrainerConfig, enumerate_dags, exact_terminal_distribution, sample
 from theorycov.gfn.data import make_linear_gaussian_er
 from theorycov.gfn.graphs import graph_codes
 
@@ -239,3 +239,36 @@ def test_scored_reference_never_steers_the_objective() -> None:
     assert shares[1] == 0.0  # q + tol < 0.9 for both theories: no 64-draw sample puts mass ~1 on both directions
     with pytest.raises(ValueError, match="not both"):
         CoverageTraining(trainer, cs, obj, p_reference=torch.ones(2), p_scored=torch.ones(2))
+
+
+def test_chain_visits_steer_the_objective_and_feed_its_pools() -> None:
+    """With an MC3 guide's visits, the running audit estimates p(h|D) by their visit frequencies: nine visits of a
+    graph with a -> b and one of a graph with b -> a give p = (0.9, 0.1), so only the first theory is under-covered
+    for an untrained sampler; the visited graphs join the pools of the theories they satisfy, and a later audit
+    counts the new visits (each distinct graph's satisfaction computed once)."""
+    from theorycov.gfn.visits import VisitRecord
+    data, true = make_linear_gaussian_er(4, 1.0, 60, seed=3)
+    names = list(data.names)
+    (a, b) = true.nonzero().tolist()[0]
+    cs = ConstraintSet([Hypothesis((Constraint(names[a], names[b]),)), Hypothesis((Constraint(names[b], names[a]),))], names)
+    reward = Reward(BGeScore(data))
+    cfg = TrainerConfig(seed=0, num_iterations=1, num_envs=8, batch_size=16, prefill=16, progress=False,
+                        policy=PolicyConfig(hidden=16, num_layers=1))
+    trainer = Trainer(cfg, reward, extra_transitions=(obj := CoverageObjective(reward, cs, CoverageConfig.budgeted())))
+    fwd = torch.zeros(1, 4, 4, dtype=torch.bool)
+    fwd[0, a, b] = True
+    fwd[0, 2 if 2 not in (a, b) else 3, 0 if 0 not in (a, b) else 1] = True  # a second edge: not a pinned completion
+    rev = fwd.clone()
+    rev[0, a, b], rev[0, b, a] = False, True
+    visits = VisitRecord(4, 100)
+    visits.add(torch.cat([fwd.expand(9, 4, 4), rev]), reward.log_reward(torch.cat([fwd.expand(9, 4, 4), rev])))
+    run = CoverageTraining(trainer, cs, obj, visits=visits, n_samples=256, seed=1, reach_ratio=0.0)
+    q = cs.satisfies(sample(trainer.policy, 4096, generator=torch.Generator().manual_seed(0))).double().mean(0)
+    assert 0.1 < float(q[0]) < 0.8 and float(q[1]) > 0.15, q  # an untrained sampler: under 0.9, over 0.1
+    under = run.running_audit()
+    assert run.history.steering[-1][1] == [0.9, 0.1]
+    assert under.tolist() == [True, False]
+    assert any(torch.equal(g, fwd[0]) for g in obj.pools[0]) and any(torch.equal(g, rev[0]) for g in obj.pools[1])
+    visits.add(rev.expand(10, 4, 4), reward.log_reward(rev.expand(10, 4, 4)))
+    run.running_audit()
+    assert run.history.steering[-1][1] == [0.45, 0.55] and run._visit_sat.shape == (2, 2)
