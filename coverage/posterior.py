@@ -258,7 +258,9 @@ def fit_posterior(
             from theorycov.coverage.masses import exact_masses
 
             p_ref = exact_masses(reward.log_reward(dags), cs.satisfies(dags)).p
-        runner = CoverageTraining(trainer, cs, objective, p_reference=p_ref, audit_every=config.audit_every, on_log=bar.tick)
+        # at scale the MC3 guide's cold-chain visits estimate p(h|D) for the steering (CoverageTraining's ``visits``)
+        runner = CoverageTraining(trainer, cs, objective, p_reference=p_ref, audit_every=config.audit_every, on_log=bar.tick,
+                                  visits=None if guide is None or p_ref is not None else guide.visits)
         history = runner.run(max_seconds=max_seconds)
         bar.covered = history.curve[-1][1] if history.curve else None
     else:

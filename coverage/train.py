@@ -168,7 +168,8 @@ class CoverageTraining:
                     self.objective.add_completions(h, graphs[sat[:, h]])
             self._sample_completions(policy)
             self.objective.set_under_covered(under)
-        logger.info("iteration %d: covered share %.2f, under-covered %s", it, share, under.nonzero().flatten().tolist())
+        source = "exact" if self.p_reference is not None else "importance" if chain is None else f"{self.visits.visits} chain visits"  # type: ignore[union-attr]
+        logger.info("iteration %d: covered share %.2f, under-covered %s (p(h|D) %s)", it, share, under.nonzero().flatten().tolist(), source)
         return under
 
     def _chain_masses(self, feed_pools: bool) -> torch.Tensor | None:

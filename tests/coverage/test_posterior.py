@@ -69,13 +69,16 @@ def test_fit_posterior_above_the_exact_sizes_screens_edges_and_runs_the_guide(ca
     plain = candidate_parents(Reward(BGeScore(data)), 1)
     a, b = (~plain & ~torch.eye(12, dtype=torch.bool)).nonzero()[0].tolist()  # a pair the screen alone drops
     hyps = [Hypothesis((Constraint(data.names[a], data.names[b], sign=1),))]
-    with caplog.at_level(logging.INFO, logger="theorycov.coverage.posterior"):
+    with caplog.at_level(logging.INFO, logger="theorycov.coverage"):
         res = fit_posterior(data, hyps, config=cfg)
     assert "MC3 guide of 4 chains, started at the best of 1 theory completions" in caplog.text
     allowed = res.trainer.env.allowed
     assert allowed is not None and bool(allowed[a, b]) and bool(allowed[b, a])
     assert not bool((res.sample.graphs & ~allowed).any())
     assert res.trainer.iteration == 40
+    # the steering's p(h|D) is the guide's visit frequency (4 cold chains, one step an iteration): 160 visits at the end
+    assert res.history is not None and len(res.history.steering) >= 2
+    assert "(p(h|D) 160 chain visits)" in caplog.text
     never = fit_posterior(data, hyps, config=replace(cfg, scale_from=13))
     assert never.trainer.env.allowed is None
     assert never.sample.weighting == "snis"
