@@ -34,7 +34,8 @@ from theorycov.coverage.objective import CoverageConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the two parts live beside this script
 from coverage_d5 import RESULTS, ROOT, run_d5_seed  # noqa: E402
-from coverage_large import run_d20, run_sachs  # noqa: E402
+from coverage_d20 import run_d20  # noqa: E402
+from coverage_sachs import run_sachs  # noqa: E402
 
 def _worst(rows: list[dict[str, object]], method: str, key: str, fn=min) -> float:  # noqa: ANN001
     return fn(float(r[method][key]) for r in rows)  # type: ignore[index]
