@@ -61,6 +61,16 @@ class CoverageTraining:
             policy's exact terminal mass instead of a sample share (no sampling noise, no reward evaluations).
         target_eps: the running audit boosts h when q(h) + tol < (1 - target_eps) p(h|D). Stricter than the
             verdict's eps (default eps / 2), so training aims past the bar instead of hovering at it.
+        visits: the cold-chain visits of an MC3 guide running on the same reward (``gfn.warmstart.MCMCGuide.visits``).
+            Without an exact p the steering then estimates p(h|D) by the chains' visit frequencies, an MCMC
+            estimate, instead of importance weights of the audit's draws: at d = 20 a few hundred draws of a
+            sampler still far from the posterior carry an effective sample size near 1, so that estimate is 0 or 1 a
+            theory and marked 24-29 of 30 theories under-covered per audit on average (bench/coverage_large.py, tuning
+            seeds 5 / 6, bench/RESULTS.md 2026-12-07 evening): no steering at all; the chains' estimate was within
+            0.02-0.045 of the reference on average. The chains' graphs satisfying a theory also join its pool (the
+            region as the chains see it, in proportion to their visits). The reach check (``reach_ratio``) needs the
+            draws' importance estimate of Z and is skipped then; visits the record drops once full
+            (``VisitRecord.dropped``) are not counted.
         reach_ratio: the running audit also boosts h when the sampler under-weights its best completion:
             P_T(G*_h) < reach_ratio * p(G*_h|D) (exact at d <= 5; by backward trajectories and the draws'
             importance estimate of Z otherwise). Covered needs G*_h reached, which the audit
