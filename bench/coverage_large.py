@@ -16,7 +16,8 @@ best completions instead, unless --no-guide-starts; ecoli70's start from its ord
 16-chain MC3, compared at equal CPU time (--minutes of this process's CPU each) and at equal reward
 evaluations (the coverage GFlowNet's count; the plain GFlowNet and MC3 are read when they reach it). The reference
 scores the running audits and never steers the objective (CoverageTraining's ``p_scored``): the coverage GFlowNet
-finds its under-covered theories from its own draws, as the fit does. Covered:
+finds its under-covered theories from its own MC3 guide's chain visits (``visits``; --no-chain-steering: from the
+importance weights of its own draws, as before 2026-12-07 evening), as the fit does. Covered:
 q(h) + binomial tolerance >= (1 - eps) p(h|D) over 2,000 draws (no best completions at this size). ecoli70
 has one data set (one reference); its seeds vary the planted theories and the samplers' seeds.
 Writes bench/results/gfn_coverage_large.json and a section of bench/RESULTS.md.
