@@ -152,7 +152,7 @@ class CoverageTraining:
             q = pt @ self._exact_sat
             tol = torch.zeros_like(q)
         lr = lpt = None
-        chain = None if self.p_reference is not None else self._chain_masses(self.objective is not None)
+        chain = None if self.p_reference is not None else self._chain_masses()
         if self.p_reference is not None:
             p = self.p_reference
         elif chain is not None:
@@ -182,8 +182,8 @@ class CoverageTraining:
         logger.info("iteration %d: covered share %.2f, under-covered %s (p(h|D) %s)", it, share, under.nonzero().flatten().tolist(), source)
         return under
 
-    def _chain_masses(self, feed_pools: bool) -> torch.Tensor | None:
-        """(H,) p(h|D) by the guide's visit frequencies, or None before any visit; with ``feed_pools`` the graphs first
+    def _chain_masses(self) -> torch.Tensor | None:
+        """(H,) p(h|D) by the guide's visit frequencies, or None before any visit; with an objective the graphs first
         visited since the last audit join the pools of the theories they satisfy (the satisfaction of every distinct
         graph is computed once: the record only appends)."""
         if self.visits is None or self.visits.visits == 0:
@@ -194,7 +194,7 @@ class CoverageTraining:
         if fresh.shape[0]:
             sat_new = self.cs.satisfies(fresh.to(self.trainer.reward.device)).cpu()
             self._visit_sat = torch.cat([self._visit_sat, sat_new])
-            if feed_pools and self.objective is not None:
+            if self.objective is not None:
                 for h in range(len(self.cs)):
                     if bool(sat_new[:, h].any()):  # the latest ones, at most a pool's worth (each is scored on entry)
                         self.objective.add_completions(h, fresh[sat_new[:, h]][-self.objective.config.pool_size:].to(self.trainer.reward.device))
