@@ -105,8 +105,9 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
             refine_seconds = float(settings["refine"][1])  # type: ignore[index]
     else:
         settings = {k: v for k, v in settings.items() if k not in ("edge_order", "finetune", "refine")}
-    # ... and without the guide's reservoir, which only feeds that fine-tuning's forward-KL graphs (and SubTB's graphs)
-    settings["guide"] = {k: v for k, v in settings["guide"].items() if k != "reservoir"}  # type: ignore[union-attr]
+        # ... and without the guide's reservoir, which there only feeds that fine-tuning's forward-KL graphs (and SubTB's
+        # graphs); with the full settings it stays: ecoli70's nll (0.05) learns from the chains' history it keeps
+        settings["guide"] = {k: v for k, v in settings["guide"].items() if k != "reservoir"}  # type: ignore[union-attr]
     cfg = trainer_config_for(settings, seed)
     # the screen keeps every theory's required edges (ConstraintSet.required_edges): without them a planted theory
     # whose edge the k-screen drops has q = 0 by construction (seen at ecoli70, k = 8); both GFlowNets get it
