@@ -82,14 +82,16 @@ def _q_summary(q: torch.Tensor, p: torch.Tensor, judged: torch.Tensor, n: int) -
 def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tensor, *, coverage: bool, seed: int,
          cpu_seconds: float, snapshot_at: int | None, settings: dict[str, object], n_eval: int,
          guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0,
-         full_settings: bool = False, chain_steering: bool = True) -> dict[str, object]:
+         full_settings: bool = False, chain_steering: bool = True, finetune: bool = True) -> dict[str, object]:
     """One GFlowNet (MCMC guide + optionally the coverage objective) for a CPU budget; q at the end and, when
     ``snapshot_at`` is given, when its reward evaluations first reach that count. ``refine_seconds`` > 0: the budget's
     last CPU seconds refine the n_eval draws by MC3 on the same (floor-prior) reward (gfn.mcmc.refine), and q is read
     from the refined draws ("raw": the draws' own figures beside them). ``full_settings``: gfn_scale's SETTINGS as they are
     (ordered environment, fine-tuning, and their "refine" seconds unless ``refine_seconds`` is given). ``chain_steering``:
     the coverage GFlowNet's running audit estimates p(h|D) by its MC3 guide's cold-chain visits (CoverageTraining's
-    ``visits``) instead of the importance weights of its own draws (False: the behaviour before 2026-12-07 evening)."""
+    ``visits``) instead of the importance weights of its own draws (False: the behaviour before 2026-12-07 evening).
+    ``finetune`` False: without the settings' fine-tuning stage (gfn/finetune.py), whose gradient is the reverse KL's
+    (mode-seeking); give its CPU seconds to ``refine_seconds`` to keep the budget's split."""
     from theorycov.coverage.objective import CoverageObjective
     from theorycov.coverage.train import CoverageTraining
     from theorycov.gfn import Trainer
@@ -100,6 +102,8 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
     # 35-39 edges a graph against the reference's 56-63 and covered 0.20 / 0.28 (coverage GFlowNet) and 0.36 / 0.32
     # (plain) on seeds 0 / 3, against 0.36 / 0.80 and 0.32 / 0.64 without them (bench/RESULTS.md 2026-12-07): they
     # need the 5-minute budget's longer DB phase
+    if not finetune:
+        settings = {k: v for k, v in settings.items() if k != "finetune"}
     if full_settings:
         if refine_seconds <= 0 and "refine" in settings:
             refine_seconds = float(settings["refine"][1])  # type: ignore[index]
@@ -180,7 +184,7 @@ def _gfn(reward: Reward, cs: ConstraintSet, p: torch.Tensor, refuted: torch.Tens
 
 def run_large(name: str, seed: int, minutes: float, settings: dict[str, object], n_eval: int = 2000,
               guide_starts: bool = True, objective: str = "budgeted", refine_seconds: float = 0.0,
-              full_settings: bool = False, chain_steering: bool = True) -> dict[str, object]:
+              full_settings: bool = False, chain_steering: bool = True, finetune: bool = True) -> dict[str, object]:
     """One seed of one problem: the three samplers at equal CPU time and at the coverage GFlowNet's evaluations."""
     import reference
     from theorycov.coverage.prior import HypothesisPriorMass
@@ -217,14 +221,14 @@ def run_large(name: str, seed: int, minutes: float, settings: dict[str, object],
                               "reference_converged": src.get("converged"), "reference_rhat_edges_max": src.get("rhat_edges_max"),  # p's run
                               "minutes": minutes, "reference_mean_edges": round(float(wt @ ref_graphs.flatten(1).sum(1).double()), 2),
                               "guide_burn_in": settings["guide"]["burn_in"], "objective": objective,  # type: ignore[index]
-                              "full_settings": full_settings}
+                              "full_settings": full_settings, "finetune": finetune}
     secs = minutes * 60
     out["coverage"] = _gfn(reward, cs, p, refuted, coverage=True, seed=seed, cpu_seconds=secs, snapshot_at=None, settings=settings, n_eval=n_eval,
                            guide_starts=guide_starts, objective=objective, refine_seconds=refine_seconds, full_settings=full_settings,
-                           chain_steering=chain_steering)
+                           chain_steering=chain_steering, finetune=finetune)
     e_cov = int(out["coverage"]["evaluations"])  # type: ignore[index]
     out["plain"] = _gfn(reward, cs, p, refuted, coverage=False, seed=seed, cpu_seconds=secs, snapshot_at=e_cov, settings=settings, n_eval=n_eval,
-                        refine_seconds=refine_seconds, full_settings=full_settings)
+                        refine_seconds=refine_seconds, full_settings=full_settings, finetune=finetune)
     mc = StructureMCMC(reward, num_chains=16, seed=seed + 1)
     burn = max(1, (e_cov // 16) // 10)
     r = mc.run(e_cov, burn_in=burn, constraints=cs, keep_samples=False)
@@ -278,6 +282,8 @@ def main() -> None:
                     help="both GFlowNets with gfn_scale's SETTINGS unchanged (ordered environment, fine-tuning, MC3 refinement)")
     ap.add_argument("--no-chain-steering", action="store_true",
                     help="the coverage GFlowNet's audit estimates p(h|D) by importance weights of its draws, not its guide's chain visits")
+    ap.add_argument("--no-finetune", action="store_true",
+                    help="both GFlowNets without the settings' fine-tuning stage (with --refine-seconds: where its CPU seconds go)")
     ap.add_argument("--from-partial", action="store_true",
                     help="report the seeds a stopped run finished (the --partial file) instead of running")
     ap.add_argument("--partial", type=Path, default=Path(__file__).resolve().parent / "results" / "gfn_coverage_large.partial.json",
@@ -307,7 +313,7 @@ def main() -> None:
                 settings = {**settings, "guide": {**settings["guide"], "burn_in": args.guide_burn}}  # type: ignore[dict-item]
             res = run_large(name, seed, args.minutes, settings, guide_starts=not args.no_guide_starts, objective=args.objective,
                             refine_seconds=args.refine_seconds, full_settings=args.full_settings,
-                            chain_steering=not args.no_chain_steering)
+                            chain_steering=not args.no_chain_steering, finetune=not args.no_finetune)
             runs.append(res)
             print(json.dumps({k: v for k, v in res.items() if k not in ("p_ref", "kinds")}, default=float), flush=True)
             # each finished seed is kept, so a run stopped early still has its seeds (not committed: *.partial.json)
