@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[^\W_]+")
 _JOIN = re.compile(r"^(?:[ \-/()]|,(?! )|\+){1,3}$")  # what may separate the tokens of one name (not [ ]: citations)
+# "Akt1 (5)": a bracketed reference number after a name is a citation, not part of the name; joined, the window
+# "Akt1 (5" grounded through its isoform variant "akt15" -> "akt" to the AKT family, over the exact "Akt1" (BEL dev)
+_CITE = re.compile(r"\s\($")
 _GENE_LIKE = re.compile(r"^(?=.*[A-Za-z])(?:.*\d|.*[A-Z].*[A-Z])")
 # Gene-like tokens that are never a signalling molecule: units, statistics, assays, roman numerals.
 _STOP = {
@@ -123,7 +126,8 @@ class Grounder:
             hit = None
             last = i
             for j in range(i + 1, min(i + self.config.max_window, len(toks))):
-                if not _JOIN.match(s[toks[j - 1][1] : toks[j][0]]):
+                sep = s[toks[j - 1][1] : toks[j][0]]
+                if not _JOIN.match(sep) or (_CITE.search(sep) and s[toks[j][0] : toks[j][1]].isdigit()):
                     break
                 last = j
             for j in range(last, i - 1, -1):  # longest window first

@@ -79,6 +79,18 @@ def test_alias_grounding_and_rejection_without_model(sachs: Domain) -> None:
     assert "matches no alias" in ms[3].reason and "not an alias of Mek" in ms[4].reason
 
 
+def test_bracketed_citation_number_is_not_part_of_a_name(sachs: Domain) -> None:
+    """"Akt1 (5)" is Akt1 and a citation; joined, "Akt1 (5" grounded to the family through its variant "akt"."""
+    from theorycov.corpus.domain import Variable
+
+    dom = Domain("akt", (Variable("AKT1", ("Akt1",)), Variable("AKT Family", ("AKT", "PKB")), Variable("PAWR", ("Par-4",))))
+    ms = Grounder(dom, GroundingConfig(use_embeddings=False)).mentions("The interaction of Akt1 (5) with Par-4 (6) silences it.")
+    assert [(m.text, m.variable) for m in ms] == [("Akt1", "AKT1"), ("Par-4", "PAWR")]
+    # brackets inside a name still join: "PI(4,5)P2" is one window
+    pip2 = Grounder(sachs, GroundingConfig(use_embeddings=False)).mentions("PI(4,5)P2 is hydrolysed by PLCgamma.")
+    assert [(m.text, m.variable) for m in pip2][0] == ("PI(4,5)P2", "PIP2")
+
+
 @pytest.mark.slow
 def test_embedding_grounding_and_recorded_rejection(sachs: Domain, encoder) -> None:  # noqa: ANN001
     g = Grounder(sachs)
