@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from theorycov.coverage.constraints import ConstraintSet, HypothesisError
-from theorycov.gfn.graphs import is_acyclic
+from theorycov.gfn.graphs import is_acyclic, transitive_closure
 from theorycov.gfn.reward import Reward
 
 logger = logging.getLogger(__name__)
@@ -49,22 +49,54 @@ def _inside(graphs: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
     return ~(graphs & ~allowed.to(graphs.device, torch.bool)).flatten(1).any(1)
 
 
-def _neighbours(adj: torch.Tensor) -> torch.Tensor:
-    """All graphs one edge move away: (d, d) bool -> (M, d, d) bool (adds, removals, reversals)."""
+def _neighbours(adj: torch.Tensor, *, dag: bool = False) -> torch.Tensor:
+    """All graphs one edge move away: (d, d) bool -> (M, d, d) bool (adds, removals, reversals).
+
+    ``dag``: ``adj`` is acyclic and only the acyclic moves are returned (the same graphs, in the same order, as
+    filtering by ``is_acyclic``), decided from ``adj``'s closure: adding i -> j closes a cycle iff j reaches i;
+    reversing i -> j does iff another child k of i reaches j. One closure instead of one per neighbour: at d = 46
+    (~2,000 neighbours) the batched check took 0.3 s of a 0.35 s climbing step.
+    """
     d = adj.shape[0]
-    off = ~torch.eye(d, dtype=torch.bool)
-    add_i, add_j = ((~adj) & off & ~adj.T).nonzero(as_tuple=True)
+    off = ~torch.eye(d, dtype=torch.bool, device=adj.device)
+    can_add = (~adj) & off & ~adj.T
+    can_rev = adj
+    if dag:
+        reach = transitive_closure(adj[None])[0]  # reflexive
+        can_add = can_add & ~reach.T  # i -> j is fine unless j reaches i
+        # reversal of i -> j: a cycle iff some child k != j of i reaches j; (i, k, j) -> adj[i, k] & reach[k, j], k != j
+        other = adj.to(torch.float32) @ (reach & off).to(torch.float32)  # (d, d): children k of i with k ~> j, k != j
+        can_rev = adj & ~(other > 0)
+    add_i, add_j = can_add.nonzero(as_tuple=True)
     del_i, del_j = adj.nonzero(as_tuple=True)
-    n_add, n_del = add_i.numel(), del_i.numel()
-    out = adj[None].repeat(n_add + 2 * n_del, 1, 1)
+    rev_i, rev_j = can_rev.nonzero(as_tuple=True)
+    n_add, n_del, n_rev = add_i.numel(), del_i.numel(), rev_i.numel()
+    out = adj[None].repeat(n_add + n_del + n_rev, 1, 1)
     k = torch.arange(n_add)
     out[k, add_i, add_j] = True
     k = torch.arange(n_add, n_add + n_del)
     out[k, del_i, del_j] = False
-    k = torch.arange(n_add + n_del, n_add + 2 * n_del)
-    out[k, del_i, del_j] = False
-    out[k, del_j, del_i] = True
+    k = torch.arange(n_add + n_del, n_add + n_del + n_rev)
+    out[k, rev_i, rev_j] = False
+    out[k, rev_j, rev_i] = True
     return out
+
+
+
+def _neighbour_log_rewards(reward: Reward, cur_nodes: torch.Tensor, cur: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
+    """log R of each neighbour, rescoring only the nodes whose parent set the move changed.
+
+    Args: cur_nodes (d,) float64 local scores of ``cur`` (d, d) bool; nb (M, d, d) bool one move away.
+    Returns: (M,) float64. A move changes one or two columns (parent sets), so this computes at most 2 M local
+    scores where ``Reward.log_reward`` computes M d: at ecoli70 (d = 46, ~2,000 neighbours a step) the climbs of 30
+    theories took most of a coverage run's set-up (bench/coverage_large.py). The prior, not decomposable in general
+    (FloorPrior), is evaluated on the whole graphs.
+    """
+    changed = (nb != cur[None]).any(dim=1)  # (M, d): column j (the parents of j) differs
+    m, j = changed.nonzero(as_tuple=True)
+    new = reward.score.local(j, nb[m, :, j])  # (K,) the changed nodes' local scores
+    delta = torch.zeros(nb.shape[0], dtype=torch.float64, device=nb.device).index_add_(0, m, new - cur_nodes[j])
+    return cur_nodes.sum() + delta + reward.prior.log_prob(nb)
 
 
 def best_completion(
@@ -90,6 +122,8 @@ def best_completion(
     base = minimal_graph(cs, row) if start is None else start.to(torch.bool)
     if not bool(cs.satisfies(base[None])[0, row]):
         raise HypothesisError(f"the start graph does not satisfy hypothesis {row}")
+    if not bool(is_acyclic(base[None])[0]):
+        raise HypothesisError(f"the start graph of hypothesis {row} has a directed cycle")
     if not bool(_inside(base[None], allowed)[0]):
         raise HypothesisError(f"the start graph of hypothesis {row} has edges outside the candidate edges")
     best_adj, best_lr, total_steps = base, float(reward.log_reward(base[None])[0]), 0
@@ -97,18 +131,21 @@ def best_completion(
         cur = base.clone()
         if r > 0:  # perturb: a few random admissible additions
             for _ in range(random_edges):
-                nb = _neighbours(cur)
-                nb = nb[is_acyclic(nb) & cs.satisfies(nb)[:, row] & (nb.flatten(1).sum(1) > cur.sum()) & _inside(nb, allowed)]
+                nb = _neighbours(cur, dag=True)
+                nb = nb[cs.satisfies(nb)[:, row] & (nb.flatten(1).sum(1) > cur.sum()) & _inside(nb, allowed)]
                 if nb.shape[0] == 0:
                     break
                 cur = nb[int(torch.randint(nb.shape[0], (1,), generator=gen))]
         cur_lr = float(reward.log_reward(cur[None])[0])
+        # above the dense table's size, neighbours are scored from the current graph's node scores (same values up to
+        # rounding); with the table, whole graphs are cheap and scoring them keeps the exact d <= 5 tests' tie-breaks
+        local = reward.score.table is None
         for _ in range(max_steps):
-            nb = _neighbours(cur)
-            nb = nb[is_acyclic(nb) & cs.satisfies(nb)[:, row] & _inside(nb, allowed)]
+            nb = _neighbours(cur, dag=True)
+            nb = nb[cs.satisfies(nb)[:, row] & _inside(nb, allowed)]
             if nb.shape[0] == 0:
                 break
-            lr = reward.log_reward(nb)
+            lr = _neighbour_log_rewards(reward, reward.score.node_scores(cur[None])[0], cur, nb) if local else reward.log_reward(nb)
             k = int(torch.argmax(lr))
             if float(lr[k]) <= cur_lr + 1e-9:
                 break
