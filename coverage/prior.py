@@ -202,10 +202,11 @@ class FloorPrior(GraphPrior):
         after = torch.log((1.0 - self.lam) + self.lam * (after_sat @ coef))  # (B, d, d)
         return (after - before[:, None, None] + math.log(self.beta)) * (~adj).to(torch.float64)
 
-    def log_prob(self, adj: torch.Tensor) -> torch.Tensor:
-        """(B, d, d) -> (B,) normalized log P(G) (exactly normalized when P0(h) is exact)."""
+    def log_prob(self, adj: torch.Tensor, *, sat: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, d, d) -> (B,) normalized log P(G) (exactly normalized when P0(h) is exact); ``sat`` (B, H) bool:
+        ``self.constraints.satisfies(adj)`` where the caller has it already."""
         adj = as_adjacency(adj)
         log_p0 = num_edges(adj).to(torch.float64) * math.log(self.beta) - self.log_z0
-        sat = self.constraints.satisfies(adj).to(torch.float64)  # (B, H)
+        sat = (self.constraints.satisfies(adj) if sat is None else sat).to(torch.float64)  # (B, H)
         bonus = sat @ (self.weights / self.mass.mass.clamp_min(1e-300))  # (B,)
         return log_p0 + torch.log((1.0 - self.lam) + self.lam * bonus)

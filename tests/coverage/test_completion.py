@@ -84,6 +84,12 @@ def test_dag_neighbours_are_the_acyclic_neighbours_in_order(seed: int) -> None:
     _, true = make_linear_gaussian_er(12, 3.0, 10, seed=seed)
     nb = _neighbours(true)
     assert torch.equal(_neighbours(true, dag=True), nb[is_acyclic(nb)])
+    # and their reachability, from the graph's own closure, is each neighbour's strict closure
+    from theorycov.coverage.completion import _dag_neighbours
+    from theorycov.coverage.constraints import transitive_closure
+
+    dag_nb, reach = _dag_neighbours(true)
+    assert torch.equal(reach, transitive_closure(dag_nb))
     data, _ = make_linear_gaussian_er(3, 1.0, 50, seed=0)
     cs = ConstraintSet([Hypothesis((Constraint("X0", "X1"),))], list(data.names))
     cyc = torch.tensor([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=torch.bool)
