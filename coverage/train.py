@@ -173,9 +173,10 @@ class CoverageTraining:
         self.history.curve.append((it, share))
         self.history.steering.append((it, [round(float(x), 4) for x in p]))
         if self.objective is not None:
+            lr_all = self.trainer.reward.log_reward(graphs) if lr is None and bool(sat.any()) else lr  # once for all theories
             for h in range(len(self.cs)):
                 if bool(sat[:, h].any()):  # the region as the sampler sees it, in proportion to its mass
-                    self.objective.add_completions(h, graphs[sat[:, h]])
+                    self.objective.add_completions(h, graphs[sat[:, h]], lr_all[sat[:, h]])  # type: ignore[index]
             self._sample_completions(policy)
             self.objective.set_under_covered(under)
         source = "exact" if self.p_reference is not None else "importance" if chain is None else f"{self.visits.visits} chain visits"  # type: ignore[union-attr]
@@ -195,9 +196,17 @@ class CoverageTraining:
             sat_new = self.cs.satisfies(fresh.to(self.trainer.reward.device)).cpu()
             self._visit_sat = torch.cat([self._visit_sat, sat_new])
             if self.objective is not None:
-                for h in range(len(self.cs)):
-                    if bool(sat_new[:, h].any()):  # the latest ones, at most a pool's worth (each is scored on entry)
-                        self.objective.add_completions(h, fresh[sat_new[:, h]][-self.objective.config.pool_size:].to(self.trainer.reward.device))
+                # per theory the latest ones, at most a pool's worth; their union is scored once
+                picks = [sat_new[:, h].nonzero().flatten()[-self.objective.config.pool_size:] for h in range(len(self.cs))]
+                union = torch.unique(torch.cat(picks))
+                if union.numel():
+                    at = torch.full((fresh.shape[0],), -1, dtype=torch.int64)
+                    at[union] = torch.arange(union.numel())
+                    dev = self.trainer.reward.device
+                    lr_u = self.trainer.reward.log_reward(fresh[union].to(dev))
+                    for h, idx in enumerate(picks):
+                        if idx.numel():
+                            self.objective.add_completions(h, fresh[idx].to(dev), lr_u[at[idx].to(lr_u.device)])
         w = counts.to(torch.float64)
         return (w @ self._visit_sat.to(torch.float64)) / w.sum()
 

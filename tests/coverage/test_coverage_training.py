@@ -164,8 +164,10 @@ def test_pool_log_rewards_stay_aligned_through_eviction() -> None:
     obj = CoverageObjective(reward, cs, CoverageConfig(pool_size=40))
     dags = enumerate_dags(4)
     gen = torch.Generator().manual_seed(0)
-    for _ in range(5):
-        obj.add_completions(0, dags[torch.randint(dags.shape[0], (300,), generator=gen)])
+    for it in range(6):
+        g = dags[torch.randint(dags.shape[0], (300,), generator=gen)]
+        # every other call with the log R its caller scored once (the audit's), unfiltered: the same pool values
+        obj.add_completions(0, g, reward.log_reward(g) if it % 2 else None)
         assert obj.pools[0].shape[0] == 40
         assert torch.allclose(obj.pool_log_r[0], reward.log_reward(obj.pools[0]))
 
