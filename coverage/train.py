@@ -157,6 +157,10 @@ class CoverageTraining:
             p = self.p_reference
         elif chain is not None:
             p = chain
+        elif self.objective is None and self.p_scored is not None:
+            # nothing to steer and the curve is scored against the external p: no importance estimate (at ecoli70 its
+            # backward trajectories were half of a plain GFlowNet's audit time, taken from its training budget)
+            p = self.p_scored
         else:
             lr = self.trainer.reward.log_reward(graphs)
             # an ordered environment (gfn/canonical.py) has one trajectory a graph: one backward walk is exact
@@ -171,7 +175,8 @@ class CoverageTraining:
         if self.objective is not None and self.reach_ratio > 0:
             under |= self._best_under_weighted(pt, lr, lpt) & judged
         self.history.curve.append((it, share))
-        self.history.steering.append((it, [round(float(x), 4) for x in p]))
+        if self.objective is not None or self.p_scored is None:  # what steered (or would steer) the objective
+            self.history.steering.append((it, [round(float(x), 4) for x in p]))
         if self.objective is not None:
             lr_all = self.trainer.reward.log_reward(graphs) if lr is None and bool(sat.any()) else lr  # once for all theories
             for h in range(len(self.cs)):

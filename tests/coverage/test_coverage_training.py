@@ -241,6 +241,10 @@ def test_scored_reference_never_steers_the_objective() -> None:
     assert shares[1] == 0.0  # q + tol < 0.9 for both theories: no 64-draw sample puts mass ~1 on both directions
     with pytest.raises(ValueError, match="not both"):
         CoverageTraining(trainer, cs, obj, p_reference=torch.ones(2), p_scored=torch.ones(2))
+    # without an objective nothing is steered: the audit scores against p_scored, with no importance estimate
+    plain = CoverageTraining(Trainer(cfg, reward), cs, None, p_scored=torch.ones(2, dtype=torch.float64), n_samples=64, seed=1)
+    plain.running_audit()
+    assert plain.history.curve[-1][1] == 0.0 and plain.history.steering == []
 
 
 def test_chain_visits_steer_the_objective_and_feed_its_pools() -> None:
