@@ -90,6 +90,14 @@ def test_dag_neighbours_are_the_acyclic_neighbours_in_order(seed: int) -> None:
 
     dag_nb, reach = _dag_neighbours(true)
     assert torch.equal(reach, transitive_closure(dag_nb))
+    # a candidate screen: the moves whose new edge it allows, as filtering afterwards would keep
+    from theorycov.coverage.completion import _inside
+
+    allowed = torch.rand(12, 12, generator=torch.Generator().manual_seed(seed)) < 0.5
+    allowed |= true
+    inside, r_in = _dag_neighbours(true, allowed)
+    keep = _inside(dag_nb, allowed)
+    assert torch.equal(inside, dag_nb[keep]) and torch.equal(r_in, reach[keep])
     data, _ = make_linear_gaussian_er(3, 1.0, 50, seed=0)
     cs = ConstraintSet([Hypothesis((Constraint("X0", "X1"),))], list(data.names))
     cyc = torch.tensor([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=torch.bool)
