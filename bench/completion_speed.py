@@ -73,8 +73,8 @@ def main() -> None:
         t_base = time.process_time() - t
         ours_s, base_s = ours_s + t_ours, base_s + t_base
         rows.append({"theory": h, "kind": kinds[h], "ours_cpu_s": round(t_ours, 2), "ours_steps": ours.steps,
-                     "ours_log_r": round(ours.log_reward, 1), "whole_cpu_s": round(t_base, 2), "whole_steps": b_steps,
-                     "whole_log_r": round(b_lr, 1), "speedup": round(t_base / max(t_ours, 1e-9), 1)})
+                     "ours_log_r": f"{ours.log_reward:.1f}", "whole_cpu_s": round(t_base, 2), "whole_steps": b_steps,
+                     "whole_log_r": f"{b_lr:.1f}", "speedup": round(t_base / max(t_ours, 1e-9), 1)})
         print(rows[-1], flush=True)
     body = table(rows) + (f"\n\nTotal: ours {ours_s:.1f} CPU-s, whole graphs {base_s:.1f} CPU-s, ratio {base_s / max(ours_s, 1e-9):.1f}x "
                           f"({len(picks)} theories, ecoli70 n = 1,000, FloorPrior over the 30 planted theories).")
