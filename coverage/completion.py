@@ -69,11 +69,11 @@ def _moves(adj: torch.Tensor, can_add: torch.Tensor, can_rev: torch.Tensor) -> t
     rev_i, rev_j = can_rev.nonzero(as_tuple=True)
     n_add, n_del, n_rev = add_i.numel(), del_i.numel(), rev_i.numel()
     out = adj[None].repeat(n_add + n_del + n_rev, 1, 1)
-    k = torch.arange(n_add)
+    k = torch.arange(n_add, device=adj.device)
     out[k, add_i, add_j] = True
-    k = torch.arange(n_add, n_add + n_del)
+    k = torch.arange(n_add, n_add + n_del, device=adj.device)
     out[k, del_i, del_j] = False
-    k = torch.arange(n_add + n_del, n_add + n_del + n_rev)
+    k = torch.arange(n_add + n_del, n_add + n_del + n_rev, device=adj.device)
     out[k, rev_i, rev_j] = False
     out[k, rev_j, rev_i] = True
     return out, (add_i, add_j, del_i, del_j, rev_i, rev_j)
